@@ -1,0 +1,62 @@
+"""CEROC Donations: contributions, thank-you letters and a transparent ledger."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Application factory."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+    )
+    from .config import Defaults, from_environ
+
+    app.config.from_object(Defaults)
+    app.config["SECRET_KEY"] = "dev-only-change-me"
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_mapping(from_environ())
+    else:
+        app.config.from_mapping(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.setdefault("SQLALCHEMY_DATABASE_URI", None)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        app.config["SQLALCHEMY_DATABASE_URI"] = (
+            "sqlite:///" + os.path.join(app.instance_path, "ceroc.sqlite"))
+    for key, sub in (("RECEIPTS_DIR", "receipts"), ("ARCHIVE_DIR", "letters")):
+        if not app.config.get(key):
+            app.config[key] = os.path.join(app.instance_path, sub)
+
+    from . import security  # noqa: F401  (registers the user loader)
+    from .database import configure_sqlite
+    from .extensions import babel, csrf, db, login_manager, migrate
+    from .i18n import init_i18n
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+    init_i18n(app, babel)
+
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine)
+
+    from .views import register_blueprints
+
+    register_blueprints(app)
+
+    from .cli import register_cli
+
+    register_cli(app)
+    return app

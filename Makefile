@@ -1,0 +1,21 @@
+# The two commands README opens with.
+VENV := .venv/bin
+FLASK := $(VENV)/flask --app ceroc_donations
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: setup run test bench
+
+setup:
+	bash scripts/setup.sh
+
+run: setup
+	$(FLASK) demo
+	@echo "CEROC Donations: http://$(HOST):$(PORT)  (log in with a demo login above)"
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: setup
+	$(VENV)/python -m pytest
+
+bench: setup
+	$(VENV)/python bench/book.py

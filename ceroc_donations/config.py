@@ -1,0 +1,58 @@
+"""Non-secret defaults. Secrets come from ``instance/config.py`` or ``CEROC_*`` variables."""
+
+from __future__ import annotations
+
+import os
+
+
+class Defaults:
+    SQLALCHEMY_DATABASE_URI = None  # set in create_app: instance/ceroc.sqlite
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    BASE_CURRENCY = "USD"
+    ORG_NAME_EN = "Commission for Election Rights of Overseas Cambodians"
+    ORG_NAME_KM = "គណៈកម្មការដើម្បីសិទ្ធិបោះឆ្នោតរបស់ពលរដ្ឋខ្មែរនៅក្រៅប្រទេស"
+    ORG_SHORT = "CEROC"
+    # Receipts and rendered letters are archive data kept under the instance folder.
+    RECEIPTS_DIR = None
+    ARCHIVE_DIR = None
+    MAX_RECEIPT_BYTES = 10 * 1024 * 1024
+    MAX_CONTENT_LENGTH = 12 * 1024 * 1024
+    MAX_FUTURE_DAYS = 7
+    PAGE_SIZE = 50
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_WINDOW_SECONDS = 15 * 60
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    WTF_CSRF_TIME_LIMIT = None
+    BABEL_DEFAULT_LOCALE = "en"
+    LANGUAGES = ("en", "km")
+    MAIL_SERVER = "localhost"
+    MAIL_PORT = 25
+    MAIL_USE_TLS = False
+    MAIL_USERNAME = None
+    MAIL_PASSWORD = None
+    MAIL_SENDER = "ceroc@localhost"
+    TRANSPARENCY_PUBLIC = False
+
+
+def from_environ(prefix: str = "CEROC_") -> dict:
+    """Read ``CEROC_*`` environment variables, e.g. ``CEROC_DATABASE_URL``, ``CEROC_SECRET_KEY``."""
+    mapping = {
+        "DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
+        "SECRET_KEY": "SECRET_KEY",
+        "BASE_CURRENCY": "BASE_CURRENCY",
+        "ARCHIVE_DIR": "ARCHIVE_DIR",
+        "RECEIPTS_DIR": "RECEIPTS_DIR",
+        "MAIL_SERVER": "MAIL_SERVER",
+        "MAIL_PORT": "MAIL_PORT",
+        "MAIL_USERNAME": "MAIL_USERNAME",
+        "MAIL_PASSWORD": "MAIL_PASSWORD",
+        "MAIL_SENDER": "MAIL_SENDER",
+    }
+    out: dict = {}
+    for env, key in mapping.items():
+        value = os.environ.get(prefix + env)
+        if value:
+            out[key] = int(value) if key == "MAIL_PORT" else value
+    return out

@@ -1,0 +1,54 @@
+"""Locale choice and the template helpers that format money and dates for it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from babel.dates import format_date
+from flask import Flask, current_app, request, session
+from flask_babel import get_locale
+from flask_login import current_user
+
+from .money import Money, format_money, format_plain, to_khmer_digits
+
+
+def select_locale() -> str:
+    languages = current_app.config["LANGUAGES"]
+    if current_user and current_user.is_authenticated and current_user.locale in languages:
+        return current_user.locale
+    if session.get("locale") in languages:
+        return session["locale"]
+    return request.accept_languages.best_match(languages) or current_app.config[
+        "BABEL_DEFAULT_LOCALE"]
+
+
+def locale_code() -> str:
+    return str(get_locale() or "en")
+
+
+def money_filter(value: Money | None, plain: bool = False) -> str:
+    """Money for tables (Latin digits, they line up) in the page's locale."""
+    if value is None:
+        return ""
+    if plain:
+        return format_plain(value, locale_code())
+    return format_money(value, "en" if locale_code() == "en" else "km_KH").translate(
+        str.maketrans("០១២៣៤៥៦៧៨៩", "0123456789"))
+
+
+def date_filter(value: date | None, style: str = "medium") -> str:
+    """``27 Nov 2026``; in Khmer ``27 វិច្ឆិកា 2026`` (Latin digits on screen)."""
+    if value is None:
+        return ""
+    if locale_code() == "km":
+        return format_date(value, "d MMMM y", locale="km")
+    return format_date(value, "d MMM y" if style == "medium" else "d MMMM y", locale="en")
+
+
+def init_i18n(app: Flask, babel) -> None:
+    babel.init_app(app, locale_selector=select_locale,
+                   default_translation_directories="translations")
+    app.jinja_env.filters["money"] = money_filter
+    app.jinja_env.filters["day"] = date_filter
+    app.jinja_env.filters["khmer_digits"] = to_khmer_digits
+    app.jinja_env.globals["locale_code"] = locale_code

@@ -1,0 +1,27 @@
+"""All models; import them from here."""
+
+from .base import utcnow
+from .book import (
+    DONOR_DISPLAY,
+    DONOR_KINDS,
+    EXPENSE_CATEGORIES,
+    GIFT_DISPLAY,
+    LETTER_LANGUAGES,
+    METHODS,
+    THANK_STATUSES,
+    Contribution,
+    ContributionDonor,
+    Donor,
+    Expense,
+    Fund,
+    FundMonthTotal,
+    LedgerEntry,
+)
+from .users import ROLES, ApiToken, AuditEvent, Counter, LoginFailure, User
+
+__all__ = [
+    "DONOR_DISPLAY", "DONOR_KINDS", "EXPENSE_CATEGORIES", "GIFT_DISPLAY", "LETTER_LANGUAGES",
+    "METHODS", "ROLES", "THANK_STATUSES", "ApiToken", "AuditEvent", "Contribution",
+    "ContributionDonor", "Counter", "Donor", "Expense", "Fund", "FundMonthTotal", "LedgerEntry",
+    "LoginFailure", "User", "utcnow",
+]  # fmt: skip

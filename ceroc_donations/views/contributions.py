@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from markupsafe import Markup, escape
+
+from ..extensions import db
+from ..models import Contribution, Donor
+from ..money import to_input
+from ..security import requires
+from ..services import book, queries
+from ..services.book import Conflict
+from ..services.inputs import Invalid, base_currency, parse_contribution, parse_void_reason
+from .common import active_funds, book_filter, new_idempotency_key
+
+bp = Blueprint("contributions", __name__, url_prefix="/contributions")
+
+
+@bp.get("/")
+@requires("read")
+def index():
+    f = book_filter()
+    page = queries.contributions_page(f, request.args.get("after"))
+    return render_template("contributions/index.html", page=page, f=f, funds=active_funds())
+
+
+def _form(values, errors, *, contribution=None, status=200):
+    ids = values.getlist("donor_ids") if hasattr(values, "getlist") else values.get(
+        "donor_ids", [])
+    chosen = [d for d in (db.session.get(Donor, int(i)) for i in ids if str(i).isdigit()) if d]
+    return render_template(
+        "contributions/form.html", values=values, errors=errors, contribution=contribution,
+        chosen=chosen, funds=active_funds(), base_currency=base_currency(),
+        shares=values.getlist("shares") if hasattr(values, "getlist") else values.get(
+            "shares", []),
+    ), status
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires("write_book")
+def new():
+    if request.method == "GET":
+        values = {"received_on": date.today().isoformat(), "currency": base_currency(),
+                  "exchange_rate": "1", "idempotency_key": new_idempotency_key(),
+                  "donor_ids": [request.args["donor"]] if request.args.get("donor") else []}
+        return _form(values, {})
+    key = request.form.get("idempotency_key", "")[:64] or None
+    if (done := book.find_by_idempotency_key(Contribution, key)) is not None:
+        flash(_("%(ref)s was already recorded: the form was sent twice.", ref=done.reference),
+              "info")
+        return redirect(url_for("contributions.new"))
+    try:
+        data = parse_contribution(request.form, donor_ids=request.form.getlist("donor_ids"),
+                                  shares=request.form.getlist("shares"))
+    except Invalid as exc:
+        return _form(request.form, exc.fields, status=422)
+    c = book.record_contribution(data, by=current_user, idempotency_key=key)
+    db.session.commit()
+    flash(Markup(_("%(ref)s recorded — %(undo)s / %(thank)s")) % {
+        "ref": escape(c.reference),
+        "undo": Markup('<a href="{}">{}</a>').format(
+            url_for("contributions.void", cid=c.id, undo=1), _("Undo")),
+        "thank": Markup('<a href="{}">{}</a>').format(
+            url_for("contributions.detail", cid=c.id) + "#thanks", _("Thank now")),
+    }, "success")
+    return redirect(url_for("contributions.new"))
+
+
+@bp.get("/<int:cid>")
+@requires("read")
+def detail(cid: int):
+    c = db.session.get(Contribution, cid) or abort(404)
+    return render_template("contributions/detail.html", c=c)
+
+
+@bp.route("/<int:cid>/edit", methods=["GET", "POST"])
+@requires("write_book")
+def edit(cid: int):
+    c = db.session.get(Contribution, cid) or abort(404)
+    if c.voided:
+        flash(_("A voided contribution cannot be edited."), "error")
+        return redirect(url_for("contributions.detail", cid=cid))
+    if request.method == "GET":
+        snap = book.contribution_snapshot(c)
+        values = {**{k: ("" if v is None else v) for k, v in snap.items()},
+                  "amount": to_input(c.amount), "received_on": c.received_on.isoformat(),
+                  "donor_ids": [str(s.donor_id) for s in c.shares],
+                  "shares": [to_input(type(c.amount)(s.share_minor, c.currency))
+                             if s.share_minor else "" for s in c.shares]}
+        return _form(values, {}, contribution=c)
+    try:
+        data = parse_contribution(request.form, donor_ids=request.form.getlist("donor_ids"),
+                                  shares=request.form.getlist("shares"))
+        book.update_contribution(c, data, by=current_user)
+    except Invalid as exc:
+        db.session.rollback()
+        return _form(request.form, exc.fields, contribution=c, status=422)
+    db.session.commit()
+    flash(_("%(ref)s saved.", ref=c.reference), "success")
+    return redirect(url_for("contributions.detail", cid=c.id))
+
+
+@bp.route("/<int:cid>/void", methods=["GET", "POST"])
+@requires("write_book")
+def void(cid: int):
+    c = db.session.get(Contribution, cid) or abort(404)
+    errors: dict = {}
+    if request.method == "POST":
+        try:
+            book.void_contribution(c, parse_void_reason(request.form), by=current_user)
+        except Invalid as exc:
+            errors = exc.fields
+        except Conflict as exc:
+            flash(str(exc), "error")
+            return redirect(url_for("contributions.detail", cid=cid))
+        else:
+            db.session.commit()
+            flash(_("%(ref)s is void: kept, struck through, left out of totals.",
+                    ref=c.reference), "success")
+            return redirect(url_for("contributions.detail", cid=cid))
+    reason = request.form.get("reason") or (
+        _("Recorded by mistake (undone right after saving)") if request.args.get("undo") else "")
+    return render_template("void.html", entry=c, kind="contribution", reason=reason,
+                           errors=errors,
+                           back=url_for("contributions.detail", cid=cid)), 422 if errors else 200
+

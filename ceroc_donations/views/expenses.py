@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+from datetime import date
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..extensions import db
+from ..models import EXPENSE_CATEGORIES, Expense
+from ..money import to_input
+from ..security import requires
+from ..services import book, queries, receipts
+from ..services.book import Conflict
+from ..services.inputs import Invalid, base_currency, parse_expense, parse_void_reason
+from .common import active_funds, book_filter, new_idempotency_key
+
+bp = Blueprint("expenses", __name__, url_prefix="/expenses")
+
+
+@bp.get("/")
+@requires("read")
+def index():
+    f = book_filter()
+    page = queries.expenses_page(f, request.args.get("after"))
+    return render_template("expenses/index.html", page=page, f=f, funds=active_funds(),
+                           categories=EXPENSE_CATEGORIES)
+
+
+def _form(values, errors, *, expense=None, status=200):
+    return render_template("expenses/form.html", values=values, errors=errors, expense=expense,
+                           funds=active_funds(), categories=EXPENSE_CATEGORIES,
+                           base_currency=base_currency()), status
+
+
+def _uploaded_receipt(errors: dict):
+    """Check the uploaded file, if any; store it only when the whole form is valid."""
+    upload = request.files.get("receipt")
+    if upload is None or not upload.filename:
+        return None
+    content = upload.read(current_app.config["MAX_RECEIPT_BYTES"] + 1)
+    try:
+        receipts.check_receipt(content, upload.filename,
+                               max_bytes=current_app.config["MAX_RECEIPT_BYTES"])
+    except receipts.ReceiptError as exc:
+        errors["receipt"] = str(exc)
+        return None
+    return content, upload.filename
+
+
+def _parse():
+    errors: dict = {}
+    upload = _uploaded_receipt(errors)
+    try:
+        data = parse_expense(request.form)
+    except Invalid as exc:
+        errors = {**exc.fields, **errors}
+        data = None
+    if errors:
+        raise Invalid(errors)
+    stored = receipts.store_receipt(*upload) if upload else None
+    return data, stored
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires("write_book")
+def new():
+    if request.method == "GET":
+        return _form({"paid_on": date.today().isoformat(), "currency": base_currency(),
+                      "exchange_rate": "1", "idempotency_key": new_idempotency_key()}, {})
+    key = request.form.get("idempotency_key", "")[:64] or None
+    if (done := book.find_by_idempotency_key(Expense, key)) is not None:
+        flash(_("%(ref)s was already recorded: the form was sent twice.", ref=done.reference),
+              "info")
+        return redirect(url_for("expenses.detail", eid=done.id))
+    try:
+        data, stored = _parse()
+    except Invalid as exc:
+        return _form(request.form, exc.fields, status=422)
+    e = book.record_expense(data, by=current_user, receipt=stored, idempotency_key=key)
+    db.session.commit()
+    flash(_("%(ref)s recorded.", ref=e.reference), "success")
+    return redirect(url_for("expenses.detail", eid=e.id))
+
+
+@bp.get("/<int:eid>")
+@requires("read")
+def detail(eid: int):
+    e = db.session.get(Expense, eid) or abort(404)
+    return render_template("expenses/detail.html", e=e)
+
+
+@bp.get("/<int:eid>/receipt")
+@requires("read")
+def receipt(eid: int):
+    e = db.session.get(Expense, eid) or abort(404)
+    if not e.receipt_path:
+        abort(404)
+    try:
+        path = receipts.receipt_file(e.receipt_path)
+    except FileNotFoundError:
+        abort(404)
+    if not path.exists():
+        abort(404)
+    response = send_file(path, mimetype=e.receipt_mime, download_name=e.receipt_name,
+                         as_attachment=request.args.get("download") == "1")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'"
+    return response
+
+
+@bp.route("/<int:eid>/edit", methods=["GET", "POST"])
+@requires("write_book")
+def edit(eid: int):
+    e = db.session.get(Expense, eid) or abort(404)
+    if e.voided:
+        flash(_("A voided expense cannot be edited."), "error")
+        return redirect(url_for("expenses.detail", eid=eid))
+    if request.method == "GET":
+        snap = book.expense_snapshot(e)
+        values = {**{k: ("" if v is None else v) for k, v in snap.items()},
+                  "amount": to_input(e.amount), "paid_on": e.paid_on.isoformat(),
+                  "fund_id": str(e.fund_id)}
+        return _form(values, {}, expense=e)
+    try:
+        data, stored = _parse()
+        book.update_expense(e, data, by=current_user, receipt=stored)
+    except Invalid as exc:
+        db.session.rollback()
+        return _form(request.form, exc.fields, expense=e, status=422)
+    db.session.commit()
+    flash(_("%(ref)s saved.", ref=e.reference), "success")
+    return redirect(url_for("expenses.detail", eid=e.id))
+
+
+@bp.route("/<int:eid>/void", methods=["GET", "POST"])
+@requires("write_book")
+def void(eid: int):
+    e = db.session.get(Expense, eid) or abort(404)
+    errors: dict = {}
+    if request.method == "POST":
+        try:
+            book.void_expense(e, parse_void_reason(request.form), by=current_user)
+        except Invalid as exc:
+            errors = exc.fields
+        except Conflict as exc:
+            flash(str(exc), "error")
+            return redirect(url_for("expenses.detail", eid=eid))
+        else:
+            db.session.commit()
+            flash(_("%(ref)s is void: kept, struck through, left out of totals.",
+                    ref=e.reference), "success")
+            return redirect(url_for("expenses.detail", eid=eid))
+    return render_template("void.html", entry=e, kind="expense",
+                           reason=request.form.get("reason", ""), errors=errors,
+                           back=url_for("expenses.detail", eid=eid)), 422 if errors else 200

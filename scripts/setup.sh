@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what CEROC Donations needs on Debian/Ubuntu: fonts and PDF tools from Debian,
+# Python packages into .venv. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBIAN_PACKAGES=(
+  fonts-noto-core        # Noto Sans/Serif Khmer: letters and pages
+  fonts-khmeros          # Khmer OS Muol Light: letterhead
+  libharfbuzz-subset0    # makes WeasyPrint's font subsetting 5-7x faster
+  libpango-1.0-0 libpangoft2-1.0-0 fontconfig  # WeasyPrint's text stack
+  poppler-utils qpdf     # pdffonts/pdftotext and qpdf --check in the tests
+)
+
+missing=()
+for pkg in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "Installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[test]"

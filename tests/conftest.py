@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import pytest
+
+from ceroc_donations import create_app
+from ceroc_donations.extensions import db
+from ceroc_donations.models import User
+from ceroc_donations.security import hash_password
+
+PASSWORD = "correct-horse-battery"
+ROLES = ("admin", "treasurer", "board", "member")
+
+# argon2 at full strength costs ~0.1 s a hash; tests share one hash per password.
+_HASH = hash_password(PASSWORD)
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = create_app({
+        "TESTING": True,
+        "SECRET_KEY": "test",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite'}",
+        "RECEIPTS_DIR": str(tmp_path / "receipts"),
+        "ARCHIVE_DIR": str(tmp_path / "letters"),
+        "WTF_CSRF_ENABLED": False,
+    })
+    with app.app_context():
+        db.create_all()
+        for role in ROLES:
+            db.session.add(User(email=f"{role}@test.example", name=role.title(), role=role,
+                                password_hash=_HASH))
+        db.session.commit()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def csrf_app(app):
+    app.config["WTF_CSRF_ENABLED"] = True
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class Auth:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, role: str = "treasurer"):
+        response = self.client.post(
+            "/login", data={"email": f"{role}@test.example", "password": PASSWORD})
+        assert response.status_code == 302, response.data
+        return response
+
+    def logout(self):
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
+
+
+@pytest.fixture
+def ctx(app):
+    """An app context for calling services directly."""
+    with app.app_context():
+        yield
+
+
+@pytest.fixture
+def user(ctx):
+    from sqlalchemy import select
+
+    return db.session.execute(select(User).where(User.role == "treasurer")).scalar_one()
+
+
+@pytest.fixture
+def funds(ctx, user):
+    from ceroc_donations.services import book
+
+    general = book.create_fund("general", "General", name_km="ទូទៅ", by=user)
+    promo = book.create_fund("promotion", "Promotion & petition collection", by=user)
+    db.session.commit()
+    return general, promo
+
+
+@pytest.fixture
+def donor(ctx, user):
+    from ceroc_donations.services import book
+    from ceroc_donations.services.inputs import parse_donor
+
+    d = book.create_donor(parse_donor({"name_en": "CNRP Minnesota", "country": "US"}), by=user)
+    db.session.commit()
+    return d
+
+
+def contribution_form(donor_id, fund_id, **overrides):
+    data = {"donor_ids": [str(donor_id)], "amount": "400.00", "currency": "USD",
+            "exchange_rate": "1", "received_on": "2014-06-15", "fund_id": str(fund_id),
+            "received_by": "Mrs. Janet Seng", "occasion": "Trip to Minnesota",
+            "method": "cash", "public_display": "default"}
+    data.update(overrides)
+    return data

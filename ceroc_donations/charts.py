@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -26,7 +26,7 @@ from .money import Money, exponent, format_money
 Gettext = Callable[[str], str]
 
 
-def N_(message: str) -> str:  # noqa: N802 - the name pybabel extracts by default
+def N_(message: str) -> str:  # the name pybabel extracts by default
     """Mark *message* for translation; it is translated later through *gettext*."""
     return message
 
@@ -41,9 +41,7 @@ MSG_FLOW_DESC = N_(
     "From %(first)s to %(last)s: money in %(money_in)s, money out %(money_out)s, "
     "balance at the end %(balance)s."
 )
-MSG_MONTH_TIP = N_(
-    "%(month)s: money in %(money_in)s, money out %(money_out)s, balance %(balance)s"
-)
+MSG_MONTH_TIP = N_("%(month)s: money in %(money_in)s, money out %(money_out)s, balance %(balance)s")
 MSG_BAR_DESC = N_("Largest: %(label)s, %(amount)s.")
 
 #: Written without quotes or spaces after commas: WeasyPrint's SVG text code splits the
@@ -171,8 +169,13 @@ def monthly_flow_chart(
             out.append(_rect(x, y + 2, 12, 12, f'fill="{COLOUR_IN}"'))
         elif kind == "out":
             out.append(
-                _rect(x, y + 2, 12, 12, f'fill="url(#{pid}-hatch)" stroke="{COLOUR_OUT_LINE}" '
-                      'stroke-width="0.75"')
+                _rect(
+                    x,
+                    y + 2,
+                    12,
+                    12,
+                    f'fill="url(#{pid}-hatch)" stroke="{COLOUR_OUT_LINE}" stroke-width="0.75"',
+                )
             )
         else:
             out.append(
@@ -218,12 +221,19 @@ def monthly_flow_chart(
         if p.out_minor:
             top_out = ypos(p.out_minor)
             out.append(
-                _rect(cx + 0.5, top_out, bar, zero - top_out,
-                      f'fill="url(#{pid}-hatch)" stroke="{COLOUR_OUT_LINE}" stroke-width="0.75"')
+                _rect(
+                    cx + 0.5,
+                    top_out,
+                    bar,
+                    zero - top_out,
+                    f'fill="url(#{pid}-hatch)" stroke="{COLOUR_OUT_LINE}" stroke-width="0.75"',
+                )
             )
         out.append("</g>")
 
-    line = " ".join(f"{_n(cx)},{_n(ypos(p.balance_minor))}" for p, cx in zip(months, centres))
+    line = " ".join(
+        f"{_n(cx)},{_n(ypos(p.balance_minor))}" for p, cx in zip(months, centres, strict=True)
+    )
     if len(months) > 1:
         out.append(
             f'<polyline points="{line}" fill="none" stroke="{COLOUR_BALANCE}" '
@@ -320,8 +330,7 @@ def bar_chart(
         width = value * full / biggest if biggest else 0.0
         out.append(_text(PAD, y + 14, label, size=FONT))
         out.append(
-            _rect(PAD, y + 20, width, 16, f'fill="{COLOUR_BAR}" class="bar" '
-                  f'data-value="{value}"')
+            _rect(PAD, y + 20, width, 16, f'fill="{COLOUR_BAR}" class="bar" data-value="{value}"')
         )
         out.append(_text(PAD + width + 6, y + 33, amount, size=SMALL))
         y += 44
@@ -467,15 +476,3 @@ def _empty_svg(pid: str, title: str, message: str) -> Markup:
         f'stroke="{COLOUR_GRID}"/>' + _text(WIDTH / 2, 45, message, size=FONT, anchor="middle")
     )
     return _svg(pid, title, message, 80, body)
-
-
-__all__: Sequence[str] = (
-    "ChartTable",
-    "MonthlyFlow",
-    "bar_chart",
-    "bar_table",
-    "flow_table",
-    "monthly_flow_chart",
-    "nice_ticks",
-    "normalise_flow",
-)

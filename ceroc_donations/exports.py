@@ -75,7 +75,9 @@ def write_xlsx(
     sheet = workbook.create_sheet(title=_sheet_title(sheet_title))
     sheet.freeze_panes = "A2"
     for index, name in enumerate(header):
-        sheet.column_dimensions[get_column_letter(index + 1)].width = max(12, min(len(str(name)) + 4, 60))
+        sheet.column_dimensions[get_column_letter(index + 1)].width = max(
+            12, min(len(str(name)) + 4, 60)
+        )
     bold = Font(bold=True)
     header_cells = []
     for name in header:

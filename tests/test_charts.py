@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from datetime import date
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -49,8 +50,9 @@ def months(n: int, start: date = date(2025, 1, 1)) -> list[MonthlyFlow]:
         year, month = divmod(start.month - 1 + i, 12)
         in_minor, out_minor = 10_000 * (i + 1), 7_500 * (n - i)
         balance += in_minor - out_minor
-        points.append(MonthlyFlow(date(start.year + year, month + 1, 1), in_minor, out_minor,
-                                  balance))
+        points.append(
+            MonthlyFlow(date(start.year + year, month + 1, 1), in_minor, out_minor, balance)
+        )
     return points
 
 
@@ -97,8 +99,9 @@ def test_khmer_label_intact_and_marked():
 
 
 def test_khmer_locale_month_names_and_latin_digits():
-    root = parse(monthly_flow_chart(months(3, date(2026, 11, 1)), currency="USD", locale="km",
-                                    title="T"))
+    root = parse(
+        monthly_flow_chart(months(3, date(2026, 11, 1)), currency="USD", locale="km", title="T")
+    )
     labels = {t.text: t.get("lang") for t in texts(root)}
     assert labels["វិច្ឆិកា"] == "km"
     assert "2026" in labels and "2027" in labels
@@ -106,8 +109,9 @@ def test_khmer_locale_month_names_and_latin_digits():
 
 
 def test_control_characters_do_not_break_xml():
-    root = parse(bar_chart([("bell\x07 null\x00 ok", 5)], currency="USD", locale="en",
-                           title="t\x1b"))
+    root = parse(
+        bar_chart([("bell\x07 null\x00 ok", 5)], currency="USD", locale="en", title="t\x1b")
+    )
     assert "bell null ok" in [t.text for t in texts(root)]
 
 
@@ -115,11 +119,21 @@ def test_control_characters_do_not_break_xml():
 def test_empty_state(chart):
     root = parse(chart([], currency="USD", locale="en", title="Nothing"))
     assert [t.text for t in texts(root)] == ["No data yet"]
-    root = parse(chart([], currency="USD", locale="en", title="T",
-                       gettext={"No data yet": "មិនទាន់មានទិន្នន័យ"}.get))
+    root = parse(
+        chart(
+            [], currency="USD", locale="en", title="T", gettext={"No data yet": "មិនទាន់មានទិន្នន័យ"}.get
+        )
+    )
     assert texts(root)[0].get("lang") == "km"
-    root = parse(chart([], currency="USD", locale="en", title="T",
-                       empty_text="No expenses yet — record the first one"))
+    root = parse(
+        chart(
+            [],
+            currency="USD",
+            locale="en",
+            title="T",
+            empty_text="No expenses yet — record the first one",
+        )
+    )
     assert texts(root)[0].text == "No expenses yet — record the first one"
 
 
@@ -156,8 +170,13 @@ def test_flow_table_matches_chart():
 
 
 def test_chart_table_html_is_escaped_table():
-    table = bar_table([(EVIL_LABEL, 5), (KHMER_LABEL, 7)], currency="USD", locale="en",
-                      title="<T>", label_header="Category")
+    table = bar_table(
+        [(EVIL_LABEL, 5), (KHMER_LABEL, 7)],
+        currency="USD",
+        locale="en",
+        title="<T>",
+        label_header="Category",
+    )
     html = Markup(table)  # Jinja uses __html__
     root = ET.fromstring(str(html))
     assert root.tag == "table" and root.find("caption").text == "<T>"
@@ -179,11 +198,14 @@ def test_single_month_and_negative_balance():
 
 
 def test_gaps_are_months_without_movement():
-    points = [MonthlyFlow(date(2025, 11, 1), 100, 0, 100),
-              MonthlyFlow(date(2026, 2, 1), 0, 50, 50)]
+    points = [MonthlyFlow(date(2025, 11, 1), 100, 0, 100), MonthlyFlow(date(2026, 2, 1), 0, 50, 50)]
     filled = normalise_flow(reversed(points))
-    assert [p.month for p in filled] == [date(2025, 11, 1), date(2025, 12, 1),
-                                         date(2026, 1, 1), date(2026, 2, 1)]
+    assert [p.month for p in filled] == [
+        date(2025, 11, 1),
+        date(2025, 12, 1),
+        date(2026, 1, 1),
+        date(2026, 2, 1),
+    ]
     assert filled[1] == MonthlyFlow(date(2025, 12, 1), 0, 0, 100)
     with pytest.raises(ValueError, match="two entries"):
         normalise_flow(points + points[:1])
@@ -210,8 +232,11 @@ def test_deterministic_and_distinct_ids():
 
 def test_legend_translated_through_gettext():
     km = {"Money in": "ប្រាក់ចូល", "Money out": "ប្រាក់ចេញ", "Balance": "សមតុល្យ"}
-    root = parse(monthly_flow_chart(months(2), currency="USD", locale="km", title="T",
-                                    gettext=lambda s: km.get(s, s)))
+    root = parse(
+        monthly_flow_chart(
+            months(2), currency="USD", locale="km", title="T", gettext=lambda s: km.get(s, s)
+        )
+    )
     shown = {t.text: t.get("lang") for t in texts(root)}
     assert all(shown[word] == "km" for word in km.values())
 
@@ -225,7 +250,7 @@ def test_format_money_latin_digits():
 def test_nice_ticks(lo, hi):
     ticks = nice_ticks(lo, hi)
     step = ticks[1] - ticks[0]
-    assert all(b - a == step for a, b in zip(ticks, ticks[1:]))
+    assert all(b - a == step for a, b in pairwise(ticks))
     assert re.fullmatch(r"[125]0*", str(step))
     assert ticks[0] <= lo and ticks[-1] >= hi and 0 in ticks
     assert ticks[0] > lo - step and ticks[-1] < max(hi, lo + 1) + step  # 0..0 gives 0, 1
@@ -237,13 +262,18 @@ def test_nice_ticks(lo, hi):
 amounts = st.integers(0, 10**14)
 flows = st.lists(
     st.tuples(st.integers(0, 200), amounts, amounts, st.integers(-(10**14), 10**14)),
-    min_size=1, max_size=40, unique_by=lambda t: t[0],
+    min_size=1,
+    max_size=40,
+    unique_by=lambda t: t[0],
 )
 
 
 @settings(max_examples=60, deadline=None)
-@given(flows, st.sampled_from(["en", "km", "fr", "de_CH"]),
-       st.sampled_from(["USD", "KHR", "JPY", "KWD"]))
+@given(
+    flows,
+    st.sampled_from(["en", "km", "fr", "de_CH"]),
+    st.sampled_from(["USD", "KHR", "JPY", "KWD"]),
+)
 def test_flow_chart_stays_inside_its_view_box(rows, locale, currency):
     points = [MonthlyFlow(date(2020 + m // 12, m % 12 + 1, 1), i, o, b) for m, i, o, b in rows]
     root = parse(monthly_flow_chart(points, currency=currency, locale=locale, title="T"))

@@ -87,8 +87,13 @@ def xlsx_bytes(rows, header=HEADER, title="Ledger") -> bytes:
 
 def test_xlsx_reads_back_typed_values():
     when = datetime(2026, 3, 4, 5, 6, tzinfo=UTC)
-    data = xlsx_bytes([(date(2026, 11, 27), KHMER, Decimal("1250.50")),
-                       (when, TRICKY, 7), (None, "JPY", Money(500, "JPY").amount)])
+    data = xlsx_bytes(
+        [
+            (date(2026, 11, 27), KHMER, Decimal("1250.50")),
+            (when, TRICKY, 7),
+            (None, "JPY", Money(500, "JPY").amount),
+        ]
+    )
     sheet = openpyxl.load_workbook(io.BytesIO(data)).active
     assert sheet.title == "Ledger"
     assert list(sheet.iter_rows(values_only=True)) == [
@@ -109,24 +114,28 @@ def test_xlsx_decimal_sum_is_exact():
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         sheet = ET.fromstring(archive.read("xl/worksheets/sheet1.xml"))
     ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-    stored = [c.find(f"{ns}v").text for c in sheet.iter(f"{ns}c")
-              if c.get("r", "").startswith("C") and c.get("r") != "C1"]
+    stored = [
+        c.find(f"{ns}v").text
+        for c in sheet.iter(f"{ns}c")
+        if c.get("r", "").startswith("C") and c.get("r") != "C1"
+    ]
     assert len(stored) == 1000
     assert sum(Decimal(v) for v in stored) == Decimal("100.00")
-    values = openpyxl.load_workbook(io.BytesIO(data)).active.iter_rows(min_row=2,
-                                                                       values_only=True)
+    values = openpyxl.load_workbook(io.BytesIO(data)).active.iter_rows(min_row=2, values_only=True)
     assert sum(Decimal(str(v[2])) for v in values) == Decimal("100.00")
 
 
 def test_xlsx_formula_injection_neutralised():
-    data = xlsx_bytes([(text, Decimal("-5"), "ok\x07") for text in INJECTIONS],
-                      header=["=bad", "b", "c"])
+    data = xlsx_bytes(
+        [(text, Decimal("-5"), "ok\x07") for text in INJECTIONS], header=["=bad", "b", "c"]
+    )
     sheet = openpyxl.load_workbook(io.BytesIO(data)).active
     cells = [cell for row in sheet.iter_rows() for cell in row]
     assert not [c for c in cells if c.data_type == "f"]
     assert sheet["A1"].value == "'=bad"
     assert [sheet.cell(i + 2, 1).value for i in range(len(INJECTIONS))] == [
-        "'" + t.replace("\r", "\n") for t in INJECTIONS  # XML turns a lone CR into LF
+        "'" + t.replace("\r", "\n")
+        for t in INJECTIONS  # XML turns a lone CR into LF
     ]
     assert sheet["B2"].value == -5 and sheet["C2"].value == "ok"
 

@@ -155,10 +155,13 @@ def rate_to_text(rate: Decimal) -> str:
     return text
 
 
-def format_money(money: Money, locale: str = "en") -> str:
-    """Format for people: ``US$400.00`` in English, Khmer digits in Khmer."""
+def format_money(money: Money, locale: str = "en", *, latin_digits: bool = False) -> str:
+    """Format for people: ``US$400.00`` in English, Khmer digits in Khmer.
+
+    *latin_digits* keeps ``0-9`` in every locale, for tables and chart labels.
+    """
     text = format_currency(money.amount, money.currency, locale=locale)
-    if locale.startswith("km"):
+    if locale.startswith("km") and not latin_digits:
         text = to_khmer_digits(text)
     return text
 

@@ -19,7 +19,11 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
+from importlib.resources import files
+
+import weasyprint
 from weasyprint import CSS, HTML
+from weasyprint.css import ColorProfile
 from weasyprint.document import Document
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse, path2url
@@ -51,6 +55,16 @@ FONT_FACES: tuple[tuple[str, str, str], ...] = (
 )
 
 PDF_VARIANT = "pdf/a-3b"
+
+#: Name of our sRGB output intent. WeasyPrint's own "srgb" opens its ICC file for every
+#: PDF and never closes it (a ResourceWarning each time); we read it once instead.
+OUTPUT_INTENT = "ceroc-srgb"
+
+
+def _srgb_profile() -> ColorProfile:
+    icc = (files(weasyprint) / "pdf" / "sRGB2014.icc").read_bytes()
+    return ColorProfile(BytesIO(icc), "sRGB2014.icc", "relative-colorimetric",
+                        (["r"], ["g"], ["b"]))  # fmt: skip
 
 _MIME_TYPES = {".ttf": "font/ttf", ".otf": "font/otf", ".css": "text/css", ".svg": "image/svg+xml",
                ".png": "image/png", ".woff2": "font/woff2", ".woff": "font/woff"}  # fmt: skip
@@ -164,6 +178,10 @@ class LetterRenderer:
         self.fetcher = StaticFileFetcher([*self.fonts.values(), stylesheet, *extra_files])
         self.font_config = FontConfiguration()
         self.options = {"pdf_variant": pdf_variant} if pdf_variant else {}
+        self.color_profiles = {}
+        if pdf_variant and pdf_variant.startswith("pdf/a"):
+            self.color_profiles[OUTPUT_INTENT] = _srgb_profile()
+            self.options["output_intent"] = OUTPUT_INTENT
         self.base_url = path2url(str(self.letters_dir)) + "/"
         self.stylesheets = [
             CSS(string=font_face_css(self.fonts), font_config=self.font_config,
@@ -183,7 +201,8 @@ class LetterRenderer:
     ) -> Document:
         """Lay out *html*; metadata given here replaces what the HTML says."""
         document = HTML(string=html, base_url=self.base_url, url_fetcher=self.fetcher).render(
-            font_config=self.font_config, stylesheets=self.stylesheets, **self.options
+            font_config=self.font_config, color_profiles=self.color_profiles,
+            stylesheets=self.stylesheets, **self.options,
         )
         metadata = document.metadata
         if title is not None:
@@ -214,7 +233,7 @@ class LetterRenderer:
 
     def write(self, document: Document) -> bytes:
         """Write a laid-out document as PDF/A bytes."""
-        return document.write_pdf(font_config=self.font_config, **self.options)
+        return document.write_pdf(**self.options)
 
     def combine(self, documents: Sequence[Document]) -> bytes:
         """One print-ready PDF of several laid-out letters, each starting on a new page."""

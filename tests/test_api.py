@@ -599,8 +599,12 @@ def test_multipart_expense_with_receipt(app, call, book):
         headers={"Idempotency-Key": "upload-1"})
     assert again.status_code == 200 and again.json["id"] == r.json["id"]
     assert counts(app) == before and os.listdir(app.config["RECEIPTS_DIR"]) == files
-    got = call("GET", r.json["receipt"]["url"].removeprefix(API), "member")
-    assert got.status_code == 404  # the file is served by the page at /expenses/<id>/receipt
+    assert r.json["receipt"]["url"] == f"/expenses/{r.json['id']}/receipt"  # the page serves it
+    with app.app_context():
+        stored = db.session.get(Expense, r.json["id"])
+        path = os.path.join(app.config["RECEIPTS_DIR"], stored.receipt_path)
+    with open(path, "rb") as fh:
+        assert fh.read() == PNG
 
 
 def test_multipart_expense_without_receipt(call, book):

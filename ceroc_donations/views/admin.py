@@ -24,7 +24,7 @@ def audit_log():
     if before.isdigit():
         stmt = stmt.where(AuditEvent.seq < int(before))
     entity = request.args.get("entity")
-    if entity in ("contribution", "expense", "donor", "fund", "user"):
+    if entity in ("contribution", "expense", "donor", "fund", "user", "claim"):
         stmt = stmt.where(AuditEvent.entity_type == entity)
     events = list(db.session.execute(stmt).scalars())
     return render_template("admin/audit.html", events=events[:50], entity=entity,

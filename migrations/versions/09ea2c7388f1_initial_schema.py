@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 886dca2b6ec2
+Revision ID: 09ea2c7388f1
 Revises: 
-Create Date: 2026-11-27 20:54:07.003525
+Create Date: 2026-11-27 21:12:36.794938
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '886dca2b6ec2'
+revision = '09ea2c7388f1'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -218,6 +218,47 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_contribution_donor_contribution_id'), ['contribution_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_contribution_donor_donor_id'), ['donor_id'], unique=False)
 
+    op.create_table('expense_claim',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('reference', sa.String(length=20), nullable=False),
+    sa.Column('claimant_id', sa.Integer(), nullable=False),
+    sa.Column('amount_minor', sa.BigInteger(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('spent_on', sa.Date(), nullable=False),
+    sa.Column('purpose_en', sa.Text(), nullable=False),
+    sa.Column('purpose_km', sa.Text(), nullable=True),
+    sa.Column('category', sa.String(length=20), nullable=False),
+    sa.Column('fund_id', sa.Integer(), nullable=True),
+    sa.Column('receipt_path', sa.String(length=80), nullable=False),
+    sa.Column('receipt_name', sa.String(length=255), nullable=False),
+    sa.Column('receipt_mime', sa.String(length=40), nullable=False),
+    sa.Column('receipt_sha256', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=64), nullable=True),
+    sa.Column('submitted_at', sa.DateTime(), nullable=False),
+    sa.Column('withdrawn_at', sa.DateTime(), nullable=True),
+    sa.Column('decided_at', sa.DateTime(), nullable=True),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('decision_note', sa.Text(), nullable=True),
+    sa.Column('paid_at', sa.DateTime(), nullable=True),
+    sa.Column('paid_by_id', sa.Integer(), nullable=True),
+    sa.Column('expense_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint("status IN ('submitted', 'approved', 'rejected', 'withdrawn', 'paid')", name='claim_status'),
+    sa.CheckConstraint('amount_minor > 0', name='claim_amount_positive'),
+    sa.ForeignKeyConstraint(['claimant_id'], ['user.id'], ),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['user.id'], ),
+    sa.ForeignKeyConstraint(['expense_id'], ['expense.id'], ),
+    sa.ForeignKeyConstraint(['fund_id'], ['fund.id'], ),
+    sa.ForeignKeyConstraint(['paid_by_id'], ['user.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('expense_id'),
+    sa.UniqueConstraint('idempotency_key'),
+    sa.UniqueConstraint('reference')
+    )
+    with op.batch_alter_table('expense_claim', schema=None) as batch_op:
+        batch_op.create_index('ix_claim_status_submitted', ['status', 'submitted_at', 'id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_expense_claim_claimant_id'), ['claimant_id'], unique=False)
+
     op.create_table('ledger_entry',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('entry_on', sa.Date(), nullable=False),
@@ -253,6 +294,11 @@ def downgrade():
         batch_op.drop_index('ix_ledger_fund_order')
 
     op.drop_table('ledger_entry')
+    with op.batch_alter_table('expense_claim', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_expense_claim_claimant_id'))
+        batch_op.drop_index('ix_claim_status_submitted')
+
+    op.drop_table('expense_claim')
     with op.batch_alter_table('contribution_donor', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_contribution_donor_donor_id'))
         batch_op.drop_index(batch_op.f('ix_contribution_donor_contribution_id'))

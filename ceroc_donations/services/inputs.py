@@ -31,6 +31,17 @@ from ..models import (
 EARLIEST = date(1990, 1, 1)
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: The largest primary key a database integer holds; larger ids cannot exist (and SQLite
+#: raises OverflowError on them instead of finding nothing).
+MAX_ID = 2**63 - 1
+
+
+def db_id(raw) -> int | None:
+    """*raw* as a row id when it is one a database can hold, else None."""
+    text = str(raw).strip()
+    if not text.isascii() or not text.isdigit() or int(text) > MAX_ID:
+        return None
+    return int(text)
 
 
 class Invalid(ValueError):
@@ -153,7 +164,7 @@ class Checker:
         raw = self.raw(name)
         fund = None
         if raw.isdigit():
-            fund = db.session.get(Fund, int(raw))
+            fund = db.session.get(Fund, db_id(raw)) if db_id(raw) else None
         elif raw:
             fund = db.session.execute(select(Fund).where(Fund.code == raw)).scalar()
         if fund is None:
@@ -254,7 +265,7 @@ def parse_contribution(data: Mapping, *, donor_ids=None, shares=None) -> Contrib
         c.errors["donor_ids"] = "The same donor is listed twice."
     else:
         for i, raw_id in enumerate(ids):
-            donor = db.session.get(Donor, int(raw_id)) if raw_id.isdigit() else None
+            donor = db.session.get(Donor, db_id(raw_id)) if db_id(raw_id) else None
             if donor is None:
                 c.errors["donor_ids"] = f"No donor with id {raw_id!r}."
                 break

@@ -17,11 +17,12 @@ from .book import (
     FundMonthTotal,
     LedgerEntry,
 )
+from .settings import Setting
 from .users import ROLES, ApiToken, AuditEvent, Counter, LoginFailure, User
 
 __all__ = [
     "DONOR_DISPLAY", "DONOR_KINDS", "EXPENSE_CATEGORIES", "GIFT_DISPLAY", "LETTER_LANGUAGES",
     "METHODS", "ROLES", "THANK_STATUSES", "ApiToken", "AuditEvent", "Contribution",
     "ContributionDonor", "Counter", "Donor", "Expense", "Fund", "FundMonthTotal", "LedgerEntry",
-    "LoginFailure", "User", "utcnow",
+    "LoginFailure", "Setting", "User", "utcnow",
 ]  # fmt: skip

@@ -231,7 +231,10 @@ def _after(stmt, after: tuple[date, int] | None):
     if after is None:
         return stmt
     day, ident = after
-    return stmt.where(or_(_E.entry_on < day, and_(_E.entry_on == day, _E.id < ident)))
+    # The plain bound on entry_on lets the planner seek in the index instead of scanning
+    # from the newest entry down (the OR alone is not used as a range).
+    return stmt.where(_E.entry_on <= day,
+                      or_(_E.entry_on < day, and_(_E.entry_on == day, _E.id < ident)))
 
 
 def _month(day: date) -> date:
@@ -267,31 +270,41 @@ class _Balances:
             _E.entry_on >= start, _E.entry_on <= day,
             not_(and_(_E.entry_on == day, _E.id > ident)))
 
-    def between(self, older: tuple[date, int], newer: tuple[date, int]) -> int:
-        """Sum of the entries after *older* up to and including *newer*."""
-        return self._sum(
-            _E.entry_on >= older[0], _E.entry_on <= newer[0],
-            not_(and_(_E.entry_on == older[0], _E.id <= older[1])),
-            not_(and_(_E.entry_on == newer[0], _E.id > newer[1])))
+    def in_month(self, newest: tuple[date, int], ids: list[int]) -> dict[int, int]:
+        """Balance after each entry of *ids*, all in the month of *newest* and not newer:
+        one windowed query over that month's entries of the scope."""
+        start = _month(newest[0])
+        moved = case((_E.voided.is_(True), 0), else_=_SIGNED)
+        inner = select(_E.id, func.sum(moved).over(order_by=(_E.entry_on, _E.id)).label("cum")
+                       ).where(_E.entry_on >= start, _E.entry_on <= newest[0],
+                               not_(and_(_E.entry_on == newest[0], _E.id > newest[1])))
+        if self.fund_id:
+            inner = inner.where(_E.fund_id == self.fund_id)
+        inner = inner.subquery()
+        before = self.before_month(start)
+        return {ident: before + int(cum) for ident, cum in db.session.execute(
+            select(inner.c.id, inner.c.cum).where(inner.c.id.in_(ids)))}
 
 
 def _with_balances(raw: list, f: LedgerFilter, balances: _Balances) -> list[int]:
     """The balance after each of *raw* (newest first)."""
-    out: list[int] = []
-    for i, r in enumerate(raw):
-        if i == 0:
-            out.append(balances.after(r.entry_on, r.id))
-            continue
-        prev = raw[i - 1]
-        if f.contiguous:
+    if not raw:
+        return []
+    if f.contiguous:
+        out = [balances.after(raw[0].entry_on, raw[0].id)]
+        for prev in raw[:-1]:
             moved = 0 if prev.voided else (
                 prev.base_amount_minor if prev.direction == "in" else -prev.base_amount_minor)
             out.append(out[-1] - moved)
-        elif _month(prev.entry_on) == _month(r.entry_on):
-            out.append(out[-1] - balances.between((r.entry_on, r.id), (prev.entry_on, prev.id)))
-        else:
-            out.append(balances.after(r.entry_on, r.id))
-    return out
+        return out
+    # Rows are sparse: one windowed query per month the page shows.
+    found: dict[int, int] = {}
+    groups: dict[date, list] = {}
+    for r in raw:
+        groups.setdefault(_month(r.entry_on), []).append(r)
+    for rows in groups.values():
+        found.update(balances.in_month((rows[0].entry_on, rows[0].id), [r.id for r in rows]))
+    return [found[r.id] for r in raw]
 
 
 def _initials(name: str) -> str:

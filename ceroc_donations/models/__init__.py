@@ -18,11 +18,12 @@ from .book import (
     LedgerEntry,
 )
 from .claims import CLAIM_STATUSES, ExpenseClaim
+from .settings import Setting
 from .users import ROLES, ApiToken, AuditEvent, Counter, LoginFailure, User
 
 __all__ = [
     "CLAIM_STATUSES", "DONOR_DISPLAY", "DONOR_KINDS", "EXPENSE_CATEGORIES", "GIFT_DISPLAY",
     "LETTER_LANGUAGES", "METHODS", "ROLES", "THANK_STATUSES", "ApiToken", "AuditEvent",
     "Contribution", "ContributionDonor", "Counter", "Donor", "Expense", "ExpenseClaim", "Fund",
-    "FundMonthTotal", "LedgerEntry", "LoginFailure", "User", "utcnow",
+    "FundMonthTotal", "LedgerEntry", "LoginFailure", "Setting", "User", "utcnow",
 ]  # fmt: skip

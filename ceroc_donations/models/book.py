@@ -204,8 +204,13 @@ class LedgerEntry(db.Model):
 
     __tablename__ = "ledger_entry"
     __table_args__ = (
-        Index("ix_ledger_order", "entry_on", "id"),
-        Index("ix_ledger_fund_order", "fund_id", "entry_on", "id"),
+        # Covering indexes: a page is read in (entry_on, id) order, and the running balance
+        # sums voided/direction/base_amount_minor over at most one month of them, so neither
+        # touches the table rows.
+        Index("ix_ledger_order", "entry_on", "id", "voided", "direction", "base_amount_minor"),
+        Index("ix_ledger_fund_order", "fund_id", "entry_on", "id", "voided", "direction",
+              "base_amount_minor"),
+        Index("ix_ledger_category_order", "category", "entry_on", "id"),
         CheckConstraint("direction IN ('in', 'out')", name="ledger_direction"),
     )
 

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, func, or_, select, tuple_
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
@@ -97,7 +97,9 @@ class Page:
 def _keyset(stmt: Select, day_col, id_col, cursor: str | None, limit: int, key) -> Page:
     after = decode_cursor(cursor)
     if after is not None:
-        stmt = stmt.where(or_(day_col < after[0], and_(day_col == after[0], id_col < after[1])))
+        # A row value, so the (day, id) index seeks to the cursor; "day < d OR (day = d AND
+        # id < i)" made SQLite walk the index from the newest row (20 ms at 100,000 rows).
+        stmt = stmt.where(tuple_(day_col, id_col) < tuple_(after[0], after[1]))
     rows = list(db.session.execute(
         stmt.order_by(day_col.desc(), id_col.desc()).limit(limit + 1)).scalars())
     nxt = encode_cursor(*key(rows[limit - 1])) if len(rows) > limit else None

@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 
 #: One module per feature; each defines ``bp``.
 MODULES = ("auth", "dashboard", "donors", "contributions", "expenses", "funds", "admin",
-           "health", "claims", "api", "ledger", "transparency", "api_ledger")
+           "health", "claims", "api", "ledger", "transparency", "api_ledger", "imports")
 
 
 def _wants_json() -> bool:

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 09ea2c7388f1
+Revision ID: bd2105f6cfbc
 Revises: 
-Create Date: 2026-11-27 21:12:36.794938
+Create Date: 2026-11-27 21:24:09.471399
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '09ea2c7388f1'
+revision = 'bd2105f6cfbc'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -62,6 +62,12 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_login_failure_at'), ['at'], unique=False)
         batch_op.create_index(batch_op.f('ix_login_failure_key'), ['key'], unique=False)
 
+    op.create_table('setting',
+    sa.Column('key', sa.String(length=60), nullable=False),
+    sa.Column('value', sa.Text(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('key')
+    )
     op.create_table('user',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
@@ -150,7 +156,7 @@ def upgrade():
     with op.batch_alter_table('contribution', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_contribution_fund_id'), ['fund_id'], unique=False)
         batch_op.create_index('ix_contribution_received', ['received_on', 'id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_contribution_thank_status'), ['thank_status'], unique=False)
+        batch_op.create_index('ix_contribution_thanks', ['thank_status', 'voided'], unique=False)
 
     op.create_table('expense',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -281,8 +287,9 @@ def upgrade():
     sa.UniqueConstraint('expense_id')
     )
     with op.batch_alter_table('ledger_entry', schema=None) as batch_op:
-        batch_op.create_index('ix_ledger_fund_order', ['fund_id', 'entry_on', 'id'], unique=False)
-        batch_op.create_index('ix_ledger_order', ['entry_on', 'id'], unique=False)
+        batch_op.create_index('ix_ledger_category_order', ['category', 'entry_on', 'id'], unique=False)
+        batch_op.create_index('ix_ledger_fund_order', ['fund_id', 'entry_on', 'id', 'voided', 'direction', 'base_amount_minor'], unique=False)
+        batch_op.create_index('ix_ledger_order', ['entry_on', 'id', 'voided', 'direction', 'base_amount_minor'], unique=False)
 
     # ### end Alembic commands ###
 
@@ -292,6 +299,7 @@ def downgrade():
     with op.batch_alter_table('ledger_entry', schema=None) as batch_op:
         batch_op.drop_index('ix_ledger_order')
         batch_op.drop_index('ix_ledger_fund_order')
+        batch_op.drop_index('ix_ledger_category_order')
 
     op.drop_table('ledger_entry')
     with op.batch_alter_table('expense_claim', schema=None) as batch_op:
@@ -311,7 +319,7 @@ def downgrade():
 
     op.drop_table('expense')
     with op.batch_alter_table('contribution', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_contribution_thank_status'))
+        batch_op.drop_index('ix_contribution_thanks')
         batch_op.drop_index('ix_contribution_received')
         batch_op.drop_index(batch_op.f('ix_contribution_fund_id'))
 
@@ -326,6 +334,7 @@ def downgrade():
 
     op.drop_table('api_token')
     op.drop_table('user')
+    op.drop_table('setting')
     with op.batch_alter_table('login_failure', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_login_failure_key'))
         batch_op.drop_index(batch_op.f('ix_login_failure_at'))

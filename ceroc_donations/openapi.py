@@ -257,6 +257,33 @@ def _void(tag: str, schema: str, id_name: str) -> dict:
                      "responses": {**_ok(schema), **_WRITE, **_errors("404", "409")}}}
 
 
+def _extra_paths() -> list[dict]:
+    """Path items described next to the blueprints that serve them."""
+    from .views.api_ledger import ledger_openapi_paths
+
+    return [_as_openapi_30(ledger_openapi_paths())]
+
+
+def _as_openapi_30(node):
+    """Turn OpenAPI 3.1 schema spellings (``type: [x, "null"]``, ``examples``) into 3.0's."""
+    if isinstance(node, list):
+        return [_as_openapi_30(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key == "type" and isinstance(value, list):
+            kinds = [k for k in value if k != "null"]
+            out["type"] = kinds[0]
+            if "null" in value:
+                out["nullable"] = True
+        elif key == "examples" and isinstance(value, list) and "type" in node:
+            out["example"] = value[0]
+        else:
+            out[key] = _as_openapi_30(value)
+    return out
+
+
 def build_spec() -> dict:
     """The whole document."""
     expense_body = {"required": True, "content": {
@@ -295,6 +322,8 @@ def build_spec() -> dict:
         "/api/v1/expenses/{eid}": _get("expenses", "Expense", "eid"),
         "/api/v1/expenses/{eid}/void": _void("expenses", "Expense", "eid"),
     }
+    for extra in _extra_paths():
+        paths.update(extra)
     return {
         "openapi": "3.0.3",
         "info": {"title": "CEROC Donations API", "version": "1",
@@ -304,7 +333,8 @@ def build_spec() -> dict:
                                 "admin's bearer token."},
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}],
-        "tags": [{"name": t} for t in ("donors", "funds", "contributions", "expenses", "meta")],
+        "tags": [{"name": t} for t in ("donors", "funds", "contributions", "expenses", "ledger",
+                                         "meta")],
         "paths": paths,
         "components": {
             "securitySchemes": {"bearerAuth": {

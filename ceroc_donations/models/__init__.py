@@ -17,6 +17,16 @@ from .book import (
     FundMonthTotal,
     LedgerEntry,
 )
+from .letters import (
+    BATCH_STATUSES,
+    LETTER_KINDS,
+    LETTER_STATUSES,
+    SENT_VIA,
+    Letter,
+    LetterBatch,
+    LetterTextVersion,
+    letter_recipient,
+)
 from .users import ROLES, ApiToken, AuditEvent, Counter, LoginFailure, User
 
 __all__ = [
@@ -24,4 +34,6 @@ __all__ = [
     "METHODS", "ROLES", "THANK_STATUSES", "ApiToken", "AuditEvent", "Contribution",
     "ContributionDonor", "Counter", "Donor", "Expense", "Fund", "FundMonthTotal", "LedgerEntry",
     "LoginFailure", "User", "utcnow",
+    "BATCH_STATUSES", "LETTER_KINDS", "LETTER_STATUSES", "SENT_VIA", "Letter", "LetterBatch",
+    "LetterTextVersion", "letter_recipient",
 ]  # fmt: skip

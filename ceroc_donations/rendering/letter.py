@@ -131,6 +131,17 @@ class LetterTexts:
         object.__setattr__(self, "labels_km", MappingProxyType(dict(self.labels_km)))
         object.__setattr__(self, "labels_en", MappingProxyType(dict(self.labels_en)))
 
+    def to_dict(self) -> dict[str, object]:
+        """Plain data, e.g. to store a version of the texts as JSON."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["labels_km"] = dict(self.labels_km)
+        data["labels_en"] = dict(self.labels_en)
+        return data
+
+    def __reduce__(self):
+        # Mapping proxies do not pickle; batches send texts to worker processes.
+        return (LetterTexts.from_dict, (self.to_dict(),))
+
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> LetterTexts:
         """Build from a dict such as ``letters/texts/default.json``; unknown keys are refused."""

@@ -534,16 +534,23 @@ WORKER_CONFIG_KEYS = ("SQLALCHEMY_DATABASE_URI", "ARCHIVE_DIR", "BASE_CURRENCY",
                       "ORG_NAME_KM", "ORG_SHORT", "SECRET_KEY")
 
 
+#: Worker processes started by this process; finished ones are reaped at the next start.
+WORKERS: list[subprocess.Popen] = []
+
+
 def start_batch_process(batch_id: int) -> subprocess.Popen:
     """Run :func:`run_batch` in its own process, so it outlives the request that asked."""
+    WORKERS[:] = [p for p in WORKERS if p.poll() is None]
     config = {key: current_app.config[key] for key in WORKER_CONFIG_KEYS
               if current_app.config.get(key) is not None}
     env = {**os.environ, "CEROC_LETTER_WORKER_CONFIG": json.dumps(config)}
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "ceroc_donations.letter_worker", str(batch_id)],
         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True,
         cwd=str(Path(__file__).resolve().parents[2]))
+    WORKERS.append(process)
+    return process
 
 
 def batch_eta_seconds(batch: LetterBatch) -> int | None:

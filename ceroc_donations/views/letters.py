@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
+from pathlib import Path
 
 from flask import (
     Blueprint,
@@ -14,7 +16,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -98,10 +99,16 @@ def _problem_page(messages: dict[str, str] | list[str], status: int = 422) -> Re
 # --- design files for the browser preview (public: our CSS and the free fonts) --------------
 
 
+@lru_cache(maxsize=16)
+def _design_bytes(path: str) -> bytes:
+    return Path(path).read_bytes()
+
+
 @bp.get("/design/<name>")
 def design(name: str):
     if name == "letter.css":
-        return send_file(LETTERS_DIR / "letter.css", mimetype="text/css", max_age=3600)
+        return Response(_design_bytes(str(LETTERS_DIR / "letter.css")), mimetype="text/css",
+                        headers={"Cache-Control": "max-age=3600"})
     if name == "fonts.css":
         rules = "\n".join(
             f'@font-face {{ font-family: "{family}"; font-weight: {weight}; '
@@ -110,7 +117,8 @@ def design(name: str):
         return Response(rules, mimetype="text/css", headers={"Cache-Control": "max-age=3600"})
     key = name.removesuffix(".ttf")
     if name.endswith(".ttf") and key in FONT_FILES:
-        return send_file(FONT_FILES[key], mimetype="font/ttf", max_age=86400)
+        return Response(_design_bytes(str(FONT_FILES[key])), mimetype="font/ttf",
+                        headers={"Cache-Control": "max-age=86400"})
     abort(404)
 
 
@@ -404,7 +412,8 @@ def save_texts():
         texts = svc.parse_texts(request.form)
     except Invalid as exc:
         db.session.rollback()
-        return _texts_page(request.form, exc.fields, 422)
+        values = {**svc.texts_to_dict(svc.current_texts()[0]), **request.form.to_dict()}
+        return _texts_page(values, exc.fields, 422)
     version = svc.save_texts(texts, by=current_user)
     db.session.commit()
     flash(_("Letter texts saved as version %(n)d; new letters use it.", n=version.number),

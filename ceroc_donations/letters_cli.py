@@ -22,7 +22,8 @@ def _user(email: str | None):
         return None
     user = db.session.execute(select(User).where(User.email == email)).scalar()
     if user is None or not can(user, "letters"):
-        raise click.BadParameter(f"{email} is not an active board member or admin", param_hint="--as")
+        raise click.BadParameter(f"{email} is not an active board member or admin",
+                                 param_hint="--as")
     return user
 
 

@@ -276,15 +276,14 @@ def test_api_generate_and_download_with_tokens(client, ids, app):
     assert client.post("/api/v1/contributions/999/letter", headers=board).status_code == 404
 
 
-def test_api_session_post_needs_csrf(csrf_app, ids, auth, client):
-    auth_client = csrf_app.test_client()
-    from .conftest import Auth
-
-    # Login itself needs the CSRF token when it is on: use the token path instead.
-    token = _token(csrf_app, "board")
-    r = auth_client.post(f"/api/v1/contributions/{ids.single}/letter", headers=token)
+def test_api_session_post_needs_csrf_token_needs_none(client, auth, ids, app):
+    auth.login("board")  # a browser session...
+    app.config["WTF_CSRF_ENABLED"] = True
+    url = f"/api/v1/contributions/{ids.single}/letter"
+    r = client.post(url)  # ...cannot be ridden cross-site: no CSRF token, no letter
+    assert r.status_code == 400 and "error" in r.json
+    r = client.post(url, headers=_token(app, "board"))
     assert r.status_code == 201
-    del Auth
 
 
 def test_openapi_paths_describe_the_endpoints(app):

@@ -60,8 +60,9 @@ class Letter(db.Model):
     __table_args__ = (
         CheckConstraint("kind IN ('thank_you', 'statement')", name="letter_kind"),
         CheckConstraint("status IN ('drafted', 'sent')", name="letter_status"),
-        CheckConstraint("contribution_id IS NOT NULL OR (donor_id IS NOT NULL AND year IS NOT NULL)",
-                        name="letter_subject"),
+        CheckConstraint(
+            "contribution_id IS NOT NULL OR (donor_id IS NOT NULL AND year IS NOT NULL)",
+            name="letter_subject"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

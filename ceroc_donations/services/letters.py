@@ -42,6 +42,8 @@ from ..models import (
 from ..money import Money
 from ..rendering import (
     Donor as LetterDonor,
+)
+from ..rendering import (
     GiftLine,
     LetterData,
     LetterRenderer,

@@ -76,9 +76,10 @@ def _pdf_response(pdf: bytes, filename: str, *, inline: bool = False) -> Respons
 
 def _preview_response(html: str, status: int = 200) -> Response:
     """The letter HTML for an iframe, styled like the PDF, under a strict CSP."""
-    links = (f'<link rel="stylesheet" href="{url_for("letters.design", name="fonts.css")}">'
-             f'<link rel="stylesheet" href="{url_for("letters.design", name="letter.css")}">'
-             f'<link rel="stylesheet" href="{url_for("static", filename="css/letter-preview.css")}">')
+    sheets = [url_for("letters.design", name="fonts.css"),
+              url_for("letters.design", name="letter.css"),
+              url_for("static", filename="css/letter-preview.css")]
+    links = "".join(f'<link rel="stylesheet" href="{href}">' for href in sheets)
     html = html.replace("</head>", links + "</head>", 1)
     response = Response(html, status=status, mimetype="text/html")
     response.headers["Content-Security-Policy"] = PREVIEW_CSP

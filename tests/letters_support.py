@@ -27,20 +27,47 @@ def make_book(app) -> Ids:
     with app.app_context():
         user = db.session.execute(select(User).where(User.role == "treasurer")).scalar_one()
         general = svc.create_fund("general", "General", by=user)
-        alice = svc.create_donor(parse_donor({
-            "name_en": "CNRP Minnesota", "name_km": "គណបក្សសង្គ្រោះជាតិ មីនីសូតា",
-            "email": "mn@example.org"}), by=user)
-        bob = svc.create_donor(parse_donor({"name_en": "Sok Dara", "email": "dara@example.org",
-                                            "letter_language": "en"}), by=user)
-        chan = svc.create_donor(parse_donor({"name_en": "Chan Srey", "letter_language": "km"}),
-                                by=user)
-        single = svc.record_contribution(parse_contribution(
-            contribution_form(alice.id, general.id)), by=user)
-        joint = svc.record_contribution(parse_contribution(contribution_form(
-            bob.id, general.id, donor_ids=[str(bob.id), str(chan.id)], amount="300.00",
-            shares=["100.00", "200.00"], received_on="2014-07-01")), by=user)
-        later = svc.record_contribution(parse_contribution(contribution_form(
-            alice.id, general.id, amount="25.50", received_on="2014-09-02")), by=user)
+        alice = svc.create_donor(
+            parse_donor(
+                {
+                    "name_en": "CNRP Minnesota",
+                    "name_km": "គណបក្សសង្គ្រោះជាតិ មីនីសូតា",
+                    "email": "mn@example.org",
+                }
+            ),
+            by=user,
+        )
+        bob = svc.create_donor(
+            parse_donor(
+                {"name_en": "Sok Dara", "email": "dara@example.org", "letter_language": "en"}
+            ),
+            by=user,
+        )
+        chan = svc.create_donor(
+            parse_donor({"name_en": "Chan Srey", "letter_language": "km"}), by=user
+        )
+        single = svc.record_contribution(
+            parse_contribution(contribution_form(alice.id, general.id)), by=user
+        )
+        joint = svc.record_contribution(
+            parse_contribution(
+                contribution_form(
+                    bob.id,
+                    general.id,
+                    donor_ids=[str(bob.id), str(chan.id)],
+                    amount="300.00",
+                    shares=["100.00", "200.00"],
+                    received_on="2014-07-01",
+                )
+            ),
+            by=user,
+        )
+        later = svc.record_contribution(
+            parse_contribution(
+                contribution_form(alice.id, general.id, amount="25.50", received_on="2014-09-02")
+            ),
+            by=user,
+        )
         db.session.commit()
         ids = Ids()
         ids.fund, ids.alice, ids.bob, ids.chan = general.id, alice.id, bob.id, chan.id

@@ -91,8 +91,9 @@ def test_joint_gift_one_letter_or_one_each(app, ids):
         assert "Sok Dara and Chan Srey" in text
         assert text.count("300.00") == 2  # details table and body: the whole amount, once each
         assert joint[0].language == "bilingual"  # en + km donors
-        each, created = letters.generate_thank_you(c, by=None, mode="each", force=True,
-                                                   issued_on=ISSUED)
+        each, created = letters.generate_thank_you(
+            c, by=None, mode="each", force=True, issued_on=ISSUED
+        )
         db.session.commit()
         assert created and [x.number for x in each] == [2, 3]
         by_name = {x.recipients[0].name_en: x for x in each}
@@ -128,17 +129,23 @@ def test_void_and_do_not_acknowledge_get_no_letter(app, ids):
 def test_text_versions_and_placeholder_errors(app, ids):
     with app.app_context():
         with pytest.raises(Invalid) as exc:
-            letters.parse_texts({"body_en": "Thanks {donor_nme} for {amount_en",
-                                 "closing_en": "Yours {{sincerely}}"})
+            letters.parse_texts(
+                {
+                    "body_en": "Thanks {donor_nme} for {amount_en",
+                    "closing_en": "Yours {{sincerely}}",
+                }
+            )
         assert "donor_name_en" in exc.value.fields["body_en"]  # did-you-mean hint
         assert "closing_en" not in exc.value.fields
         with pytest.raises(Invalid) as exc:
             letters.parse_texts({"body_en": "{{ config }}{% for x in y %}{x.__class__}"})
         assert "Malformed" in exc.value.fields["body_en"]
-        v1 = letters.save_texts(letters.parse_texts({"signatory_name_en": "Sam Rainsy"}),
-                                by=user_of("board"))
-        v2 = letters.save_texts(letters.parse_texts({"signatory_name_en": "Kem Sokha"}),
-                                by=user_of("board"))
+        v1 = letters.save_texts(
+            letters.parse_texts({"signatory_name_en": "Sam Rainsy"}), by=user_of("board")
+        )
+        v2 = letters.save_texts(
+            letters.parse_texts({"signatory_name_en": "Kem Sokha"}), by=user_of("board")
+        )
         db.session.commit()
         assert (v1.number, v2.number) == (1, 2)
         assert v1.texts["signatory_name_en"] == "Sam Rainsy"
@@ -159,8 +166,14 @@ def test_numbers_are_gap_free_when_two_generate_at_once(app, ids):
 
             from .conftest import contribution_form
 
-            extra.append(svc.record_contribution(parse_contribution(
-                contribution_form(ids.alice, ids.fund, amount=f"{10 + i}.00")), by=None).id)
+            extra.append(
+                svc.record_contribution(
+                    parse_contribution(
+                        contribution_form(ids.alice, ids.fund, amount=f"{10 + i}.00")
+                    ),
+                    by=None,
+                ).id
+            )
         db.session.commit()
     work = [[ids.single, extra[0], extra[1]], [ids.later, extra[2], extra[3]]]
     barrier = threading.Barrier(2)
@@ -206,8 +219,9 @@ def test_rollback_leaves_no_gap(app, ids):
 
 def test_batch_runs_synchronously_combined_and_zip(app, ids):
     with app.app_context():
-        batch = letters.create_batch([ids.later, ids.single, ids.joint], mode="joint",
-                                     by=user_of("board"))
+        batch = letters.create_batch(
+            [ids.later, ids.single, ids.joint], mode="joint", by=user_of("board")
+        )
         db.session.commit()
         assert batch.contribution_ids == [ids.single, ids.joint, ids.later]  # oldest first
         seen = []
@@ -220,7 +234,9 @@ def test_batch_runs_synchronously_combined_and_zip(app, ids):
         archive = zipfile.ZipFile(io.BytesIO(letters.zip_of(found)))
         assert archive.namelist() == [f"CEROC-letter-{n}.pdf" for n in (1, 2, 3)]
         assert archive.read("CEROC-letter-2.pdf") == letters.read_pdf(found[1])
-        assert db.session.execute(select(func.count()).select_from(LetterTextVersion)
-                                  ).scalar_one() == 1
+        assert (
+            db.session.execute(select(func.count()).select_from(LetterTextVersion)).scalar_one()
+            == 1
+        )
         with pytest.raises(Invalid):
             letters.create_batch([], by=None)

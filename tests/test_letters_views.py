@@ -42,8 +42,12 @@ def _letter_row(app, number):
 
 
 def test_anonymous_goes_to_login(client, ids):
-    for url in ["/letters/", "/letters/texts", f"/letters/contributions/{ids.single}/preview",
-                "/letters/1.pdf"]:
+    for url in [
+        "/letters/",
+        "/letters/texts",
+        f"/letters/contributions/{ids.single}/preview",
+        "/letters/1.pdf",
+    ]:
         r = client.get(url)
         assert r.status_code == 302 and "/login" in r.location
     r = client.post(f"/letters/contributions/{ids.single}/generate")
@@ -52,8 +56,13 @@ def test_anonymous_goes_to_login(client, ids):
 
 def test_member_gets_403(client, auth, ids):
     auth.login("member")
-    for url in ["/letters/", "/letters/texts", f"/letters/contributions/{ids.single}/preview",
-                "/letters/1.pdf", "/letters/batches/1"]:
+    for url in [
+        "/letters/",
+        "/letters/texts",
+        f"/letters/contributions/{ids.single}/preview",
+        "/letters/1.pdf",
+        "/letters/batches/1",
+    ]:
         assert client.get(url).status_code == 403
     assert client.post(f"/letters/contributions/{ids.single}/generate").status_code == 403
     assert b'href="/letters/"' not in client.get("/").data
@@ -105,8 +114,9 @@ def test_queue_batch_progress_and_downloads(client, auth, ids, app):
     assert queue.status_code == 200
     text = queue.get_data(as_text=True)
     assert text.index(ids.single_ref) < text.index(ids.joint_ref)  # oldest first
-    r = client.post("/letters/batches", data={"ids": [str(ids.joint), str(ids.single)],
-                                              "mode": "each"})
+    r = client.post(
+        "/letters/batches", data={"ids": [str(ids.joint), str(ids.single)], "mode": "each"}
+    )
     assert r.status_code == 302
     batch_url = r.location
     status = client.get(batch_url + ".json").json
@@ -121,8 +131,12 @@ def test_queue_batch_progress_and_downloads(client, auth, ids, app):
     r = client.post(batch_url + "/sent")
     assert r.status_code == 302
     with app.app_context():
-        assert {c.thank_status for c in db.session.execute(select(Contribution).where(
-            Contribution.id.in_([ids.single, ids.joint]))).scalars()} == {"sent"}
+        assert {
+            c.thank_status
+            for c in db.session.execute(
+                select(Contribution).where(Contribution.id.in_([ids.single, ids.joint]))
+            ).scalars()
+        } == {"sent"}
     assert ids.single_ref not in client.get("/letters/").get_data(as_text=True)
     # Nothing ticked: a message next to the list, 422.
     r = client.post("/letters/batches", data={"mode": "joint"})
@@ -168,8 +182,10 @@ def test_texts_editor_versions_and_placeholder_errors(client, auth, ids, app):
     auth.login("board")
     page = client.get("/letters/texts")
     assert page.status_code == 200 and b'name="body_km"' in page.data
-    r = client.post("/letters/texts", data={"body_en": "Thanks {donor_nme}!",
-                                            "closing_en": "Yours, {{ config }}"})
+    r = client.post(
+        "/letters/texts",
+        data={"body_en": "Thanks {donor_nme}!", "closing_en": "Yours, {{ config }}"},
+    )
     assert r.status_code == 422
     html = r.get_data(as_text=True)
     assert 'id="e-body_en"' in html and "Did you mean {donor_name_" in html
@@ -207,8 +223,9 @@ def test_email_letter_through_local_smtp(client, auth, ids, app):
     controller = Controller(Handler(), hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port,
-                          MAIL_SENDER="letters@ceroc.example")
+        app.config.update(
+            MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_SENDER="letters@ceroc.example"
+        )
         auth.login("board")
         client.post(f"/letters/contributions/{ids.single}/generate")
         r = client.post("/letters/1/email")
@@ -218,8 +235,7 @@ def test_email_letter_through_local_smtp(client, auth, ids, app):
     assert len(received) == 1
     assert received[0].rcpt_tos == ["mn@example.org"]
     message = email.message_from_bytes(received[0].content, policy=email.policy.default)
-    assert "លិខិតថ្លែងអំណរគុណ" in message["Subject"] and "Thank-you letter 1" in message[
-        "Subject"]
+    assert "លិខិតថ្លែងអំណរគុណ" in message["Subject"] and "Thank-you letter 1" in message["Subject"]
     attachment = next(message.iter_attachments())
     assert attachment.get_content_type() == "application/pdf"
     assert attachment.get_content() == client.get("/letters/1.pdf").data
@@ -247,8 +263,9 @@ def test_mark_sent_and_donor_page_statement(client, auth, ids, app):
     assert "Yearly statement 2014" in page and "printed and sent" in page
     text = pdf_text(client.get("/letters/2.pdf").data)
     assert "425.50" in text
-    r = client.post(f"/letters/donors/{ids.alice}/statement", data={"year": "2001"},
-                    follow_redirects=True)
+    r = client.post(
+        f"/letters/donors/{ids.alice}/statement", data={"year": "2001"}, follow_redirects=True
+    )
     assert r.status_code == 200 and b"gave nothing in 2001" in r.data
 
 

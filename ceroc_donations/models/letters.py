@@ -62,7 +62,8 @@ class Letter(db.Model):
         CheckConstraint("status IN ('drafted', 'sent')", name="letter_status"),
         CheckConstraint(
             "contribution_id IS NOT NULL OR (donor_id IS NOT NULL AND year IS NOT NULL)",
-            name="letter_subject"),
+            name="letter_subject",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -141,13 +141,15 @@ def save_texts(texts: LetterTexts, *, by: User | None) -> LetterTextVersion:
     data = texts_to_dict(texts)
     data.pop("version", None)
     number = next_value("letter_texts")
-    version = LetterTextVersion(number=number, texts_json=json.dumps(data, ensure_ascii=False,
-                                                                     sort_keys=True),
-                                created_by_id=by.id if by else None, created_at=utcnow())
+    version = LetterTextVersion(
+        number=number,
+        texts_json=json.dumps(data, ensure_ascii=False, sort_keys=True),
+        created_by_id=by.id if by else None,
+        created_at=utcnow(),
+    )
     db.session.add(version)
     db.session.flush()
-    audit.log(by, "letter_texts.saved", "letter_text_version", version.id,
-              after={"number": number})
+    audit.log(by, "letter_texts.saved", "letter_text_version", version.id, after={"number": number})
     return version
 
 
@@ -192,8 +194,14 @@ def _amount_for(c: Contribution, recipients: list[Donor]) -> Money:
     return c.amount
 
 
-def thank_you_data(c: Contribution, recipients: list[Donor], *, number: int,
-                   issued_on: date, language: str | None = None) -> LetterData:
+def thank_you_data(
+    c: Contribution,
+    recipients: list[Donor],
+    *,
+    number: int,
+    issued_on: date,
+    language: str | None = None,
+) -> LetterData:
     """The plain data of a thank-you letter for gift *c* to *recipients*."""
     return LetterData(
         number=number,
@@ -210,17 +218,29 @@ def thank_you_data(c: Contribution, recipients: list[Donor], *, number: int,
 
 def statement_gifts(donor: Donor, year: int) -> list[tuple[Contribution, Money]]:
     """The donor's non-void gifts in *year*, oldest first, each with the amount credited."""
-    gifts = db.session.execute(
-        select(Contribution).join(ContributionDonor)
-        .where(ContributionDonor.donor_id == donor.id, Contribution.voided.is_(False),
-               extract("year", Contribution.received_on) == year)
-        .options(selectinload(Contribution.shares))
-        .order_by(Contribution.received_on, Contribution.id)).scalars().all()
+    gifts = (
+        db.session.execute(
+            select(Contribution)
+            .join(ContributionDonor)
+            .where(
+                ContributionDonor.donor_id == donor.id,
+                Contribution.voided.is_(False),
+                extract("year", Contribution.received_on) == year,
+            )
+            .options(selectinload(Contribution.shares))
+            .order_by(Contribution.received_on, Contribution.id)
+        )
+        .scalars()
+        .all()
+    )
     out = []
     for c in gifts:
         share = next(s for s in c.shares if s.donor_id == donor.id)
-        amount = Money(share.share_minor, c.currency) if (
-            share.share_minor is not None and len(c.shares) > 1) else c.amount
+        amount = (
+            Money(share.share_minor, c.currency)
+            if (share.share_minor is not None and len(c.shares) > 1)
+            else c.amount
+        )
         out.append((c, amount))
     return out
 
@@ -235,14 +255,18 @@ def statement_data(donor: Donor, year: int, *, number: int, issued_on: date) -> 
     for c, amount in gifts:
         if len(currencies) > 1:
             # Credited share of the base amount, rounded down like the donor page.
-            amount = Money(c.base_amount_minor * amount.minor // c.amount_minor,
-                           c.base_currency)
+            amount = Money(c.base_amount_minor * amount.minor // c.amount_minor, c.base_currency)
         lines.append(GiftLine(received_on=c.received_on, reference=c.reference, amount=amount))
     currency = lines[0].amount.currency
     total = Money(sum(line.amount.minor for line in lines), currency)
     return LetterData(
-        number=number, reference=f"{year}-D{donor.id}", issued_on=issued_on,
-        donors=(_letter_donor(donor),), amount=total, gifts=tuple(lines), year=year,
+        number=number,
+        reference=f"{year}-D{donor.id}",
+        issued_on=issued_on,
+        donors=(_letter_donor(donor),),
+        amount=total,
+        gifts=tuple(lines),
+        year=year,
         language=donor.letter_language or "bilingual",  # type: ignore[arg-type]
     )
 
@@ -311,43 +335,79 @@ def pdf_filename(letter: Letter) -> str:
     return f"CEROC-letter-{letter.number}.pdf"
 
 
-def _archive_letter(*, kind: str, data_for: Callable[[int], LetterData],
-                    texts: LetterTexts, version: LetterTextVersion, recipients: list[Donor],
-                    by: User | None, contribution: Contribution | None = None,
-                    donor: Donor | None = None, year: int | None = None,
-                    batch: LetterBatch | None = None) -> Letter:
+def _archive_letter(
+    *,
+    kind: str,
+    data_for: Callable[[int], LetterData],
+    texts: LetterTexts,
+    version: LetterTextVersion,
+    recipients: list[Donor],
+    by: User | None,
+    contribution: Contribution | None = None,
+    donor: Donor | None = None,
+    year: int | None = None,
+    batch: LetterBatch | None = None,
+) -> Letter:
     number = next_value("letter")
     data = data_for(number)
     pdf = render_pdf(data, texts, kind)  # type: ignore[arg-type]
     relative = f"{data.issued_on.year}/{number:06d}-{kind.replace('_', '-')}.pdf"
     _write_archive(relative, pdf)  # before the row is committed
     letter = Letter(
-        number=number, kind=kind, contribution_id=contribution.id if contribution else None,
-        donor_id=donor.id if donor else None, year=year, language=data.language,
-        issued_on=data.issued_on, text_version_id=version.id, pdf_path=relative,
-        sha256=hashlib.sha256(pdf).hexdigest(), size=len(pdf),
-        batch_id=batch.id if batch else None, generated_by_id=by.id if by else None,
-        generated_at=utcnow(), status="drafted",
+        number=number,
+        kind=kind,
+        contribution_id=contribution.id if contribution else None,
+        donor_id=donor.id if donor else None,
+        year=year,
+        language=data.language,
+        issued_on=data.issued_on,
+        text_version_id=version.id,
+        pdf_path=relative,
+        sha256=hashlib.sha256(pdf).hexdigest(),
+        size=len(pdf),
+        batch_id=batch.id if batch else None,
+        generated_by_id=by.id if by else None,
+        generated_at=utcnow(),
+        status="drafted",
     )
     letter.recipients = list(recipients)
     db.session.add(letter)
     db.session.flush()
-    audit.log(by, "letter.generated", "letter", letter.id, after={
-        "number": number, "kind": kind, "sha256": letter.sha256,
-        "contribution": contribution.reference if contribution else None,
-        "donor_id": donor.id if donor else None, "year": year,
-        "text_version": version.number})
+    audit.log(
+        by,
+        "letter.generated",
+        "letter",
+        letter.id,
+        after={
+            "number": number,
+            "kind": kind,
+            "sha256": letter.sha256,
+            "contribution": contribution.reference if contribution else None,
+            "donor_id": donor.id if donor else None,
+            "year": year,
+            "text_version": version.number,
+        },
+    )
     return letter
 
 
 def letters_for(c: Contribution) -> list[Letter]:
-    return list(db.session.execute(
-        select(Letter).where(Letter.contribution_id == c.id).order_by(Letter.number)).scalars())
+    return list(
+        db.session.execute(
+            select(Letter).where(Letter.contribution_id == c.id).order_by(Letter.number)
+        ).scalars()
+    )
 
 
-def generate_thank_you(c: Contribution, *, by: User | None, mode: str = "joint",
-                       force: bool = False, issued_on: date | None = None,
-                       batch: LetterBatch | None = None) -> tuple[list[Letter], bool]:
+def generate_thank_you(
+    c: Contribution,
+    *,
+    by: User | None,
+    mode: str = "joint",
+    force: bool = False,
+    issued_on: date | None = None,
+    batch: LetterBatch | None = None,
+) -> tuple[list[Letter], bool]:
     """The gift's letters: the archived ones, or new ones (``True``) if none or *force*.
 
     The caller commits.
@@ -362,34 +422,55 @@ def generate_thank_you(c: Contribution, *, by: User | None, mode: str = "joint",
     issued_on = issued_on or date.today()
     made = []
     for group in recipient_groups(c, mode):
-        made.append(_archive_letter(
-            kind="thank_you", texts=texts, version=version, recipients=group, by=by,
-            contribution=c, batch=batch,
-            data_for=lambda n, g=group: thank_you_data(c, g, number=n, issued_on=issued_on)))
+        made.append(
+            _archive_letter(
+                kind="thank_you",
+                texts=texts,
+                version=version,
+                recipients=group,
+                by=by,
+                contribution=c,
+                batch=batch,
+                data_for=lambda n, g=group: thank_you_data(c, g, number=n, issued_on=issued_on),
+            )
+        )
     if c.thank_status == "not_thanked":
         set_thank_status(c, "drafted", by=by)
     return made, True
 
 
-def generate_statement(donor: Donor, year: int, *, by: User | None,
-                       issued_on: date | None = None) -> Letter:
+def generate_statement(
+    donor: Donor, year: int, *, by: User | None, issued_on: date | None = None
+) -> Letter:
     """A yearly statement for *donor*: all gifts of *year* and their total. The caller commits."""
     statement_data(donor, year, number=0, issued_on=issued_on or date.today())  # checks
     texts, version = _version_for_letters(by)
     issued_on = issued_on or date.today()
     return _archive_letter(
-        kind="statement", texts=texts, version=version, recipients=[donor], by=by,
-        donor=donor, year=year,
-        data_for=lambda n: statement_data(donor, year, number=n, issued_on=issued_on))
+        kind="statement",
+        texts=texts,
+        version=version,
+        recipients=[donor],
+        by=by,
+        donor=donor,
+        year=year,
+        data_for=lambda n: statement_data(donor, year, number=n, issued_on=issued_on),
+    )
 
 
 def letter_data(letter: Letter) -> LetterData:
     """The data *letter* was rendered from, read again from the database."""
     if letter.kind == "statement":
-        return statement_data(letter.donor, letter.year, number=letter.number,
-                              issued_on=letter.issued_on)
-    return thank_you_data(letter.contribution, list(letter.recipients), number=letter.number,
-                          issued_on=letter.issued_on, language=letter.language)
+        return statement_data(
+            letter.donor, letter.year, number=letter.number, issued_on=letter.issued_on
+        )
+    return thank_you_data(
+        letter.contribution,
+        list(letter.recipients),
+        number=letter.number,
+        issued_on=letter.issued_on,
+        language=letter.language,
+    )
 
 
 def rerender(letter: Letter) -> bytes:
@@ -405,10 +486,18 @@ def mark_sent(letter: Letter, via: str, *, by: User | None) -> Letter:
     letter.status, letter.sent_via, letter.sent_at = "sent", via, utcnow()
     letter.sent_by_id = by.id if by else None
     db.session.flush()
-    audit.log(by, "letter.sent", "letter", letter.id, before=before,
-              after={"status": "sent", "sent_via": via})
+    audit.log(
+        by,
+        "letter.sent",
+        "letter",
+        letter.id,
+        before=before,
+        after={"status": "sent", "sent_via": via},
+    )
     if letter.contribution is not None and letter.contribution.thank_status in (
-            "not_thanked", "drafted"):
+        "not_thanked",
+        "drafted",
+    ):
         set_thank_status(letter.contribution, "sent", by=by)
     return letter
 
@@ -426,8 +515,10 @@ def email_letter(letter: Letter, *, by: User | None, to: list[str] | None = None
     """
     to = to or [d.email for d in letter.recipients if d.email]
     if not to:
-        raise MailError("No email address is recorded for this donor: add one on the "
-                        "donor's page, or print the letter.")
+        raise MailError(
+            "No email address is recorded for this donor: add one on the "
+            "donor's page, or print the letter."
+        )
     cfg = current_app.config
     pdf = read_pdf(letter)
     message = EmailMessage()
@@ -439,9 +530,11 @@ def email_letter(letter: Letter, *, by: User | None, to: list[str] | None = None
         "សូមមើលលិខិតភ្ជាប់មកជាមួយ។ សូមអរគុណ។\n\n"
         f"Dear {letter.recipient_names},\n\n"
         "Please find our letter attached. Thank you for your support.\n\n"
-        f"{cfg['ORG_NAME_EN']} ({cfg['ORG_SHORT']})\n")
-    message.add_attachment(pdf, maintype="application", subtype="pdf",
-                           filename=pdf_filename(letter))
+        f"{cfg['ORG_NAME_EN']} ({cfg['ORG_SHORT']})\n"
+    )
+    message.add_attachment(
+        pdf, maintype="application", subtype="pdf", filename=pdf_filename(letter)
+    )
     try:
         with smtplib.SMTP(cfg["MAIL_SERVER"], int(cfg["MAIL_PORT"]), timeout=30) as smtp:
             if cfg.get("MAIL_USE_TLS"):
@@ -450,8 +543,10 @@ def email_letter(letter: Letter, *, by: User | None, to: list[str] | None = None
                 smtp.login(cfg["MAIL_USERNAME"], cfg.get("MAIL_PASSWORD") or "")
             smtp.send_message(message)
     except (smtplib.SMTPException, OSError) as exc:
-        raise MailError(f"The mail server did not take the letter ({exc.__class__.__name__}: "
-                        f"{exc}). Nothing was marked as sent; try again or print it.") from exc
+        raise MailError(
+            f"The mail server did not take the letter ({exc.__class__.__name__}: "
+            f"{exc}). Nothing was marked as sent; try again or print it."
+        ) from exc
     mark_sent(letter, "email", by=by)
     return to
 
@@ -461,42 +556,72 @@ def email_letter(letter: Letter, *, by: User | None, to: list[str] | None = None
 
 def queue() -> list[Contribution]:
     """Gifts not yet thanked (no letter, or a letter not yet sent), oldest first."""
-    return list(db.session.execute(
-        select(Contribution)
-        .where(Contribution.voided.is_(False),
-               Contribution.thank_status.in_(("not_thanked", "drafted")))
-        .options(selectinload(Contribution.shares).selectinload(ContributionDonor.donor))
-        .order_by(Contribution.received_on, Contribution.id)).scalars())
+    return list(
+        db.session.execute(
+            select(Contribution)
+            .where(
+                Contribution.voided.is_(False),
+                Contribution.thank_status.in_(("not_thanked", "drafted")),
+            )
+            .options(selectinload(Contribution.shares).selectinload(ContributionDonor.donor))
+            .order_by(Contribution.received_on, Contribution.id)
+        ).scalars()
+    )
 
 
-def create_batch(contribution_ids: Iterable[int], *, mode: str = "joint",
-                 by: User | None) -> LetterBatch:
+def create_batch(
+    contribution_ids: Iterable[int], *, mode: str = "joint", by: User | None
+) -> LetterBatch:
     """A queued batch of the given gifts' letters. The caller commits, then starts it."""
     if mode not in MODES:
         raise Invalid({"mode": "Choose one letter for all co-donors or one letter each."})
     ids = list(dict.fromkeys(int(i) for i in contribution_ids))
     if not ids:
         raise Invalid({"ids": "Tick at least one gift."})
-    found = {c.id: c for c in db.session.execute(
-        select(Contribution).where(Contribution.id.in_(ids))).scalars()}
-    bad = [str(i) for i in ids if i not in found or found[i].voided
-           or found[i].thank_status == "do_not_acknowledge"]
+    found = {
+        c.id: c
+        for c in db.session.execute(select(Contribution).where(Contribution.id.in_(ids))).scalars()
+    }
+    bad = [
+        str(i)
+        for i in ids
+        if i not in found or found[i].voided or found[i].thank_status == "do_not_acknowledge"
+    ]
     if bad:
-        raise Invalid({"ids": "These gifts cannot get a letter (void, unknown or 'do not "
-                              f"acknowledge'): {', '.join(bad)}."})
+        raise Invalid(
+            {
+                "ids": "These gifts cannot get a letter (void, unknown or 'do not "
+                f"acknowledge'): {', '.join(bad)}."
+            }
+        )
     ordered = sorted(found.values(), key=lambda c: (c.received_on, c.id))
-    batch = LetterBatch(status="queued", mode=mode, total=len(ordered), done=0,
-                        contribution_ids_json=json.dumps([c.id for c in ordered]),
-                        letter_ids_json="[]", created_by_id=by.id if by else None)
+    batch = LetterBatch(
+        status="queued",
+        mode=mode,
+        total=len(ordered),
+        done=0,
+        contribution_ids_json=json.dumps([c.id for c in ordered]),
+        letter_ids_json="[]",
+        created_by_id=by.id if by else None,
+    )
     db.session.add(batch)
     db.session.flush()
-    audit.log(by, "letter_batch.created", "letter_batch", batch.id,
-              after={"total": batch.total, "mode": mode})
+    audit.log(
+        by,
+        "letter_batch.created",
+        "letter_batch",
+        batch.id,
+        after={"total": batch.total, "mode": mode},
+    )
     return batch
 
 
-def run_batch(batch_id: int, *, issued_on: date | None = None,
-              progress: Callable[[int, int], None] | None = None) -> LetterBatch:
+def run_batch(
+    batch_id: int,
+    *,
+    issued_on: date | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> LetterBatch:
     """Generate a batch's letters, one transaction per gift, updating its progress row.
 
     This is what the worker process runs; tests call it directly.
@@ -509,10 +634,11 @@ def run_batch(batch_id: int, *, issued_on: date | None = None,
     db.session.commit()
     letter_ids = list(batch.letter_ids)
     try:
-        for cid in batch.contribution_ids[batch.done:]:
+        for cid in batch.contribution_ids[batch.done :]:
             c = db.session.get(Contribution, cid)
-            made, _ = generate_thank_you(c, by=by, mode=batch.mode, issued_on=issued_on,
-                                         batch=batch)
+            made, _ = generate_thank_you(
+                c, by=by, mode=batch.mode, issued_on=issued_on, batch=batch
+            )
             letter_ids += [m.id for m in made if m.id not in letter_ids]
             batch.letter_ids_json = json.dumps(letter_ids)
             batch.done += 1
@@ -532,8 +658,15 @@ def run_batch(batch_id: int, *, issued_on: date | None = None,
 
 
 #: Config keys the worker process needs to open the same database and archive.
-WORKER_CONFIG_KEYS = ("SQLALCHEMY_DATABASE_URI", "ARCHIVE_DIR", "BASE_CURRENCY", "ORG_NAME_EN",
-                      "ORG_NAME_KM", "ORG_SHORT", "SECRET_KEY")
+WORKER_CONFIG_KEYS = (
+    "SQLALCHEMY_DATABASE_URI",
+    "ARCHIVE_DIR",
+    "BASE_CURRENCY",
+    "ORG_NAME_EN",
+    "ORG_NAME_KM",
+    "ORG_SHORT",
+    "SECRET_KEY",
+)
 
 
 #: Worker processes started by this process; finished ones are reaped at the next start.
@@ -543,14 +676,22 @@ WORKERS: list[subprocess.Popen] = []
 def start_batch_process(batch_id: int) -> subprocess.Popen:
     """Run :func:`run_batch` in its own process, so it outlives the request that asked."""
     WORKERS[:] = [p for p in WORKERS if p.poll() is None]
-    config = {key: current_app.config[key] for key in WORKER_CONFIG_KEYS
-              if current_app.config.get(key) is not None}
+    config = {
+        key: current_app.config[key]
+        for key in WORKER_CONFIG_KEYS
+        if current_app.config.get(key) is not None
+    }
     env = {**os.environ, "CEROC_LETTER_WORKER_CONFIG": json.dumps(config)}
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "ceroc_donations.letter_worker", str(batch_id)],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True,
-        cwd=str(Path(__file__).resolve().parents[2]))
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
     WORKERS.append(process)
     return process
 
@@ -567,8 +708,10 @@ def batch_letters(batch: LetterBatch) -> list[Letter]:
     ids = batch.letter_ids
     if not ids:
         return []
-    by_id = {letter.id: letter for letter in db.session.execute(
-        select(Letter).where(Letter.id.in_(ids))).scalars()}
+    by_id = {
+        letter.id: letter
+        for letter in db.session.execute(select(Letter).where(Letter.id.in_(ids))).scalars()
+    }
     return [by_id[i] for i in ids if i in by_id]
 
 
@@ -590,15 +733,21 @@ def zip_of(letters: list[Letter]) -> bytes:
 
 def letter_json(letter: Letter, pdf_url: str) -> dict:
     return {
-        "number": letter.number, "kind": letter.kind, "status": letter.status,
+        "number": letter.number,
+        "kind": letter.kind,
+        "status": letter.status,
         "sent_via": letter.sent_via,
         "sent_at": letter.sent_at.isoformat() if letter.sent_at else None,
-        "sha256": letter.sha256, "size": letter.size, "language": letter.language,
+        "sha256": letter.sha256,
+        "size": letter.size,
+        "language": letter.language,
         "issued_on": letter.issued_on.isoformat(),
         "contribution": letter.contribution.reference if letter.contribution else None,
-        "donor_id": letter.donor_id, "year": letter.year,
-        "recipients": [{"id": d.id, "name_en": d.name_en, "name_km": d.name_km}
-                       for d in letter.recipients],
+        "donor_id": letter.donor_id,
+        "year": letter.year,
+        "recipients": [
+            {"id": d.id, "name_en": d.name_en, "name_km": d.name_km} for d in letter.recipients
+        ],
         "text_version": letter.text_version.number if letter.text_version else None,
         "generated_at": letter.generated_at.isoformat(),
         "generated_by": letter.generated_by.email if letter.generated_by else None,

@@ -44,8 +44,10 @@ from ..services.inputs import Invalid
 bp = Blueprint("letters", __name__, url_prefix="/letters")
 
 #: The letter preview may load our stylesheet and fonts and nothing else: no script.
-PREVIEW_CSP = ("default-src 'none'; style-src 'self'; font-src 'self'; img-src 'self'; "
-               "base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
+PREVIEW_CSP = (
+    "default-src 'none'; style-src 'self'; font-src 'self'; img-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+)
 
 
 @bp.app_template_global()
@@ -55,10 +57,14 @@ def contribution_letters(c: Contribution) -> list[Letter]:
 
 @bp.app_template_global()
 def donor_letters(donor: Donor) -> list[Letter]:
-    return list(db.session.execute(
-        select(Letter).join(letter_recipient, letter_recipient.c.letter_id == Letter.id)
-        .where(letter_recipient.c.donor_id == donor.id)
-        .order_by(Letter.number.desc())).scalars())
+    return list(
+        db.session.execute(
+            select(Letter)
+            .join(letter_recipient, letter_recipient.c.letter_id == Letter.id)
+            .where(letter_recipient.c.donor_id == donor.id)
+            .order_by(Letter.number.desc())
+        ).scalars()
+    )
 
 
 def _letter(number: int) -> Letter:
@@ -76,9 +82,11 @@ def _pdf_response(pdf: bytes, filename: str, *, inline: bool = False) -> Respons
 
 def _preview_response(html: str, status: int = 200) -> Response:
     """The letter HTML for an iframe, styled like the PDF, under a strict CSP."""
-    sheets = [url_for("letters.design", name="fonts.css"),
-              url_for("letters.design", name="letter.css"),
-              url_for("static", filename="css/letter-preview.css")]
+    sheets = [
+        url_for("letters.design", name="fonts.css"),
+        url_for("letters.design", name="letter.css"),
+        url_for("static", filename="css/letter-preview.css"),
+    ]
     links = "".join(f'<link rel="stylesheet" href="{href}">' for href in sheets)
     html = html.replace("</head>", links + "</head>", 1)
     response = Response(html, status=status, mimetype="text/html")
@@ -94,7 +102,9 @@ def _problem_page(messages: dict[str, str] | list[str], status: int = 422) -> Re
     return _preview_response(
         f"<!doctype html><html><head><title>{escape(_('Cannot preview'))}</title></head>"
         f"<body class='problems'><p>{escape(_('Correct the texts to see the preview:'))}</p>"
-        f"<ul>{body}</ul></body></html>", status)
+        f"<ul>{body}</ul></body></html>",
+        status,
+    )
 
 
 # --- design files for the browser preview (public: our CSS and the free fonts) --------------
@@ -108,18 +118,25 @@ def _design_bytes(path: str) -> bytes:
 @bp.get("/design/<name>")
 def design(name: str):
     if name == "letter.css":
-        return Response(_design_bytes(str(LETTERS_DIR / "letter.css")), mimetype="text/css",
-                        headers={"Cache-Control": "max-age=3600"})
+        return Response(
+            _design_bytes(str(LETTERS_DIR / "letter.css")),
+            mimetype="text/css",
+            headers={"Cache-Control": "max-age=3600"},
+        )
     if name == "fonts.css":
         rules = "\n".join(
             f'@font-face {{ font-family: "{family}"; font-weight: {weight}; '
             f'src: url("{url_for("letters.design", name=key + ".ttf")}") format("truetype"); }}'
-            for family, weight, key in FONT_FACES)
+            for family, weight, key in FONT_FACES
+        )
         return Response(rules, mimetype="text/css", headers={"Cache-Control": "max-age=3600"})
     key = name.removesuffix(".ttf")
     if name.endswith(".ttf") and key in FONT_FILES:
-        return Response(_design_bytes(str(FONT_FILES[key])), mimetype="font/ttf",
-                        headers={"Cache-Control": "max-age=86400"})
+        return Response(
+            _design_bytes(str(FONT_FILES[key])),
+            mimetype="font/ttf",
+            headers={"Cache-Control": "max-age=86400"},
+        )
     abort(404)
 
 
@@ -129,10 +146,17 @@ def design(name: str):
 @bp.get("/")
 @requires("letters_download")
 def queue():
-    batches = db.session.execute(
-        select(LetterBatch).order_by(LetterBatch.id.desc()).limit(5)).scalars().all()
-    return render_template("letters/queue.html", gifts=svc.queue(), batches=batches,
-                           can_generate=can(current_user, "letters"))
+    batches = (
+        db.session.execute(select(LetterBatch).order_by(LetterBatch.id.desc()).limit(5))
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "letters/queue.html",
+        gifts=svc.queue(),
+        batches=batches,
+        can_generate=can(current_user, "letters"),
+    )
 
 
 def _start(batch: LetterBatch) -> None:
@@ -150,9 +174,14 @@ def create_batch():
         batch = svc.create_batch(ids, mode=request.form.get("mode", "joint"), by=current_user)
     except Invalid as exc:
         db.session.rollback()
-        return render_template("letters/queue.html", gifts=svc.queue(), batches=[],
-                               can_generate=True, errors=exc.fields,
-                               ticked={int(i) for i in ids}), 422
+        return render_template(
+            "letters/queue.html",
+            gifts=svc.queue(),
+            batches=[],
+            can_generate=True,
+            errors=exc.fields,
+            ticked={int(i) for i in ids},
+        ), 422
     db.session.commit()
     _start(batch)
     return redirect(url_for("letters.batch", batch_id=batch.id))
@@ -164,8 +193,12 @@ def _batch_or_404(batch_id: int) -> LetterBatch:
 
 def _batch_status(batch: LetterBatch) -> dict:
     return {
-        "id": batch.id, "status": batch.status, "total": batch.total, "done": batch.done,
-        "eta_seconds": svc.batch_eta_seconds(batch), "error": batch.error,
+        "id": batch.id,
+        "status": batch.status,
+        "total": batch.total,
+        "done": batch.done,
+        "eta_seconds": svc.batch_eta_seconds(batch),
+        "error": batch.error,
         "pdf_url": url_for("letters.batch_pdf", batch_id=batch.id),
         "zip_url": url_for("letters.batch_zip", batch_id=batch.id),
     }
@@ -175,9 +208,13 @@ def _batch_status(batch: LetterBatch) -> dict:
 @requires("letters_download")
 def batch(batch_id: int):
     b = _batch_or_404(batch_id)
-    return render_template("letters/batch.html", batch=b, status=_batch_status(b),
-                           letters=svc.batch_letters(b) if b.status == "done" else [],
-                           can_generate=can(current_user, "letters"))
+    return render_template(
+        "letters/batch.html",
+        batch=b,
+        status=_batch_status(b),
+        letters=svc.batch_letters(b) if b.status == "done" else [],
+        can_generate=can(current_user, "letters"),
+    )
 
 
 @bp.get("/batches/<int:batch_id>.json")
@@ -201,8 +238,9 @@ def batch_pdf(batch_id: int):
     try:
         pdf = svc.combined_pdf(found)
     except svc.ArchiveError as exc:
-        return render_template("error.html", status=500, title=_("Archive damaged"),
-                               message=str(exc)), 500
+        return render_template(
+            "error.html", status=500, title=_("Archive damaged"), message=str(exc)
+        ), 500
     return _pdf_response(pdf, f"CEROC-letters-batch-{batch_id}.pdf")
 
 
@@ -213,11 +251,13 @@ def batch_zip(batch_id: int):
     try:
         data = svc.zip_of(found)
     except svc.ArchiveError as exc:
-        return render_template("error.html", status=500, title=_("Archive damaged"),
-                               message=str(exc)), 500
+        return render_template(
+            "error.html", status=500, title=_("Archive damaged"), message=str(exc)
+        ), 500
     response = Response(data, mimetype="application/zip")
     response.headers["Content-Disposition"] = (
-        f'attachment; filename="CEROC-letters-batch-{batch_id}.zip"')
+        f'attachment; filename="CEROC-letters-batch-{batch_id}.zip"'
+    )
     return response
 
 
@@ -244,8 +284,9 @@ def _contribution(cid: int) -> Contribution:
 
 def _draft_data(c: Contribution, mode: str) -> LetterData:
     groups = svc.recipient_groups(c, mode)
-    return svc.thank_you_data(c, groups[0], number=current_value("letter") + 1,
-                              issued_on=date.today())
+    return svc.thank_you_data(
+        c, groups[0], number=current_value("letter") + 1, issued_on=date.today()
+    )
 
 
 @bp.get("/contributions/<int:cid>/preview")
@@ -278,8 +319,11 @@ def generate(cid: int):
     c = _contribution(cid)
     try:
         made, created = svc.generate_thank_you(
-            c, by=current_user, mode=request.form.get("mode", "joint"),
-            force=request.form.get("again") == "1")
+            c,
+            by=current_user,
+            mode=request.form.get("mode", "joint"),
+            force=request.form.get("again") == "1",
+        )
     except (Invalid, Conflict) as exc:
         db.session.rollback()
         flash(" ".join(exc.fields.values()) if isinstance(exc, Invalid) else str(exc), "error")
@@ -289,8 +333,7 @@ def generate(cid: int):
     if created:
         flash(_("Letter %(numbers)s generated and archived.", numbers=numbers), "success")
     else:
-        flash(_("Letter %(numbers)s already exists: download it below.", numbers=numbers),
-              "info")
+        flash(_("Letter %(numbers)s already exists: download it below.", numbers=numbers), "info")
     return redirect(url_for("contributions.detail", cid=cid) + "#thank-you-letter")
 
 
@@ -304,9 +347,12 @@ def set_status(cid: int):
     set_thank_status(c, status, by=current_user)
     db.session.commit()
     flash(_("%(ref)s updated.", ref=c.reference), "success")
-    return redirect(request.form.get("next") if request.form.get("next", "").startswith("/")
-                    and not request.form.get("next", "").startswith("//")
-                    else url_for("letters.queue"))
+    return redirect(
+        request.form.get("next")
+        if request.form.get("next", "").startswith("/")
+        and not request.form.get("next", "").startswith("//")
+        else url_for("letters.queue")
+    )
 
 
 # --- archived letters --------------------------------------------------------------------
@@ -319,8 +365,9 @@ def download(number: int):
     try:
         pdf = svc.read_pdf(letter)
     except svc.ArchiveError as exc:
-        return render_template("error.html", status=500, title=_("Archive damaged"),
-                               message=str(exc)), 500
+        return render_template(
+            "error.html", status=500, title=_("Archive damaged"), message=str(exc)
+        ), 500
     return _pdf_response(pdf, svc.pdf_filename(letter), inline=request.args.get("view") == "1")
 
 
@@ -383,20 +430,34 @@ def _sample_data() -> LetterData:
     gifts = svc.queue()
     if gifts:
         return _draft_data(gifts[0], "joint")
-    return LetterData(number=current_value("letter") + 1, reference="C-2026-0001",
-                      issued_on=date.today(), donors=(LetterDonor("Sok Dara", "សុខ តារា"),),
-                      amount=Money(40000, current_app.config["BASE_CURRENCY"]),
-                      received_on=date.today(), occasion="Annual gathering")
+    return LetterData(
+        number=current_value("letter") + 1,
+        reference="C-2026-0001",
+        issued_on=date.today(),
+        donors=(LetterDonor("Sok Dara", "សុខ តារា"),),
+        amount=Money(40000, current_app.config["BASE_CURRENCY"]),
+        received_on=date.today(),
+        occasion="Annual gathering",
+    )
 
 
 def _texts_page(values, errors, status=200):
-    versions = db.session.execute(
-        select(LetterTextVersion).order_by(LetterTextVersion.number.desc()).limit(20)
-    ).scalars().all()
-    return render_template("letters/texts.html", values=values, errors=errors,
-                           versions=versions, fields=svc.EDITABLE_FIELDS,
-                           placeholders=PLACEHOLDERS,
-                           multiline=svc.MULTILINE_FIELDS), status
+    versions = (
+        db.session.execute(
+            select(LetterTextVersion).order_by(LetterTextVersion.number.desc()).limit(20)
+        )
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "letters/texts.html",
+        values=values,
+        errors=errors,
+        versions=versions,
+        fields=svc.EDITABLE_FIELDS,
+        placeholders=PLACEHOLDERS,
+        multiline=svc.MULTILINE_FIELDS,
+    ), status
 
 
 @bp.get("/texts")
@@ -417,8 +478,9 @@ def save_texts():
         return _texts_page(values, exc.fields, 422)
     version = svc.save_texts(texts, by=current_user)
     db.session.commit()
-    flash(_("Letter texts saved as version %(n)d; new letters use it.", n=version.number),
-          "success")
+    flash(
+        _("Letter texts saved as version %(n)d; new letters use it.", n=version.number), "success"
+    )
     return redirect(url_for("letters.texts"))
 
 
@@ -434,7 +496,13 @@ def preview_texts():
     if kind == "statement":
         from ..rendering import GiftLine
 
-        data = LetterData(number=data.number, reference="2026", issued_on=data.issued_on,
-                          donors=data.donors, amount=data.amount, year=data.issued_on.year,
-                          gifts=(GiftLine(data.gift_date, data.reference, data.amount),))
+        data = LetterData(
+            number=data.number,
+            reference="2026",
+            issued_on=data.issued_on,
+            donors=data.donors,
+            amount=data.amount,
+            year=data.issued_on.year,
+            gifts=(GiftLine(data.gift_date, data.reference, data.amount),),
+        )
     return _preview_response(svc.preview_html(data, texts, kind))

@@ -20,6 +20,10 @@ def _upgrade() -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from .letters_cli import register as register_letters
+
+    register_letters(app)
+
     @app.cli.command("init-db")
     def init_db():
         """Create or migrate the database to the newest schema."""

@@ -260,8 +260,9 @@ def _void(tag: str, schema: str, id_name: str) -> dict:
 def _extra_paths() -> list[dict]:
     """Path items described next to the blueprints that serve them."""
     from .views.api_ledger import ledger_openapi_paths
+    from .views.api_letters import letters_openapi_paths
 
-    return [_as_openapi_30(ledger_openapi_paths())]
+    return [_as_openapi_30(ledger_openapi_paths()), _as_openapi_30(letters_openapi_paths())]
 
 
 def _as_openapi_30(node):
@@ -334,7 +335,7 @@ def build_spec() -> dict:
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}],
         "tags": [{"name": t} for t in ("donors", "funds", "contributions", "expenses", "ledger",
-                                         "meta")],
+                                         "letters", "meta")],
         "paths": paths,
         "components": {
             "securitySchemes": {"bearerAuth": {

@@ -18,6 +18,16 @@ from .book import (
     LedgerEntry,
 )
 from .claims import CLAIM_STATUSES, ExpenseClaim
+from .letters import (
+    BATCH_STATUSES,
+    LETTER_KINDS,
+    LETTER_STATUSES,
+    SENT_VIA,
+    Letter,
+    LetterBatch,
+    LetterTextVersion,
+    letter_recipient,
+)
 from .settings import Setting
 from .users import ROLES, ApiToken, AuditEvent, Counter, LoginFailure, User
 
@@ -26,4 +36,6 @@ __all__ = [
     "LETTER_LANGUAGES", "METHODS", "ROLES", "THANK_STATUSES", "ApiToken", "AuditEvent",
     "Contribution", "ContributionDonor", "Counter", "Donor", "Expense", "ExpenseClaim", "Fund",
     "FundMonthTotal", "LedgerEntry", "LoginFailure", "Setting", "User", "utcnow",
+    "BATCH_STATUSES", "LETTER_KINDS", "LETTER_STATUSES", "SENT_VIA", "Letter", "LetterBatch",
+    "LetterTextVersion", "letter_recipient",
 ]  # fmt: skip

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: bd2105f6cfbc
+Revision ID: ccd03bc2ab85
 Revises: 
-Create Date: 2026-11-27 21:24:09.471399
+Create Date: 2026-11-27 21:28:41.719982
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'bd2105f6cfbc'
+revision = 'ccd03bc2ab85'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -208,6 +208,33 @@ def upgrade():
     sa.ForeignKeyConstraint(['fund_id'], ['fund.id'], ),
     sa.PrimaryKeyConstraint('fund_id', 'month')
     )
+    op.create_table('letter_batch',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('mode', sa.String(length=10), nullable=False),
+    sa.Column('contribution_ids_json', sa.Text(), nullable=False),
+    sa.Column('letter_ids_json', sa.Text(), nullable=False),
+    sa.Column('total', sa.Integer(), nullable=False),
+    sa.Column('done', sa.Integer(), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('started_at', sa.DateTime(), nullable=True),
+    sa.Column('finished_at', sa.DateTime(), nullable=True),
+    sa.Column('worker_pid', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    op.create_table('letter_text_version',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('texts_json', sa.Text(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('number')
+    )
     op.create_table('contribution_donor',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('contribution_id', sa.Integer(), nullable=False),
@@ -291,11 +318,68 @@ def upgrade():
         batch_op.create_index('ix_ledger_fund_order', ['fund_id', 'entry_on', 'id', 'voided', 'direction', 'base_amount_minor'], unique=False)
         batch_op.create_index('ix_ledger_order', ['entry_on', 'id', 'voided', 'direction', 'base_amount_minor'], unique=False)
 
+    op.create_table('letter',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.BigInteger(), nullable=False),
+    sa.Column('kind', sa.String(length=12), nullable=False),
+    sa.Column('contribution_id', sa.Integer(), nullable=True),
+    sa.Column('donor_id', sa.Integer(), nullable=True),
+    sa.Column('year', sa.Integer(), nullable=True),
+    sa.Column('language', sa.String(length=10), nullable=False),
+    sa.Column('issued_on', sa.Date(), nullable=False),
+    sa.Column('text_version_id', sa.Integer(), nullable=True),
+    sa.Column('pdf_path', sa.String(length=200), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('batch_id', sa.Integer(), nullable=True),
+    sa.Column('generated_by_id', sa.Integer(), nullable=True),
+    sa.Column('generated_at', sa.DateTime(), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('sent_via', sa.String(length=10), nullable=True),
+    sa.Column('sent_at', sa.DateTime(), nullable=True),
+    sa.Column('sent_by_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint("kind IN ('thank_you', 'statement')", name='letter_kind'),
+    sa.CheckConstraint("status IN ('drafted', 'sent')", name='letter_status'),
+    sa.CheckConstraint('contribution_id IS NOT NULL OR (donor_id IS NOT NULL AND year IS NOT NULL)', name='letter_subject'),
+    sa.ForeignKeyConstraint(['batch_id'], ['letter_batch.id'], ),
+    sa.ForeignKeyConstraint(['contribution_id'], ['contribution.id'], ),
+    sa.ForeignKeyConstraint(['donor_id'], ['donor.id'], ),
+    sa.ForeignKeyConstraint(['generated_by_id'], ['user.id'], ),
+    sa.ForeignKeyConstraint(['sent_by_id'], ['user.id'], ),
+    sa.ForeignKeyConstraint(['text_version_id'], ['letter_text_version.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('number')
+    )
+    with op.batch_alter_table('letter', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_letter_batch_id'), ['batch_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_letter_contribution_id'), ['contribution_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_letter_donor_id'), ['donor_id'], unique=False)
+
+    op.create_table('letter_recipient',
+    sa.Column('letter_id', sa.Integer(), nullable=False),
+    sa.Column('donor_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['donor_id'], ['donor.id'], ),
+    sa.ForeignKeyConstraint(['letter_id'], ['letter.id'], ),
+    sa.PrimaryKeyConstraint('letter_id', 'donor_id')
+    )
+    with op.batch_alter_table('letter_recipient', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_letter_recipient_donor_id'), ['donor_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('letter_recipient', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_letter_recipient_donor_id'))
+
+    op.drop_table('letter_recipient')
+    with op.batch_alter_table('letter', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_letter_donor_id'))
+        batch_op.drop_index(batch_op.f('ix_letter_contribution_id'))
+        batch_op.drop_index(batch_op.f('ix_letter_batch_id'))
+
+    op.drop_table('letter')
     with op.batch_alter_table('ledger_entry', schema=None) as batch_op:
         batch_op.drop_index('ix_ledger_order')
         batch_op.drop_index('ix_ledger_fund_order')
@@ -312,6 +396,8 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_contribution_donor_contribution_id'))
 
     op.drop_table('contribution_donor')
+    op.drop_table('letter_text_version')
+    op.drop_table('letter_batch')
     op.drop_table('fund_month_total')
     with op.batch_alter_table('expense', schema=None) as batch_op:
         batch_op.drop_index('ix_expense_paid')

@@ -6,15 +6,33 @@ from datetime import date
 from functools import lru_cache
 
 from babel.dates import format_date
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 
 from .money import Money, format_money, format_plain, to_khmer_digits
 
 
+def N_(message: str) -> str:
+    """Mark *message* for extraction; it is translated where it is shown."""
+    return message
+
+
+#: Values stored in the database and shown through ``_(value)`` in templates (roles,
+#: expense categories, payment methods with ``_`` as a space): pybabel cannot see
+#: dynamic msgids, so they are declared here to be in the catalogue.
+DYNAMIC_MSGIDS = (
+    N_("admin"), N_("treasurer"), N_("board"), N_("member"),
+    N_("promotion"), N_("printing"), N_("travel"), N_("events"), N_("fees"), N_("other"),
+    N_("cash"), N_("cheque"), N_("bank transfer"), N_("online"), N_("in kind"),
+)
+
+
 def select_locale() -> str:
+    """The signed-in user's choice, then this browser's, then Accept-Language."""
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # CLI and background work: messages in the default
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user and current_user.is_authenticated and current_user.locale in languages:
         return current_user.locale
     if session.get("locale") in languages:
@@ -58,6 +76,7 @@ def _date_text(value: date, style: str, locale: str) -> str:
 
 
 def init_i18n(app: Flask, babel) -> None:
+    # Relative to app.root_path, i.e. ceroc_donations/translations.
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories="translations")
     app.jinja_env.filters["money"] = money_filter

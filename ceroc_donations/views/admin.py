@@ -39,7 +39,7 @@ def audit_verify():
         flash(_("Audit chain: %(n)d problems found in %(count)d events.", n=len(problems),
                 count=count), "error")
         for p in problems[:10]:
-            flash(f"#{p.seq}: {p.message}", "error")
+            flash(_("Event %(seq)d: %(problem)s", seq=p.seq, problem=p.message), "error")
     else:
         flash(_("Audit chain intact: %(count)d events checked.", count=count), "success")
     return redirect(url_for("admin.audit_log"))

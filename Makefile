@@ -17,6 +17,7 @@ run: setup
 test:
 	bash scripts/setup.sh --test
 	$(VENV)/python -m pytest
+	bash scripts/test-postgres.sh
 
 bench: setup
 	$(VENV)/python bench/book.py

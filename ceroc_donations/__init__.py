@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from flask import Flask
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _instance_secret(instance_path: str) -> str:
+    """A random secret kept in ``instance/secret_key`` (made once, readable by the owner only)."""
+    path = os.path.join(instance_path, "secret_key")
+    try:
+        with open(path) as fh:
+            return fh.read().strip()
+    except FileNotFoundError:
+        secret = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secret)
+        return secret
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -20,13 +35,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .config import Defaults, from_environ
 
     app.config.from_object(Defaults)
-    app.config["SECRET_KEY"] = "dev-only-change-me"
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
         app.config.from_mapping(from_environ())
     else:
         app.config.from_mapping(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
     app.config.setdefault("SQLALCHEMY_DATABASE_URI", None)
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         app.config["SQLALCHEMY_DATABASE_URI"] = (

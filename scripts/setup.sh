@@ -13,6 +13,7 @@ DEBIAN_PACKAGES=(
 )
 if [ "${1:-}" = "--test" ]; then
   DEBIAN_PACKAGES+=(chromium chromium-driver)  # the real-browser tests in tests/e2e
+  DEBIAN_PACKAGES+=(postgresql)                 # the suite runs again on PostgreSQL
 fi
 
 missing=()
@@ -30,4 +31,4 @@ fi
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/python -m pip install -q -e ".[test,postgres]"

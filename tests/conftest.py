@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from ceroc_donations import create_app
@@ -8,6 +10,9 @@ from ceroc_donations.models import User
 from ceroc_donations.security import hash_password
 
 PASSWORD = "correct-horse-battery"
+#: Run the suite on PostgreSQL with e.g.
+#: CEROC_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5433/ceroc_test
+TEST_DATABASE_URL = os.environ.get("CEROC_TEST_DATABASE_URL")
 ROLES = ("admin", "treasurer", "board", "member")
 
 # argon2 at full strength costs ~0.1 s a hash; tests share one hash per password.
@@ -19,12 +24,14 @@ def app(tmp_path):
     app = create_app({
         "TESTING": True,
         "SECRET_KEY": "test",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite'}",
+        "SQLALCHEMY_DATABASE_URI": TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.sqlite'}",
         "RECEIPTS_DIR": str(tmp_path / "receipts"),
         "ARCHIVE_DIR": str(tmp_path / "letters"),
         "WTF_CSRF_ENABLED": False,
     })
     with app.app_context():
+        if TEST_DATABASE_URL:  # a server database is shared: start each test from empty
+            db.drop_all()
         db.create_all()
         for role in ROLES:
             db.session.add(User(email=f"{role}@test.example", name=role.title(), role=role,

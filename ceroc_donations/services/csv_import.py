@@ -16,6 +16,7 @@ import os
 import re
 import secrets
 import time
+from datetime import date
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -332,7 +333,7 @@ def _flag_duplicates(rows: list[Row], donors: dict[str, list[int]]) -> None:
     recorded: dict[int, tuple] = {}
     shares: dict[int, set] = defaultdict(set)
     for start in range(0, len(days), 500):
-        chunk = days[start:start + 500]
+        chunk = [date.fromisoformat(day) for day in days[start:start + 500]]
         stmt = (select(Contribution.id, Contribution.reference, Contribution.amount_minor,
                        Contribution.currency, Contribution.received_on,
                        ContributionDonor.donor_id)

@@ -74,7 +74,11 @@ class Checker:
         if isinstance(value, float):
             self.errors[name] = _("Send numbers as strings, e.g. \"400.00\".")
             return ""
-        return str(value).strip()
+        value = str(value)
+        if "\x00" in value:  # no database stores it; PostgreSQL refuses it outright
+            self.errors[name] = _("Remove the control characters from this text.")
+            return ""
+        return value.strip()
 
     def text(self, name: str, *, max_len: int, required: bool = False,
              label: str | None = None, multiline: bool = False) -> str | None:

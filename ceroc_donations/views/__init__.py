@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 
 #: One module per feature; each defines ``bp``.
 MODULES = ("auth", "dashboard", "donors", "contributions", "expenses", "funds", "admin",
-           "health")
+           "health", "report")
 
 
 def _wants_json() -> bool:

@@ -8,7 +8,7 @@ from io import BytesIO
 
 import pypdf
 import pytest
-from rendering_support import sample_letter, sample_statement
+from .rendering_support import sample_letter, sample_statement
 
 from ceroc_donations.rendering import (
     LETTERS_DIR,

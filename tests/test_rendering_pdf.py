@@ -12,7 +12,7 @@ import pytest
 import uharfbuzz as hb
 from fontTools.ttLib import TTFont
 from markupsafe import escape
-from rendering_support import font_programs, glyph_runs, sample_letter, sample_statement
+from .rendering_support import font_programs, glyph_runs, sample_letter, sample_statement
 
 from ceroc_donations.rendering import (
     FONT_FILES,

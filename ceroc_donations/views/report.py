@@ -7,10 +7,10 @@ from datetime import date
 from flask import Blueprint, Response, request
 from flask_babel import gettext as _
 
+from ..i18n import locale_code
 from ..rendering.report import LANGUAGES, render_report_pdf
 from ..security import requires
 from ..services.report import build_report
-from ..i18n import locale_code
 
 bp = Blueprint("report", __name__)
 

@@ -14,7 +14,8 @@ run: setup
 	@echo "CEROC Donations: http://$(HOST):$(PORT)  (log in with a demo login above)"
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-test: setup
+test:
+	bash scripts/setup.sh --test
 	$(VENV)/python -m pytest
 
 bench: setup

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from .database import next_value
@@ -97,11 +98,13 @@ def verify() -> tuple[int, list[AuditProblem]]:
         count += 1
         if event.seq != expected_seq:
             problems.append(AuditProblem(
-                expected_seq, f"events {expected_seq}–{event.seq - 1} are missing (removed)"))
+                expected_seq, _("events %(first)d–%(last)d are missing (removed)",
+                                first=expected_seq, last=event.seq - 1)))
         if event.prev_hash != prev_hash:
-            problems.append(AuditProblem(event.seq, "link to the previous event is broken"))
+            problems.append(AuditProblem(event.seq, _("link to the previous event is broken")))
         if event_hash(event) != event.hash:
-            problems.append(AuditProblem(event.seq, "content was altered after it was written"))
+            problems.append(AuditProblem(event.seq,
+                                         _("content was altered after it was written")))
         prev_hash = event.hash
         expected_seq = event.seq + 1
     from .database import current_value
@@ -109,5 +112,6 @@ def verify() -> tuple[int, list[AuditProblem]]:
     last = current_value("audit")
     if last >= expected_seq:
         problems.append(AuditProblem(
-            expected_seq, f"events {expected_seq}–{last} at the end of the chain are missing"))
+            expected_seq, _("events %(first)d–%(last)d at the end of the chain are missing",
+                            first=expected_seq, last=last)))
     return count, problems

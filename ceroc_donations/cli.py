@@ -10,6 +10,7 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
+from . import translations_cli
 from .extensions import db
 
 
@@ -20,6 +21,11 @@ def _upgrade() -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from .letters_cli import register as register_letters
+
+    register_letters(app)
+    translations_cli.register(app)  # flask translations update|compile|init
+
     @app.cli.command("init-db")
     def init_db():
         """Create or migrate the database to the newest schema."""

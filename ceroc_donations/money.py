@@ -29,15 +29,30 @@ MAX_RATE = Decimal("1000000")
 KHMER_DIGITS = str.maketrans("0123456789", "០១២៣៤៥៦៧៨៩")
 
 
+def N_(message: str) -> str:
+    """Mark *message* for translation; the caller translates ``message % params``."""
+    return message
+
+
 class MoneyError(ValueError):
-    """Raised for an amount, currency or rate a person must correct."""
+    """Raised for an amount, currency or rate a person must correct.
+
+    ``message`` is the English msgid and ``params`` its placeholders, so a page can show
+    ``gettext(exc.message, **exc.params)``; ``str(exc)`` is the English text.
+    """
+
+    def __init__(self, message: str, **params):
+        super().__init__(message % params if params else message)
+        self.message = message
+        self.params = params
 
 
 def check_currency(code: str) -> str:
     """Return the upper-cased ISO 4217 *code* or raise :class:`MoneyError`."""
     code = (code or "").strip().upper()
     if code not in CURRENCIES:
-        raise MoneyError(f"Unknown currency {code!r}: use an ISO 4217 code such as USD.")
+        raise MoneyError(N_("Unknown currency %(code)s: use an ISO 4217 code such as USD."),
+                         code=repr(code))
     return code
 
 
@@ -69,7 +84,8 @@ class Money:
         exp = exponent(currency)
         scaled = amount.scaleb(exp)
         if scaled != scaled.to_integral_value():
-            raise MoneyError(f"{currency} amounts have at most {exp} decimal places.")
+            raise MoneyError(N_("%(currency)s amounts have at most %(n)d decimal places."),
+                         currency=currency, n=exp)
         return cls(int(scaled), currency)
 
     def __add__(self, other: Money) -> Money:
@@ -95,24 +111,26 @@ def parse_amount(text: str | Decimal | int, currency: str, *, allow_zero: bool =
         raw = str(text or "").strip().replace(",", "").replace(" ", "").replace("\u00a0", "")
         raw = raw.translate(str.maketrans("០១២៣៤៥៦៧៨៩", "0123456789"))
         if not raw:
-            raise MoneyError("Enter an amount.")
+            raise MoneyError(N_("Enter an amount."))
         if raw.startswith("+"):
             raw = raw[1:]
         try:
             value = Decimal(raw)
         except InvalidOperation:
-            raise MoneyError("Enter the amount as a number, e.g. 400 or 1,250.50.") from None
+            raise MoneyError(N_("Enter the amount as a number, e.g. 400 or 1,250.50.")) from None
     if not value.is_finite():
-        raise MoneyError("Enter the amount as a number, e.g. 400 or 1,250.50.")
+        raise MoneyError(N_("Enter the amount as a number, e.g. 400 or 1,250.50."))
     if value < 0 or (value == 0 and not allow_zero):
-        raise MoneyError("Amount must be greater than 0.")
+        raise MoneyError(N_("Amount must be greater than 0."))
     if value > MAX_MAJOR:
-        raise MoneyError(f"Amount is too large (at most {MAX_MAJOR:,} {currency}).")
+        raise MoneyError(N_("Amount is too large (at most %(max)s %(currency)s)."),
+                         max=f"{MAX_MAJOR:,}", currency=currency)
     exp = CURRENCIES[currency]
     if -value.as_tuple().exponent > exp and value != value.quantize(Decimal(1).scaleb(-exp)):
         if exp == 0:
-            raise MoneyError(f"{currency} amounts have no decimal places.")
-        raise MoneyError(f"{currency} amounts have at most {exp} decimal places.")
+            raise MoneyError(N_("%(currency)s amounts have no decimal places."), currency=currency)
+        raise MoneyError(N_("%(currency)s amounts have at most %(n)d decimal places."),
+                         currency=currency, n=exp)
     return Money.from_decimal(value, currency)
 
 
@@ -122,17 +140,17 @@ def parse_rate(text: str | Decimal | int) -> Decimal:
         raise TypeError("floats are not accepted for rates")
     raw = str(text if text is not None else "").strip().replace(",", "")
     if not raw:
-        raise MoneyError("Enter the exchange rate.")
+        raise MoneyError(N_("Enter the exchange rate."))
     try:
         rate = Decimal(raw)
     except InvalidOperation:
-        raise MoneyError("Enter the exchange rate as a number, e.g. 0.74.") from None
+        raise MoneyError(N_("Enter the exchange rate as a number, e.g. 0.74.")) from None
     if not rate.is_finite() or rate <= 0:
-        raise MoneyError("Exchange rate must be greater than 0.")
+        raise MoneyError(N_("Exchange rate must be greater than 0."))
     if rate > MAX_RATE:
-        raise MoneyError("Exchange rate is too large.")
+        raise MoneyError(N_("Exchange rate is too large."))
     if -rate.as_tuple().exponent > RATE_DECIMALS:
-        raise MoneyError(f"Exchange rate has at most {RATE_DECIMALS} decimal places.")
+        raise MoneyError(N_("Exchange rate has at most %(n)d decimal places."), n=RATE_DECIMALS)
     return rate.normalize() if rate == rate.to_integral_value() else rate
 
 

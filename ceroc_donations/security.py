@@ -23,9 +23,10 @@ _hasher = PasswordHasher()
 
 #: What each role may do. A role includes the capabilities listed for it.
 CAPABILITIES: dict[str, set[str]] = {
-    "admin": {"read", "write_book", "letters", "admin", "approve_claims", "claim"},
-    "treasurer": {"read", "write_book", "claim"},
-    "board": {"read", "letters", "approve_claims", "claim"},
+    "admin": {"read", "write_book", "letters", "letters_download", "admin", "approve_claims",
+              "claim"},
+    "treasurer": {"read", "write_book", "letters_download", "claim"},
+    "board": {"read", "letters", "letters_download", "approve_claims", "claim"},
     "member": {"read", "claim"},
 }
 

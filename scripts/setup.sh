@@ -11,6 +11,9 @@ DEBIAN_PACKAGES=(
   libpango-1.0-0 libpangoft2-1.0-0 fontconfig  # WeasyPrint's text stack
   poppler-utils qpdf     # pdffonts/pdftotext and qpdf --check in the tests
 )
+if [ "${1:-}" = "--test" ]; then
+  DEBIAN_PACKAGES+=(chromium chromium-driver)  # the real-browser tests in tests/e2e
+fi
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

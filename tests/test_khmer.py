@@ -62,7 +62,9 @@ def test_idempotent_and_english_untouched():
     assert once.startswith("Dear friends, ")
     assert once.endswith(" CEROC 2026 — thank you!")
     assert insert_word_breaks("Hello world, no Khmer here.") == "Hello world, no Khmer here."
-    assert ZWSP not in insert_word_breaks("a\u200bb") or insert_word_breaks("a\u200bb") == "a\u200bb"
+    assert (
+        ZWSP not in insert_word_breaks("a\u200bb") or insert_word_breaks("a\u200bb") == "a\u200bb"
+    )
 
 
 khmer_text = st.text(

@@ -55,15 +55,15 @@ def test_bilingual_letter_content():
     assert html.count("$400.00") == 2  # details and body of the English half
     assert "Visit of MP Mu Sochua to Minnesota" in html
     assert "This letter is not a tax receipt." in html
-    body = html[html.index("<body"):]
+    body = html[html.index("<body") :]
     assert body.index("លិខិតថ្លែងអំណរគុណ") < body.index("Thank you letter 12")
 
 
 def test_khmer_half_has_khmer_digits_and_word_breaks():
     html = render_html(sample_letter())
-    km_half = html[html.index('<section class="half km"'):html.index('<section class="half en"')]
+    km_half = html[html.index('<section class="half km"') : html.index('<section class="half en"')]
     start = html.index('<section class="half en"')
-    en_half = html[start:html.index("</section>", start)]
+    en_half = html[start : html.index("</section>", start)]
     assert "១២" in km_half and "12" not in km_half.replace("C-2026-0012", "")
     assert ZWSP in km_half
     assert ZWSP not in en_half
@@ -76,7 +76,7 @@ def test_khmer_half_has_khmer_digits_and_word_breaks():
 ])  # fmt: skip
 def test_single_language_hides_the_other_half(language, shown, hidden):
     html = plain(render_html(sample_letter(language=language)))
-    body = html[html.index("<body"):]
+    body = html[html.index("<body") :]
     assert shown in body and hidden not in html
     assert f'<html lang="{language}">' in html
 
@@ -111,7 +111,8 @@ def test_letters_dir_is_configurable(tmp_path):
         (tmp_path / name).write_text((LETTERS_DIR / name).read_text(encoding="utf-8"))
     (tmp_path / "thank_you.html").write_text("{{ data.number }}|{{ values.donor_name_en }}")
     (tmp_path / "texts" / "default.json").write_text(
-        (LETTERS_DIR / "texts" / "default.json").read_text(encoding="utf-8"), encoding="utf-8")
+        (LETTERS_DIR / "texts" / "default.json").read_text(encoding="utf-8"), encoding="utf-8"
+    )
     assert render_html(sample_letter(), letters_dir=tmp_path) == "12|CNRP Minnesota and IKA"
 
 

@@ -64,7 +64,9 @@ def probe_html(weight: str) -> str:
     return f'<!DOCTYPE html><html lang="km"><body>{rows}</body></html>'
 
 
-@pytest.mark.parametrize(("weight", "font_name"), [("normal", "CEROC-Khmer"), ("bold", "CEROC-Khmer-Bold")])
+@pytest.mark.parametrize(
+    ("weight", "font_name"), [("normal", "CEROC-Khmer"), ("bold", "CEROC-Khmer-Bold")]
+)
 def test_khmer_glyphs_are_harfbuzz_glyphs(renderer, hb_fonts, weight, font_name):
     pdf = renderer.to_pdf(probe_html(weight), title="probe")
     runs = glyph_runs(pdf)
@@ -143,7 +145,10 @@ def overflowing_lines(document):
         if isinstance(box, boxes.LineBox):
             right = block.content_box_x() + block.width
             for child in box.descendants():
-                if isinstance(child, boxes.TextBox) and child.position_x + child.width > right + 0.01:
+                if (
+                    isinstance(child, boxes.TextBox)
+                    and child.position_x + child.width > right + 0.01
+                ):
                     bad.append((child.text, child.position_x + child.width - right))
             return
         if isinstance(box, boxes.BlockContainerBox):

@@ -83,11 +83,13 @@ def payloads(target: str, redirect: str) -> list[str]:
             f'<svg><image href="{url}"/></svg>',
             f'<p style="background: url({url})">x</p>',
             f"<style>@import url({url});</style>",
-            f'<style>@font-face {{ font-family: X; src: url("{url}"); }} p {{ font-family: X }}</style>',
+            f'<style>@font-face {{ font-family: X; src: url("{url}"); }}'
+            "p { font-family: X }</style>",
             f'<a rel="attachment" href="{url}">file</a>',
         ]
     return found + [
-        "{{ 7*191 }}", "{{ config.items() }}", "{% for x in ().__class__.__base__.__subclasses__() %}{{ x }}{% endfor %}",
+        "{{ 7*191 }}", "{{ config.items() }}",
+        "{% for x in ().__class__.__base__.__subclasses__() %}{{ x }}{% endfor %}",
         "{donor_name_en.__class__}", "<script>document.write(7*191)</script>",
         '"><img src=x onerror=alert(1)>', "</style></p></body><body>", "&lt;img&gt; &amp; &#x3c;",
         "ស្រ្តី <b>ខ្មែរ</b>\u200b\u200b", "\u202e evil bidi", "data:text/html,<script>1</script>",
@@ -136,7 +138,10 @@ def test_hostile_values_and_texts_fetch_nothing(renderer, servers):
     for payload in corpus:
         data = sample_letter(
             donors=(Donor(payload, payload), Donor("IKA")),
-            occasion=payload, occasion_km=payload, purpose=payload, reference=payload[:80],
+            occasion=payload,
+            occasion_km=payload,
+            purpose=payload,
+            reference=payload[:80],
         )
         for kind, letter in (("thank_you", data), ("statement", sample_statement(
                 donors=data.donors, reference=payload[:80]))):  # fmt: skip

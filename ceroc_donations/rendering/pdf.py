@@ -13,13 +13,12 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from importlib.resources import files
 from io import BytesIO
 from multiprocessing import get_context
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
-
-from importlib.resources import files
 
 import weasyprint
 from weasyprint import CSS, HTML
@@ -65,6 +64,7 @@ def _srgb_profile() -> ColorProfile:
     icc = (files(weasyprint) / "pdf" / "sRGB2014.icc").read_bytes()
     return ColorProfile(BytesIO(icc), "sRGB2014.icc", "relative-colorimetric",
                         (["r"], ["g"], ["b"]))  # fmt: skip
+
 
 _MIME_TYPES = {".ttf": "font/ttf", ".otf": "font/otf", ".css": "text/css", ".svg": "image/svg+xml",
                ".png": "image/png", ".woff2": "font/woff2", ".woff": "font/woff"}  # fmt: skip
@@ -204,8 +204,10 @@ class LetterRenderer:
     ) -> Document:
         """Lay out *html*; metadata given here replaces what the HTML says."""
         document = HTML(string=html, base_url=self.base_url, url_fetcher=self.fetcher).render(
-            font_config=self.font_config, color_profiles=self.color_profiles,
-            stylesheets=self.stylesheets, **self.options,
+            font_config=self.font_config,
+            color_profiles=self.color_profiles,
+            stylesheets=self.stylesheets,
+            **self.options,
         )
         metadata = document.metadata
         if title is not None:

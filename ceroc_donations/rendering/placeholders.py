@@ -55,7 +55,7 @@ def _scan(text: str) -> Iterator[tuple[str, str, int]]:
             yield "text", text[position:], position
             return
         if match.start() > position:
-            yield "text", text[position:match.start()], position
+            yield "text", text[position : match.start()], position
         token = match.group()
         if token == "{{":
             yield "text", "{", match.start()
@@ -64,19 +64,27 @@ def _scan(text: str) -> Iterator[tuple[str, str, int]]:
             yield "text", "}", match.start()
             position = match.end()
         elif token == "}":
-            yield "error", f"Unmatched '}}' at position {match.start()}: write '}}}}' for a brace.", match.start()
+            yield (
+                "error",
+                f"Unmatched '}}' at position {match.start()}: write '}}}}' for a brace.",
+                match.start(),
+            )
             position = match.end()
         else:  # a single "{"
             close = text.find("}", match.end())
             reopen = text.find("{", match.end())
             if close == -1 or (reopen != -1 and reopen < close):
-                yield "error", (
-                    f"Unclosed '{{' at position {match.start()}: close it with '}}' "
-                    "or write '{{' for a brace."
-                ), match.start()
+                yield (
+                    "error",
+                    (
+                        f"Unclosed '{{' at position {match.start()}: close it with '}}' "
+                        "or write '{{' for a brace."
+                    ),
+                    match.start(),
+                )
                 position = match.end()
                 continue
-            name = text[match.end():close]
+            name = text[match.end() : close]
             yield "name", name, match.start()
             position = close + 1
 
@@ -109,7 +117,9 @@ def validate(text: str) -> list[str]:
 
 def used_names(text: str) -> set[str]:
     """The known placeholder names that *text* uses."""
-    return {value for kind, value, _ in _scan(text or "") if kind == "name" and value in PLACEHOLDERS}
+    return {
+        value for kind, value, _ in _scan(text or "") if kind == "name" and value in PLACEHOLDERS
+    }
 
 
 def _escape_lines(text: str) -> Markup:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import date
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from .. import audit
@@ -233,7 +234,7 @@ def record_contribution(data: ContributionInput, *, by: User | None,
 def update_contribution(c: Contribution, data: ContributionInput, *,
                         by: User | None) -> Contribution:
     if c.voided:
-        raise Conflict("A voided contribution cannot be edited.")
+        raise Conflict(_("A voided contribution cannot be edited."))
     before = contribution_snapshot(c)
     _apply_contribution(c, data)
     c.updated_at = utcnow()
@@ -251,7 +252,7 @@ def update_contribution(c: Contribution, data: ContributionInput, *,
 def void_contribution(c: Contribution, reason: str, *, by: User | None) -> Contribution:
     """Void a gift: it stays, struck through, out of every total."""
     if c.voided:
-        raise Conflict(f"{c.reference} is already void.")
+        raise Conflict(_("%(ref)s is already void.", ref=c.reference))
     before = contribution_snapshot(c)
     c.voided = True
     c.void_reason = reason
@@ -328,7 +329,7 @@ def attach_receipt(e: Expense, receipt) -> None:
 
 def update_expense(e: Expense, data: ExpenseInput, *, by: User | None, receipt=None) -> Expense:
     if e.voided:
-        raise Conflict("A voided expense cannot be edited.")
+        raise Conflict(_("A voided expense cannot be edited."))
     before = expense_snapshot(e)
     _apply_expense(e, data)
     if receipt is not None:
@@ -345,7 +346,7 @@ def update_expense(e: Expense, data: ExpenseInput, *, by: User | None, receipt=N
 
 def void_expense(e: Expense, reason: str, *, by: User | None) -> Expense:
     if e.voided:
-        raise Conflict(f"{e.reference} is already void.")
+        raise Conflict(_("%(ref)s is already void.", ref=e.reference))
     before = expense_snapshot(e)
     e.voided = True
     e.void_reason = reason

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import gettext as _
 
 #: Magic numbers of the accepted types, with the extension used on disk.
 SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
@@ -42,17 +43,18 @@ def sniff(head: bytes) -> tuple[str, str] | None:
 def check_receipt(content: bytes, filename: str, *, max_bytes: int) -> tuple[str, str]:
     """Return (mime, extension) or raise :class:`ReceiptError` with a message for the field."""
     if not content:
-        raise ReceiptError("The receipt file is empty.")
+        raise ReceiptError(_("The receipt file is empty."))
     if len(content) > max_bytes:
-        raise ReceiptError(f"The receipt is larger than {max_bytes // (1024 * 1024)} MB.")
+        raise ReceiptError(_("The receipt is larger than %(mb)d MB.",
+                                     mb=max_bytes // (1024 * 1024)))
     found = sniff(content[:16])
     if found is None:
-        raise ReceiptError("Upload a PDF, JPEG or PNG file.")
+        raise ReceiptError(_("Upload a PDF, JPEG or PNG file."))
     mime, ext = found
     claimed = EXTENSIONS.get(os.path.splitext(filename or "")[1].lower())
     if claimed is not None and claimed != mime:
-        raise ReceiptError("The file's content does not match its name: upload the real "
-                           "PDF, JPEG or PNG.")
+        raise ReceiptError(_("The file's content does not match its name: upload the real "
+                             "PDF, JPEG or PNG."))
     return mime, ext
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from .. import audit
@@ -22,18 +23,18 @@ def _snapshot(user: User) -> dict:
 def check_new_user(email: str, name: str, role: str, password: str) -> None:
     errors = {}
     if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", email or "") or len(email) > 254:
-        errors["email"] = "Enter an email address such as name@example.org."
+        errors["email"] = _("Enter an email address such as name@example.org.")
     elif db.session.execute(
             select(User.id).where(func.lower(User.email) == email.lower())).scalar():
-        errors["email"] = "There is already an account with this email."
+        errors["email"] = _("There is already an account with this email.")
     if not (name or "").strip() or len(name) > 120:
-        errors["name"] = "Enter the person's name (at most 120 characters)."
+        errors["name"] = _("Enter the person's name (at most 120 characters).")
     if role not in ROLES:
-        errors["role"] = "Choose one of: " + ", ".join(ROLES) + "."
+        errors["role"] = _("Choose one of: %(choices)s.", choices=", ".join(ROLES))
     if len(password or "") < MIN_PASSWORD:
-        errors["password"] = f"Use at least {MIN_PASSWORD} characters."
+        errors["password"] = _("Use at least %(n)d characters.", n=MIN_PASSWORD)
     elif len(password) > 1024:
-        errors["password"] = "Keep the password under 1024 characters."
+        errors["password"] = _("Keep the password under 1024 characters.")
     if errors:
         raise Invalid(errors)
 
@@ -63,7 +64,7 @@ def set_active(user: User, active: bool, *, by: User | None) -> User:
 
 def set_role(user: User, role: str, *, by: User | None) -> User:
     if role not in ROLES:
-        raise Invalid({"role": "Choose one of: " + ", ".join(ROLES) + "."})
+        raise Invalid({"role": _("Choose one of: %(choices)s.", choices=", ".join(ROLES))})
     before = _snapshot(user)
     user.role = role
     user.session_version += 1

@@ -9,7 +9,8 @@ from flask_wtf.csrf import CSRFError
 
 #: One module per feature; each defines ``bp``.
 MODULES = ("auth", "dashboard", "donors", "contributions", "expenses", "funds", "admin",
-           "health", "report")
+           "health", "claims", "api", "ledger", "transparency", "api_ledger", "imports",
+           "letters", "api_letters", "report")
 
 
 def _wants_json() -> bool:

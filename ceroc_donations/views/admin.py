@@ -24,7 +24,7 @@ def audit_log():
     if before.isdigit():
         stmt = stmt.where(AuditEvent.seq < int(before))
     entity = request.args.get("entity")
-    if entity in ("contribution", "expense", "donor", "fund", "user"):
+    if entity in ("contribution", "expense", "donor", "fund", "user", "claim"):
         stmt = stmt.where(AuditEvent.entity_type == entity)
     events = list(db.session.execute(stmt).scalars())
     return render_template("admin/audit.html", events=events[:50], entity=entity,
@@ -39,7 +39,7 @@ def audit_verify():
         flash(_("Audit chain: %(n)d problems found in %(count)d events.", n=len(problems),
                 count=count), "error")
         for p in problems[:10]:
-            flash(f"#{p.seq}: {p.message}", "error")
+            flash(_("Event %(seq)d: %(problem)s", seq=p.seq, problem=p.message), "error")
     else:
         flash(_("Audit chain intact: %(count)d events checked.", count=count), "success")
     return redirect(url_for("admin.audit_log"))

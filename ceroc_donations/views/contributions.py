@@ -34,6 +34,7 @@ def _form(values, errors, *, contribution=None, status=200):
     return render_template(
         "contributions/form.html", values=values, errors=errors, contribution=contribution,
         chosen=chosen, funds=active_funds(), base_currency=base_currency(),
+        all_donors=queries.search_donors(None, limit=500),
         shares=values.getlist("shares") if hasattr(values, "getlist") else values.get(
             "shares", []),
     ), status

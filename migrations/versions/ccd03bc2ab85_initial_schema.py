@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 886dca2b6ec2
+Revision ID: ccd03bc2ab85
 Revises: 
-Create Date: 2026-11-27 20:54:07.003525
+Create Date: 2026-11-27 21:28:41.719982
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '886dca2b6ec2'
+revision = 'ccd03bc2ab85'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -62,6 +62,12 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_login_failure_at'), ['at'], unique=False)
         batch_op.create_index(batch_op.f('ix_login_failure_key'), ['key'], unique=False)
 
+    op.create_table('setting',
+    sa.Column('key', sa.String(length=60), nullable=False),
+    sa.Column('value', sa.Text(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('key')
+    )
     op.create_table('user',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
@@ -150,7 +156,7 @@ def upgrade():
     with op.batch_alter_table('contribution', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_contribution_fund_id'), ['fund_id'], unique=False)
         batch_op.create_index('ix_contribution_received', ['received_on', 'id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_contribution_thank_status'), ['thank_status'], unique=False)
+        batch_op.create_index('ix_contribution_thanks', ['thank_status', 'voided'], unique=False)
 
     op.create_table('expense',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -202,6 +208,33 @@ def upgrade():
     sa.ForeignKeyConstraint(['fund_id'], ['fund.id'], ),
     sa.PrimaryKeyConstraint('fund_id', 'month')
     )
+    op.create_table('letter_batch',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('mode', sa.String(length=10), nullable=False),
+    sa.Column('contribution_ids_json', sa.Text(), nullable=False),
+    sa.Column('letter_ids_json', sa.Text(), nullable=False),
+    sa.Column('total', sa.Integer(), nullable=False),
+    sa.Column('done', sa.Integer(), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('started_at', sa.DateTime(), nullable=True),
+    sa.Column('finished_at', sa.DateTime(), nullable=True),
+    sa.Column('worker_pid', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    op.create_table('letter_text_version',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('texts_json', sa.Text(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('number')
+    )
     op.create_table('contribution_donor',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('contribution_id', sa.Integer(), nullable=False),
@@ -217,6 +250,47 @@ def upgrade():
     with op.batch_alter_table('contribution_donor', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_contribution_donor_contribution_id'), ['contribution_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_contribution_donor_donor_id'), ['donor_id'], unique=False)
+
+    op.create_table('expense_claim',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('reference', sa.String(length=20), nullable=False),
+    sa.Column('claimant_id', sa.Integer(), nullable=False),
+    sa.Column('amount_minor', sa.BigInteger(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('spent_on', sa.Date(), nullable=False),
+    sa.Column('purpose_en', sa.Text(), nullable=False),
+    sa.Column('purpose_km', sa.Text(), nullable=True),
+    sa.Column('category', sa.String(length=20), nullable=False),
+    sa.Column('fund_id', sa.Integer(), nullable=True),
+    sa.Column('receipt_path', sa.String(length=80), nullable=False),
+    sa.Column('receipt_name', sa.String(length=255), nullable=False),
+    sa.Column('receipt_mime', sa.String(length=40), nullable=False),
+    sa.Column('receipt_sha256', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=64), nullable=True),
+    sa.Column('submitted_at', sa.DateTime(), nullable=False),
+    sa.Column('withdrawn_at', sa.DateTime(), nullable=True),
+    sa.Column('decided_at', sa.DateTime(), nullable=True),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('decision_note', sa.Text(), nullable=True),
+    sa.Column('paid_at', sa.DateTime(), nullable=True),
+    sa.Column('paid_by_id', sa.Integer(), nullable=True),
+    sa.Column('expense_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint("status IN ('submitted', 'approved', 'rejected', 'withdrawn', 'paid')", name='claim_status'),
+    sa.CheckConstraint('amount_minor > 0', name='claim_amount_positive'),
+    sa.ForeignKeyConstraint(['claimant_id'], ['user.id'], ),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['user.id'], ),
+    sa.ForeignKeyConstraint(['expense_id'], ['expense.id'], ),
+    sa.ForeignKeyConstraint(['fund_id'], ['fund.id'], ),
+    sa.ForeignKeyConstraint(['paid_by_id'], ['user.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('expense_id'),
+    sa.UniqueConstraint('idempotency_key'),
+    sa.UniqueConstraint('reference')
+    )
+    with op.batch_alter_table('expense_claim', schema=None) as batch_op:
+        batch_op.create_index('ix_claim_status_submitted', ['status', 'submitted_at', 'id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_expense_claim_claimant_id'), ['claimant_id'], unique=False)
 
     op.create_table('ledger_entry',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -240,24 +314,90 @@ def upgrade():
     sa.UniqueConstraint('expense_id')
     )
     with op.batch_alter_table('ledger_entry', schema=None) as batch_op:
-        batch_op.create_index('ix_ledger_fund_order', ['fund_id', 'entry_on', 'id'], unique=False)
-        batch_op.create_index('ix_ledger_order', ['entry_on', 'id'], unique=False)
+        batch_op.create_index('ix_ledger_category_order', ['category', 'entry_on', 'id'], unique=False)
+        batch_op.create_index('ix_ledger_fund_order', ['fund_id', 'entry_on', 'id', 'voided', 'direction', 'base_amount_minor'], unique=False)
+        batch_op.create_index('ix_ledger_order', ['entry_on', 'id', 'voided', 'direction', 'base_amount_minor'], unique=False)
+
+    op.create_table('letter',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.BigInteger(), nullable=False),
+    sa.Column('kind', sa.String(length=12), nullable=False),
+    sa.Column('contribution_id', sa.Integer(), nullable=True),
+    sa.Column('donor_id', sa.Integer(), nullable=True),
+    sa.Column('year', sa.Integer(), nullable=True),
+    sa.Column('language', sa.String(length=10), nullable=False),
+    sa.Column('issued_on', sa.Date(), nullable=False),
+    sa.Column('text_version_id', sa.Integer(), nullable=True),
+    sa.Column('pdf_path', sa.String(length=200), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('batch_id', sa.Integer(), nullable=True),
+    sa.Column('generated_by_id', sa.Integer(), nullable=True),
+    sa.Column('generated_at', sa.DateTime(), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('sent_via', sa.String(length=10), nullable=True),
+    sa.Column('sent_at', sa.DateTime(), nullable=True),
+    sa.Column('sent_by_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint("kind IN ('thank_you', 'statement')", name='letter_kind'),
+    sa.CheckConstraint("status IN ('drafted', 'sent')", name='letter_status'),
+    sa.CheckConstraint('contribution_id IS NOT NULL OR (donor_id IS NOT NULL AND year IS NOT NULL)', name='letter_subject'),
+    sa.ForeignKeyConstraint(['batch_id'], ['letter_batch.id'], ),
+    sa.ForeignKeyConstraint(['contribution_id'], ['contribution.id'], ),
+    sa.ForeignKeyConstraint(['donor_id'], ['donor.id'], ),
+    sa.ForeignKeyConstraint(['generated_by_id'], ['user.id'], ),
+    sa.ForeignKeyConstraint(['sent_by_id'], ['user.id'], ),
+    sa.ForeignKeyConstraint(['text_version_id'], ['letter_text_version.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('number')
+    )
+    with op.batch_alter_table('letter', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_letter_batch_id'), ['batch_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_letter_contribution_id'), ['contribution_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_letter_donor_id'), ['donor_id'], unique=False)
+
+    op.create_table('letter_recipient',
+    sa.Column('letter_id', sa.Integer(), nullable=False),
+    sa.Column('donor_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['donor_id'], ['donor.id'], ),
+    sa.ForeignKeyConstraint(['letter_id'], ['letter.id'], ),
+    sa.PrimaryKeyConstraint('letter_id', 'donor_id')
+    )
+    with op.batch_alter_table('letter_recipient', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_letter_recipient_donor_id'), ['donor_id'], unique=False)
 
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('letter_recipient', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_letter_recipient_donor_id'))
+
+    op.drop_table('letter_recipient')
+    with op.batch_alter_table('letter', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_letter_donor_id'))
+        batch_op.drop_index(batch_op.f('ix_letter_contribution_id'))
+        batch_op.drop_index(batch_op.f('ix_letter_batch_id'))
+
+    op.drop_table('letter')
     with op.batch_alter_table('ledger_entry', schema=None) as batch_op:
         batch_op.drop_index('ix_ledger_order')
         batch_op.drop_index('ix_ledger_fund_order')
+        batch_op.drop_index('ix_ledger_category_order')
 
     op.drop_table('ledger_entry')
+    with op.batch_alter_table('expense_claim', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_expense_claim_claimant_id'))
+        batch_op.drop_index('ix_claim_status_submitted')
+
+    op.drop_table('expense_claim')
     with op.batch_alter_table('contribution_donor', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_contribution_donor_donor_id'))
         batch_op.drop_index(batch_op.f('ix_contribution_donor_contribution_id'))
 
     op.drop_table('contribution_donor')
+    op.drop_table('letter_text_version')
+    op.drop_table('letter_batch')
     op.drop_table('fund_month_total')
     with op.batch_alter_table('expense', schema=None) as batch_op:
         batch_op.drop_index('ix_expense_paid')
@@ -265,7 +405,7 @@ def downgrade():
 
     op.drop_table('expense')
     with op.batch_alter_table('contribution', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_contribution_thank_status'))
+        batch_op.drop_index('ix_contribution_thanks')
         batch_op.drop_index('ix_contribution_received')
         batch_op.drop_index(batch_op.f('ix_contribution_fund_id'))
 
@@ -280,6 +420,7 @@ def downgrade():
 
     op.drop_table('api_token')
     op.drop_table('user')
+    op.drop_table('setting')
     with op.batch_alter_table('login_failure', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_login_failure_key'))
         batch_op.drop_index(batch_op.f('ix_login_failure_at'))

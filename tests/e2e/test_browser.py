@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+
+def login(browser, live_server, email="janet@ceroc.example", password="treasurer-demo-2014"):
+    browser.get(live_server + "/login")
+    browser.find_element(By.ID, "email").send_keys(email)
+    browser.find_element(By.ID, "password").send_keys(password + Keys.ENTER)
+    WebDriverWait(browser, 5).until(EC.title_contains("Dashboard"))
+
+
+def test_record_a_contribution_with_the_keyboard_only(browser, live_server):
+    login(browser, live_server)
+    browser.get(live_server + "/contributions/new")
+    search = browser.switch_to.active_element
+    assert search.get_attribute("id") == "donor-search"  # focus starts on the donor
+    search.send_keys("youth")
+    WebDriverWait(browser, 5).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, "#donor-results li"))
+    search.send_keys(Keys.ENTER)  # picks the highlighted donor, moves on to the amount
+    amount = browser.switch_to.active_element
+    assert amount.get_attribute("id") == "f-amount"
+    amount.send_keys("150" + Keys.ENTER)  # Enter submits
+    notice = WebDriverWait(browser, 5).until(
+        EC.presence_of_element_located((By.CSS_SELECTOR, ".flash.success")))
+    assert "recorded" in notice.text and "Undo" in notice.text
+    assert browser.find_element(By.ID, "f-amount").get_attribute("value") == ""  # fresh form
+
+
+def test_error_next_to_the_field_and_input_kept(browser, live_server):
+    login(browser, live_server)
+    browser.get(live_server + "/contributions/new")
+    search = browser.find_element(By.ID, "donor-search")
+    search.send_keys("CNRP")
+    WebDriverWait(browser, 5).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, "#donor-results li"))
+    search.send_keys(Keys.ENTER)
+    browser.find_element(By.ID, "f-amount").send_keys("-5")
+    # the browser's own checks are not the safety net: submit past them
+    browser.execute_script("document.getElementById('contribution-form').noValidate = true")
+    browser.find_element(By.ID, "f-amount").send_keys(Keys.ENTER)
+    error = WebDriverWait(browser, 5).until(
+        EC.presence_of_element_located((By.ID, "e-amount")))
+    assert "greater than 0" in error.text
+    assert browser.find_element(By.ID, "f-amount").get_attribute("value") == "-5"
+    assert browser.find_elements(By.CSS_SELECTOR, 'input[name="donor_ids"][checked]')
+
+
+def test_pages_fit_a_360px_phone(browser, live_server):
+    login(browser, live_server, "member@ceroc.example", "member-demo-2014")
+    browser.set_window_size(360, 800)
+    for path in ["/", "/contributions/", "/expenses/", "/donors/", "/funds/", "/donors/1"]:
+        browser.get(live_server + path)
+        width = browser.execute_script("return document.documentElement.scrollWidth")
+        assert width <= 360, f"{path} is {width}px wide"
+
+
+def test_khmer_font_served_by_the_app(browser, live_server):
+    login(browser, live_server)
+    ok = browser.execute_async_script("""
+        const done = arguments[0];
+        document.fonts.load('16px "CEROC Khmer"', 'ខ្មែរ').then(f => done(f.length > 0));
+    """)
+    assert ok

@@ -178,8 +178,21 @@ def test_group_only_names_groups(ctx, user, funds):
         donor_ids=[str(group.id), str(person.id)]), by=user)
     alone = svc.record_contribution(parse_contribution(
         contribution_form(person.id, funds[0].id, public_display="group_only")), by=user)
-    assert display_names(both) == ("IKA", "IKA")
-    assert display_names(alone) == (ANONYMOUS_EN, ANONYMOUS_KM)
+    assert display_names(both) == ("IKA & Individual donor", "IKA និង អ្នកបរិច្ចាគជាបុគ្គល")
+    assert display_names(alone) == ("Individual donor", "អ្នកបរិច្ចាគជាបុគ្គល")
+
+
+@pytest.mark.parametrize("kind", ["group", "person"])
+@pytest.mark.parametrize("donor_display", ["named", "anonymous"])
+@pytest.mark.parametrize("gift_display", ["default", "full_name", "group_only", "initials",
+                                          "anonymous"])
+def test_english_names_match_the_ledger_page(kind, donor_display, gift_display):
+    from ceroc_donations.services.ledger import public_donor_name
+    from ceroc_donations.services.report import public_names
+
+    for name in ("Sok Dara", "Mrs. Janet Seng (Lowell)", "CNRP Minnesota & IKA"):
+        mine = public_names(name, "ឈ្មោះ", kind, donor_display, gift_display)[0]
+        assert mine == public_donor_name(name, kind, donor_display, gift_display)
 
 
 @pytest.mark.parametrize("lang", ["en", "km"])
@@ -239,7 +252,7 @@ def test_every_font_embedded(book, lang, tmp_path):
 
 @pytest.mark.parametrize(("lang", "message"), [
     ("en", "Nothing was received or spent in this period."),
-    ("km", "គ្មានចំណូល ឬចំណាយក្នុងរយៈពេលនេះទេ។"),
+    ("km", "គ្មានប្រាក់ចូល ឬប្រាក់ចេញក្នុងរយៈពេលនេះទេ។"),
 ])
 def test_empty_period_says_so(book, lang, message, tmp_path):
     data = build(book, date(2030, 1, 1), date(2030, 3, 31))

@@ -4,16 +4,17 @@ Voided entries are left out of every figure. Sums are taken over ``ledger_entry`
 ``fund_month_total``) because a period may start and end on any day, not only on month
 boundaries; both tables hold the same non-voided amounts.
 
-Display names follow what donors asked for, and nothing else about a donor (email,
-address, city, note) ever reaches the report:
+Display names follow the ledger page's public names
+(:func:`ceroc_donations.services.ledger.public_donor_name`), in English and Khmer, and
+nothing else about a donor (email, address, city, note) ever reaches the report:
 
-* the donor's ``public_display == "anonymous"`` → that donor is "Anonymous donor";
-* the gift's ``public_display == "anonymous"`` → the whole gift is "Anonymous donor";
-* ``"initials"`` → each donor's initials from the English name (``Sok Dara`` → ``S. D.``),
+* the donor's or the gift's ``public_display == "anonymous"`` → "Anonymous donor";
+* the gift's ``"initials"`` → initials of the English name (``Sok Dara`` → ``S. D.``),
   in both languages;
-* ``"group_only"`` → only the groups among the co-donors are named; people are left out
-  (a gift from people only is then "Anonymous donor");
-* ``"default"``/``"full_name"`` → the names, Khmer spelling in Khmer when known.
+* the gift's ``"group_only"`` → a group's name; a person is "Individual donor";
+* otherwise the names, the Khmer spelling in Khmer when known.
+
+Co-donors shown the same way are listed once.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from ..models import Contribution, ContributionDonor, Donor, Fund, LedgerEntry
 from ..rendering.report import (
     ANONYMOUS_EN,
     ANONYMOUS_KM,
+    INDIVIDUAL_EN,
+    INDIVIDUAL_KM,
     CategoryRow,
     ContributionRow,
     FundRow,
@@ -38,27 +41,30 @@ from .inputs import base_currency
 
 
 def initials(name: str) -> str:
-    """``Sok Dara`` → ``S. D.``; letters only, so ``Mrs. Janet Seng`` → ``M. J. S.``."""
-    letters = [word[0].upper() for word in name.split() if word[:1].isalpha()]
-    return " ".join(f"{letter}." for letter in letters) or ANONYMOUS_EN
+    """``Sok Dara`` → ``S. D.`` (as the ledger page writes them)."""
+    return " ".join(part[0].upper() + "." for part in name.replace("&", " ").split() if part)
+
+
+def public_names(name_en: str, name_km: str | None, kind: str, donor_display: str,
+                 gift_display: str) -> tuple[str, str]:
+    """One donor's public name in English and Khmer (the ledger page's rules)."""
+    if donor_display == "anonymous" or gift_display == "anonymous":
+        return ANONYMOUS_EN, ANONYMOUS_KM
+    if gift_display == "initials":
+        shown = initials(name_en)
+        return (shown, shown) if shown else (ANONYMOUS_EN, ANONYMOUS_KM)
+    if gift_display == "group_only" and kind != "group":
+        return INDIVIDUAL_EN, INDIVIDUAL_KM
+    return name_en, name_km or name_en
 
 
 def display_names(contribution: Contribution) -> tuple[str, str]:
     """How *contribution*'s donors are named in public, in English and in Khmer."""
-    mode = contribution.public_display
-    if mode == "anonymous":
-        return ANONYMOUS_EN, ANONYMOUS_KM
     names: list[tuple[str, str]] = []
     for donor in contribution.donors:
-        if donor.public_display == "anonymous":
-            pair = (ANONYMOUS_EN, ANONYMOUS_KM)
-        elif mode == "initials":
-            pair = (initials(donor.name_en),) * 2
-        elif mode == "group_only" and donor.kind != "group":
-            continue
-        else:
-            pair = (donor.name_en, donor.name_km or donor.name_en)
-        if pair not in names:  # two anonymous co-donors read as one
+        pair = public_names(donor.name_en, donor.name_km, donor.kind, donor.public_display,
+                            contribution.public_display)  # fmt: skip
+        if pair not in names:
             names.append(pair)
     if not names:
         return ANONYMOUS_EN, ANONYMOUS_KM

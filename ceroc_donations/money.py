@@ -188,7 +188,8 @@ def format_plain(money: Money, locale: str = "en") -> str:
     """The amount with grouping but no symbol, e.g. for tables: ``1,250.50``."""
     exp = CURRENCIES[money.currency]
     fmt = "#,##0" + ("." + "0" * exp if exp else "")
-    return format_decimal(money.amount, format=fmt, locale="en" if locale.startswith("km") else locale)
+    number_locale = "en" if locale.startswith("km") else locale
+    return format_decimal(money.amount, format=fmt, locale=number_locale)
 
 
 def to_input(money: Money) -> str:

@@ -127,7 +127,8 @@ def api_requires(capability: str) -> Callable:
         def wrapped(*args, **kwargs):
             user = api_user()
             if user is None:
-                return api_error(401, "Authentication required: send 'Authorization: Bearer <token>'.")
+                return api_error(
+                    401, "Authentication required: send 'Authorization: Bearer <token>'.")
             if not can(user, capability):
                 return api_error(403, "Your role may not do this.")
             return view(*args, **kwargs)

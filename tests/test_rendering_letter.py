@@ -8,7 +8,6 @@ from io import BytesIO
 
 import pypdf
 import pytest
-from .rendering_support import sample_letter, sample_statement
 
 from ceroc_donations.rendering import (
     LETTERS_DIR,
@@ -23,6 +22,8 @@ from ceroc_donations.rendering import (
     render_html,
 )
 from ceroc_donations.rendering.khmer import ZWSP
+
+from .rendering_support import sample_letter, sample_statement
 
 
 def plain(html: str) -> str:

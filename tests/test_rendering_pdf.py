@@ -12,7 +12,6 @@ import pytest
 import uharfbuzz as hb
 from fontTools.ttLib import TTFont
 from markupsafe import escape
-from .rendering_support import font_programs, glyph_runs, sample_letter, sample_statement
 
 from ceroc_donations.rendering import (
     FONT_FILES,
@@ -22,6 +21,8 @@ from ceroc_donations.rendering import (
     render_html,
 )
 from ceroc_donations.rendering.khmer import ZWSP, insert_word_breaks
+
+from .rendering_support import font_programs, glyph_runs, sample_letter, sample_statement
 
 #: Coeng subscripts, the ro subscript, split vowels, Khmer digits.
 PROBES = [

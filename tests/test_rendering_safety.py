@@ -10,7 +10,6 @@ from io import BytesIO
 
 import pypdf
 import pytest
-from .rendering_support import sample_letter, sample_statement
 
 from ceroc_donations.rendering import (
     FONT_FILES,
@@ -21,6 +20,8 @@ from ceroc_donations.rendering import (
     render_html,
 )
 from ceroc_donations.rendering.khmer import ZWSP
+
+from .rendering_support import sample_letter, sample_statement
 
 
 class _Counter(BaseHTTPRequestHandler):

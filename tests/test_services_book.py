@@ -102,7 +102,8 @@ def test_expense_posts_out(funds, user):
         "paid_on": "2014-06-20", "payee": "Print shop", "amount": "120", "currency": "USD",
         "category": "printing", "fund_id": str(promo.id)}), by=user)
     db.session.commit()
-    entry = db.session.execute(select(LedgerEntry).where(LedgerEntry.expense_id == e.id)).scalar_one()
+    entry = db.session.execute(
+        select(LedgerEntry).where(LedgerEntry.expense_id == e.id)).scalar_one()
     assert entry.direction == "out" and entry.base_amount_minor == 12000
     [b] = [b for b in queries.fund_balances() if b.fund.id == promo.id]
     assert b.balance == Money(-12000, "USD")
@@ -194,12 +195,14 @@ def test_audit_chain_detects_alteration_and_removal(funds, donor, user):
     db.session.commit()
     _, problems = audit.verify()
     assert [p.seq for p in problems] == [2]
-    db.session.delete(db.session.execute(select(AuditEvent).where(AuditEvent.seq == 3)).scalar_one())
+    db.session.delete(
+        db.session.execute(select(AuditEvent).where(AuditEvent.seq == 3)).scalar_one())
     db.session.commit()
     _, problems = audit.verify()
     assert any("missing" in p.message for p in problems)
     last = db.session.execute(select(func.max(AuditEvent.seq))).scalar()
-    db.session.delete(db.session.execute(select(AuditEvent).where(AuditEvent.seq == last)).scalar_one())
+    db.session.delete(
+        db.session.execute(select(AuditEvent).where(AuditEvent.seq == last)).scalar_one())
     db.session.commit()
     _, problems = audit.verify()
     assert any("end of the chain" in p.message for p in problems)

@@ -11,7 +11,6 @@ from sqlalchemy import select
 from .. import audit
 from ..database import next_value
 from ..extensions import db
-from ..money import Money, convert, rate_to_text
 from ..models import (
     Contribution,
     ContributionDonor,
@@ -23,6 +22,7 @@ from ..models import (
     User,
     utcnow,
 )
+from ..money import Money, convert, rate_to_text
 from .inputs import ContributionInput, DonorInput, ExpenseInput, base_currency
 
 

@@ -16,9 +16,9 @@ import os
 import re
 import secrets
 import time
-from datetime import date
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date
 
 from flask import current_app, has_request_context
 from flask_babel import gettext

@@ -17,7 +17,6 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..extensions import db
-from ..money import CURRENCIES, Money, MoneyError, check_currency, parse_amount, parse_rate
 from ..models import (
     DONOR_DISPLAY,
     DONOR_KINDS,
@@ -28,6 +27,7 @@ from ..models import (
     Donor,
     Fund,
 )
+from ..money import CURRENCIES, Money, MoneyError, check_currency, parse_amount, parse_rate
 
 EARLIEST = date(1990, 1, 1)
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")

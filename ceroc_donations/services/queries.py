@@ -11,8 +11,16 @@ from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
+from ..models import (
+    Contribution,
+    ContributionDonor,
+    Donor,
+    Expense,
+    Fund,
+    FundMonthTotal,
+    LedgerEntry,
+)
 from ..money import Money
-from ..models import Contribution, ContributionDonor, Donor, Expense, Fund, FundMonthTotal, LedgerEntry
 from .inputs import MAX_ID, base_currency
 
 
@@ -134,7 +142,8 @@ def contributions_page(f: BookFilter, cursor: str | None = None, limit: int = 50
         stmt = stmt.where(Contribution.thank_status == f.thank_status)
     if f.donor_id:
         stmt = stmt.where(Contribution.id.in_(
-            select(ContributionDonor.contribution_id).where(ContributionDonor.donor_id == f.donor_id)))
+            select(ContributionDonor.contribution_id)
+            .where(ContributionDonor.donor_id == f.donor_id)))
     if f.q:
         like = f"%{f.q}%"
         stmt = stmt.where(or_(

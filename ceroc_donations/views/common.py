@@ -6,11 +6,11 @@ import uuid
 from datetime import date
 
 from flask import request
+from sqlalchemy import select
 
+from ..extensions import db
 from ..models import Fund
 from ..services.queries import BookFilter
-from ..extensions import db
-from sqlalchemy import select
 
 
 def new_idempotency_key() -> str:

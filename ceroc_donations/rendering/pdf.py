@@ -168,13 +168,16 @@ class LetterRenderer:
         fonts: Mapping[str, Path | str] | None = None,
         pdf_variant: str = PDF_VARIANT,
         extra_files: Iterable[Path | str] = (),
+        stylesheet: str = "letter.css",
     ):
+        """*stylesheet* names the design's CSS inside *letters_dir*: ``letter.css`` for
+        letters, ``report.css`` for the transparency report; fonts and fetcher are shared."""
         self.letters_dir = Path(letters_dir or LETTERS_DIR).resolve()
         self.fonts = {key: Path(path) for key, path in {**FONT_FILES, **(fonts or {})}.items()}
         missing = [str(path) for path in self.fonts.values() if not path.is_file()]
         if missing:
             raise FileNotFoundError(f"letter fonts not found: {', '.join(missing)}")
-        stylesheet = self.letters_dir / "letter.css"
+        stylesheet = self.letters_dir / stylesheet
         self.fetcher = StaticFileFetcher([*self.fonts.values(), stylesheet, *extra_files])
         self.font_config = FontConfiguration()
         self.options = {"pdf_variant": pdf_variant} if pdf_variant else {}

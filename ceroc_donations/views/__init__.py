@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFError
 #: One module per feature; each defines ``bp``.
 MODULES = ("auth", "dashboard", "donors", "contributions", "expenses", "funds", "admin",
            "health", "claims", "api", "ledger", "transparency", "api_ledger", "imports",
-           "letters", "api_letters")
+           "letters", "api_letters", "report")
 
 
 def _wants_json() -> bool:

@@ -18,7 +18,9 @@ from flask import Flask
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
-KEYWORDS = ("_", "gettext", "ngettext", "_l", "lazy_gettext", "N_")
+# pybabel's defaults (_, gettext, ngettext:1,2, N_ …) stay on; naming "ngettext" again
+# without its spec would extract only the singular and lose the plural form.
+KEYWORDS = ("_l", "lazy_gettext", "lazy_ngettext:1,2")
 
 
 def _pybabel(*args: str) -> None:

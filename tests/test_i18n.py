@@ -38,9 +38,10 @@ def extracted_msgids() -> dict[str, str]:
     found: dict[str, str] = {}
     for filename, lineno, message, _comments, _context in extract_from_dir(
             str(ROOT), method_map, options_map, keywords=KEYWORDS):
-        for msgid in message if isinstance(message, tuple) else (message,):
-            if msgid:
-                found.setdefault(msgid, f"{filename}:{lineno}")
+        # A plural (ngettext) entry is filed under its singular msgid.
+        msgid = message[0] if isinstance(message, tuple) else message
+        if msgid:
+            found.setdefault(msgid, f"{filename}:{lineno}")
     return found
 
 
@@ -61,7 +62,9 @@ def test_every_marked_string_has_a_khmer_translation():
     missing = []
     for msgid, where in sorted(extracted_msgids().items()):
         message = catalogue.get(msgid)
-        if message is None or not message.string or message.fuzzy:
+        strings = message.string if message and message.pluralizable else (
+            message.string if message else "",)
+        if message is None or not all(strings) or message.fuzzy:
             state = "missing" if message is None else "fuzzy" if message.fuzzy else "empty"
             missing.append(f"  {state}: {msgid!r} ({where})")
     assert not missing, (
@@ -83,18 +86,28 @@ def test_placeholders_match_in_every_translation():
     for message in km_catalogue():
         if not message.id or not message.string:
             continue
-        if sorted(PLACEHOLDER.findall(message.id)) != sorted(PLACEHOLDER.findall(message.string)):
-            wrong.append(f"  {message.id!r} -> {message.string!r}")
-        elif message.string.count("%") != message.id.count("%"):
-            wrong.append(f"  stray %: {message.id!r} -> {message.string!r}")
+        # A plural entry: every form must carry the singular's placeholders.
+        msgid = message.id[0] if message.pluralizable else message.id
+        strings = message.string if message.pluralizable else (message.string,)
+        for string in strings:
+            if sorted(PLACEHOLDER.findall(msgid)) != sorted(PLACEHOLDER.findall(string)):
+                wrong.append(f"  {msgid!r} -> {string!r}")
+            elif string.count("%") != msgid.count("%"):
+                wrong.append(f"  stray %: {msgid!r} -> {string!r}")
     assert not wrong, "placeholders differ:\n" + "\n".join(wrong)
+
+
+def _key(value):
+    """A plural entry's id and strings come as a list from read_mo, a tuple from read_po."""
+    return tuple(value) if isinstance(value, list | tuple) else value
 
 
 def test_compiled_catalogue_is_up_to_date():
     """The .mo is committed (a fresh clone needs no compile step): it must match the .po."""
     with open(KM_DIR / "messages.mo", "rb") as f:
-        compiled = {m.id: m.string for m in read_mo(f) if m.id}
-    source = {m.id: m.string for m in km_catalogue() if m.id and m.string and not m.fuzzy}
+        compiled = {_key(m.id): _key(m.string) for m in read_mo(f) if m.id}
+    source = {_key(m.id): _key(m.string) for m in km_catalogue()
+              if m.id and m.string and not m.fuzzy}
     assert compiled == source, (
         "messages.mo is stale: run `flask --app ceroc_donations translations compile`")
 

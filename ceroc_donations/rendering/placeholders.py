@@ -14,23 +14,29 @@ from collections.abc import Iterator, Mapping
 
 from markupsafe import Markup, escape
 
+
+def N_(message: str) -> str:
+    """Mark *message* for the catalogue; the letter-texts page translates it when shown."""
+    return message
+
+
 #: Every placeholder a text may use, with the help shown to editors.
 PLACEHOLDERS: dict[str, str] = {
-    "donor_name_en": "Donor name(s) in Latin script",
-    "donor_name_km": "Donor name(s) in Khmer script (Latin if unknown)",
-    "amount_en": "Amount in English, e.g. US$400.00",
-    "amount_km": "Amount with Khmer digits, e.g. US$៤០០.០០",
-    "date_en": "Date of the gift in English, e.g. 27 November 2026",
-    "date_km": "Date of the gift in Khmer",
-    "occasion": "Occasion in English (e.g. the visit of MP Mu Sochua)",
-    "occasion_km": "Occasion in Khmer (English if not given)",
-    "purpose": "Purpose of the gift in English",
-    "purpose_km": "Purpose of the gift in Khmer (English if not given)",
-    "letter_number": "Letter number, e.g. 12",
-    "letter_number_km": "Letter number with Khmer digits, e.g. ១២",
-    "reference": "Contribution reference",
-    "year": "Year of a yearly statement",
-    "year_km": "Year of a yearly statement with Khmer digits",
+    "donor_name_en": N_("Donor name(s) in Latin script"),
+    "donor_name_km": N_("Donor name(s) in Khmer script (Latin if unknown)"),
+    "amount_en": N_("Amount in English, e.g. US$400.00"),
+    "amount_km": N_("Amount with Khmer digits, e.g. US$៤០០.០០"),
+    "date_en": N_("Date of the gift in English, e.g. 27 November 2026"),
+    "date_km": N_("Date of the gift in Khmer"),
+    "occasion": N_("Occasion in English (e.g. the visit of MP Mu Sochua)"),
+    "occasion_km": N_("Occasion in Khmer (English if not given)"),
+    "purpose": N_("Purpose of the gift in English"),
+    "purpose_km": N_("Purpose of the gift in Khmer (English if not given)"),
+    "letter_number": N_("Letter number, e.g. 12"),
+    "letter_number_km": N_("Letter number with Khmer digits, e.g. ១២"),
+    "reference": N_("Contribution reference"),
+    "year": N_("Year of a yearly statement"),
+    "year_km": N_("Year of a yearly statement with Khmer digits"),
 }
 
 _NAME = re.compile(r"[a-z_][a-z0-9_]*\Z")

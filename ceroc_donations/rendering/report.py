@@ -34,7 +34,7 @@ LANGUAGES: tuple[str, ...] = ("en", "km")
 
 #: What anonymous donors are called in the report, in each language.
 ANONYMOUS_EN = "Anonymous donor"
-ANONYMOUS_KM = "ម្ចាស់ជំនួយអនាមិក"
+ANONYMOUS_KM = "អ្នកបរិច្ចាគអនាមិក"
 #: A person behind a gift shown by group only (as on the ledger page).
 INDIVIDUAL_EN = "Individual donor"
 INDIVIDUAL_KM = "អ្នកបរិច្ចាគជាបុគ្គល"

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from flask_babel import gettext
 from sqlalchemy import func, select
 
 from .. import audit
@@ -46,13 +47,13 @@ def parse_claim(data: Mapping) -> ClaimInput:
     currency = c.currency()
     result = ClaimInput(
         amount=c.money("amount", currency),  # type: ignore[arg-type]
-        spent_on=c.day("spent_on", label="the day you paid"),  # type: ignore[arg-type]
+        spent_on=c.day("spent_on", label=gettext("the day you paid")),  # type: ignore[arg-type]
         purpose_en=c.text(
             "purpose_en",
             max_len=2000,
             required=True,
             multiline=True,
-            label="what the money was for",
+            label=gettext("what the money was for"),
         )
         or "",
         purpose_km=c.text("purpose_km", max_len=2000, multiline=True),
@@ -66,7 +67,8 @@ def parse_decision_note(data: Mapping, *, required: bool) -> str | None:
     """The rejection reason (required) or approval note (optional), field ``note``."""
     c = Checker(data)
     note = c.text(
-        "note", max_len=1000, required=required, multiline=True, label="why the claim is rejected"
+        "note", max_len=1000, required=required, multiline=True,
+        label=gettext("why the claim is rejected"),
     )
     c.done()
     return note
@@ -84,10 +86,11 @@ def parse_payment(claim: ExpenseClaim, data: Mapping) -> PaymentInput:
     result = PaymentInput(
         fund=c.fund(),  # type: ignore[arg-type]
         rate=c.rate("exchange_rate", claim.currency, base_currency()),  # type: ignore[arg-type]
-        paid_on=c.day("paid_on", label="the day you paid the claimant"),  # type: ignore[arg-type]
+        paid_on=c.day("paid_on", label=gettext("the day you paid the claimant")),  # type: ignore[arg-type]
     )
     if result.paid_on and claim.spent_on and result.paid_on < claim.spent_on:
-        c.errors["paid_on"] = "The claim cannot be paid back before the money was spent."
+        c.errors["paid_on"] = gettext(
+            "The claim cannot be paid back before the money was spent.")
     c.done()
     return result
 
@@ -141,12 +144,12 @@ def expect_step(claim: ExpenseClaim, step: str) -> None:
 
 def _check_decider(claim: ExpenseClaim, by: User | None) -> None:
     if not _has(by, "approve_claims"):
-        raise NotAllowed("Only the board may approve or reject claims.")
+        raise NotAllowed(gettext("Only the board may approve or reject claims."))
     if by is not None and by.id == claim.claimant_id:
-        raise NotAllowed(
+        raise NotAllowed(gettext(
             "This is your own claim: another board member must approve or "
             "reject it (conflict of interest)."
-        )
+        ))
 
 
 # --- operations ----------------------------------------------------------------------------
@@ -165,7 +168,7 @@ def submit_claim(
 ) -> ExpenseClaim:
     """File a claim for money *by* spent, with its stored receipt. The caller commits."""
     if not _has(by, "claim"):
-        raise NotAllowed("Your role may not file claims.")
+        raise NotAllowed(gettext("Your role may not file claims."))
     existing = find_by_idempotency_key(idempotency_key)
     if existing is not None:
         return existing
@@ -198,7 +201,7 @@ def submit_claim(
 def withdraw(claim: ExpenseClaim, *, by: User) -> ExpenseClaim:
     """The claimant takes back a claim the board has not decided yet."""
     if by.id != claim.claimant_id:
-        raise NotAllowed("Only the person who filed a claim may withdraw it.")
+        raise NotAllowed(gettext("Only the person who filed a claim may withdraw it."))
     expect_step(claim, "withdraw")
     before = claim_snapshot(claim)
     claim.status = "withdrawn"
@@ -220,7 +223,7 @@ def reject(claim: ExpenseClaim, reason: str, *, by: User) -> ExpenseClaim:
     _check_decider(claim, by)
     expect_step(claim, "reject")
     if not (reason or "").strip():
-        raise Invalid({"note": "Enter why the claim is rejected."})
+        raise Invalid({"note": gettext("Enter why the claim is rejected.")})
     return _decide(claim, "rejected", reason.strip(), by)
 
 
@@ -239,7 +242,7 @@ def _decide(claim: ExpenseClaim, status: str, note: str | None, by: User) -> Exp
 def mark_paid(claim: ExpenseClaim, payment: PaymentInput, *, by: User) -> ExpenseClaim:
     """The treasurer paid the claimant back: record the Expense (→ ledger) and link it."""
     if not _has(by, "write_book"):
-        raise NotAllowed("Only the treasurer may mark claims paid.")
+        raise NotAllowed(gettext("Only the treasurer may mark claims paid."))
     expect_step(claim, "pay")
     before = claim_snapshot(claim)
     receipt = StoredReceipt(

@@ -23,6 +23,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import extract, select
 from sqlalchemy.orm import selectinload
 
@@ -122,7 +123,7 @@ def parse_texts(form: Mapping[str, str], base: LetterTexts | None = None) -> Let
         if name not in MULTILINE_FIELDS:
             text = text.strip()
         if len(text) > MAX_TEXT_LENGTH:
-            errors[name] = f"At most {MAX_TEXT_LENGTH} characters."
+            errors[name] = gettext("At most %(n)d characters.", n=MAX_TEXT_LENGTH)
             continue
         problems = validate(text)
         if problems:
@@ -130,7 +131,7 @@ def parse_texts(form: Mapping[str, str], base: LetterTexts | None = None) -> Let
         values[name] = text
     for name in ("body_km", "body_en", "closing_en", "signatory_name_en"):
         if name in form and not values[name].strip() and name not in errors:
-            errors[name] = "This text may not be empty."
+            errors[name] = gettext("This text may not be empty.")
     if errors:
         raise Invalid(errors)
     return LetterTexts.from_dict(values)
@@ -178,7 +179,7 @@ def language_for(donors: Iterable[Donor]) -> str:
 def recipient_groups(c: Contribution, mode: str = "joint") -> list[list[Donor]]:
     """Who gets a letter: all co-donors together (``joint``) or one letter ``each``."""
     if mode not in MODES:
-        raise Invalid({"mode": "Choose one letter for all co-donors or one letter each."})
+        raise Invalid({"mode": gettext("Choose one letter for all co-donors or one letter each.")})
     donors = c.donors
     if mode == "each" and len(donors) > 1:
         return [[d] for d in donors]
@@ -249,7 +250,8 @@ def statement_data(donor: Donor, year: int, *, number: int, issued_on: date) -> 
     """The plain data of a yearly statement; mixed currencies are shown in the base currency."""
     gifts = statement_gifts(donor, year)
     if not gifts:
-        raise Invalid({"year": f"{donor.name_en} gave nothing in {year} (void gifts aside)."})
+        raise Invalid({"year": gettext("%(name)s gave nothing in %(year)d (void gifts aside).",
+                                       name=donor.name_en, year=year)})
     currencies = {amount.currency for _, amount in gifts}
     lines = []
     for c, amount in gifts:
@@ -325,9 +327,10 @@ def read_pdf(letter: Letter) -> bytes:
     try:
         pdf = path.read_bytes()
     except OSError as exc:
-        raise ArchiveError(f"The PDF of letter {letter.number} is missing.") from exc
+        raise ArchiveError(gettext("The PDF of letter %(n)d is missing.", n=letter.number)) from exc
     if hashlib.sha256(pdf).hexdigest() != letter.sha256:
-        raise ArchiveError(f"The PDF of letter {letter.number} does not match its SHA-256.")
+        raise ArchiveError(gettext("The PDF of letter %(n)d does not match its SHA-256.",
+                                   n=letter.number))
     return pdf
 
 
@@ -415,9 +418,9 @@ def generate_thank_you(
     if not force and (existing := letters_for(c)):
         return existing, False
     if c.voided:
-        raise Conflict(f"{c.reference} is void: it gets no letter.")
+        raise Conflict(gettext("%(ref)s is void: it gets no letter.", ref=c.reference))
     if c.thank_status == "do_not_acknowledge":
-        raise Conflict(f"{c.reference} is marked 'do not acknowledge'.")
+        raise Conflict(gettext("%(ref)s is marked “do not acknowledge”.", ref=c.reference))
     texts, version = _version_for_letters(by)
     issued_on = issued_on or date.today()
     made = []
@@ -481,7 +484,7 @@ def rerender(letter: Letter) -> bytes:
 def mark_sent(letter: Letter, via: str, *, by: User | None) -> Letter:
     """Record that *letter* was handed over (``print``) or emailed. The caller commits."""
     if via not in ("print", "email"):
-        raise Invalid({"via": "Choose printed or emailed."})
+        raise Invalid({"via": gettext("Choose printed or emailed.")})
     before = {"status": letter.status, "sent_via": letter.sent_via}
     letter.status, letter.sent_via, letter.sent_at = "sent", via, utcnow()
     letter.sent_by_id = by.id if by else None
@@ -515,10 +518,10 @@ def email_letter(letter: Letter, *, by: User | None, to: list[str] | None = None
     """
     to = to or [d.email for d in letter.recipients if d.email]
     if not to:
-        raise MailError(
+        raise MailError(gettext(
             "No email address is recorded for this donor: add one on the "
             "donor's page, or print the letter."
-        )
+        ))
     cfg = current_app.config
     pdf = read_pdf(letter)
     message = EmailMessage()
@@ -543,10 +546,10 @@ def email_letter(letter: Letter, *, by: User | None, to: list[str] | None = None
                 smtp.login(cfg["MAIL_USERNAME"], cfg.get("MAIL_PASSWORD") or "")
             smtp.send_message(message)
     except (smtplib.SMTPException, OSError) as exc:
-        raise MailError(
-            f"The mail server did not take the letter ({exc.__class__.__name__}: "
-            f"{exc}). Nothing was marked as sent; try again or print it."
-        ) from exc
+        raise MailError(gettext(
+            "The mail server did not take the letter (%(detail)s). Nothing was marked as "
+            "sent; try again or print it.", detail=f"{exc.__class__.__name__}: {exc}"
+        )) from exc
     mark_sent(letter, "email", by=by)
     return to
 
@@ -574,10 +577,10 @@ def create_batch(
 ) -> LetterBatch:
     """A queued batch of the given gifts' letters. The caller commits, then starts it."""
     if mode not in MODES:
-        raise Invalid({"mode": "Choose one letter for all co-donors or one letter each."})
+        raise Invalid({"mode": gettext("Choose one letter for all co-donors or one letter each.")})
     ids = list(dict.fromkeys(int(i) for i in contribution_ids))
     if not ids:
-        raise Invalid({"ids": "Tick at least one gift."})
+        raise Invalid({"ids": gettext("Tick at least one gift.")})
     found = {
         c.id: c
         for c in db.session.execute(select(Contribution).where(Contribution.id.in_(ids))).scalars()
@@ -590,8 +593,8 @@ def create_batch(
     if bad:
         raise Invalid(
             {
-                "ids": "These gifts cannot get a letter (void, unknown or 'do not "
-                f"acknowledge'): {', '.join(bad)}."
+                "ids": gettext("These gifts cannot get a letter (void, unknown or “do not "
+                               "acknowledge”): %(ids)s.", ids=", ".join(bad))
             }
         )
     ordered = sorted(found.values(), key=lambda c: (c.received_on, c.id))

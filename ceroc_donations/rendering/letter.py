@@ -213,20 +213,27 @@ def _khmer_markup(value: object) -> Markup:
     return Markup(insert_word_breaks(str(escape(value))))
 
 
+def design_environment(letters_dir: Path) -> Environment:
+    """A Jinja environment for the print designs in *letters_dir*: autoescaped, strict, with
+    the ``km`` filter that escapes and marks Khmer word boundaries."""
+    env = Environment(
+        loader=FileSystemLoader(str(letters_dir)),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.filters["km"] = _khmer_markup
+    return env
+
+
 class LetterTemplates:
     """The Jinja environment for the letter designs in one ``letters/`` folder."""
 
     def __init__(self, letters_dir: Path | str | None = None):
         self.letters_dir = Path(letters_dir or LETTERS_DIR)
-        self.env = Environment(
-            loader=FileSystemLoader(str(self.letters_dir)),
-            autoescape=select_autoescape(default=True, default_for_string=True),
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            auto_reload=False,
-        )
-        self.env.filters["km"] = _khmer_markup
+        self.env = design_environment(self.letters_dir)
         self.env.filters["km_digits"] = lambda value: to_khmer_digits(str(value))
         self.env.filters["money_en"] = lambda money: format_money(money, "en")
         self.env.filters["money_km"] = lambda money: format_money(money, "km")

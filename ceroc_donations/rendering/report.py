@@ -20,13 +20,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
 from .. import charts
 from ..money import Money, format_money, to_khmer_digits
 from .khmer import format_date_en, format_date_km
-from .letter import LETTERS_DIR, _khmer_markup
+from .letter import LETTERS_DIR, _khmer_markup, design_environment
 from .pdf import LetterRenderer
 
 ReportLanguage = Literal["en", "km"]
@@ -255,15 +254,7 @@ class ReportTemplates:
 
     def __init__(self, letters_dir: Path | str | None = None):
         self.letters_dir = Path(letters_dir or LETTERS_DIR)
-        self.env = Environment(
-            loader=FileSystemLoader(str(self.letters_dir)),
-            autoescape=select_autoescape(default=True, default_for_string=True),
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            auto_reload=False,
-        )
-        self.env.filters["km"] = _khmer_markup
+        self.env = design_environment(self.letters_dir)
         # ``text | t(lang)``: Khmer word breaks only where the page is Khmer.
         self.env.filters["t"] = lambda value, lang: (
             _khmer_markup(value) if lang == "km" else escape(value))

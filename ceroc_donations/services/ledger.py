@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from flask import has_request_context
@@ -264,11 +264,20 @@ class _Balances:
         return int(db.session.execute(stmt).scalar_one())
 
     def after(self, day: date, ident: int) -> int:
-        """Balance right after entry (*day*, *ident*)."""
+        """Balance right after entry (*day*, *ident*).
+
+        Sums the entries of that month on whichever side of the entry is shorter: the first
+        page (the newest entries) then reads almost nothing, whatever the ledger's size.
+        """
         start = _month(day)
-        return self.before_month(start) + self._sum(
-            _E.entry_on >= start, _E.entry_on <= day,
-            not_(and_(_E.entry_on == day, _E.id > ident)))
+        end = _month(start + timedelta(days=31))
+        if (day - start).days < (end - day).days:
+            return self.before_month(start) + self._sum(
+                _E.entry_on >= start, _E.entry_on <= day,
+                not_(and_(_E.entry_on == day, _E.id > ident)))
+        return self.before_month(end) - self._sum(
+            _E.entry_on >= day, _E.entry_on < end,
+            not_(and_(_E.entry_on == day, _E.id <= ident)))
 
     def in_month(self, newest: tuple[date, int], ids: list[int]) -> dict[int, int]:
         """Balance after each entry of *ids*, all in the month of *newest* and not newer:

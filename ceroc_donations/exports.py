@@ -10,20 +10,19 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, BinaryIO
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-
 BOM = "\ufeff"
 ROWS_PER_CHUNK = 100
+#: Characters XML 1.0 cannot hold (openpyxl's own ILLEGAL_CHARACTERS_RE). openpyxl is
+#: imported only when a workbook is written: it adds ~19 MB to every process that loads it.
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+
 #: Excel keeps 15 significant digits; more would be silently changed by it (and openpyxl
 #: writes numbers through ``"%.16g"``), so such amounts are refused rather than altered.
 MAX_DIGITS = 15
@@ -71,6 +70,10 @@ def write_xlsx(
     Decimals and ints become numbers (amounts keep their decimals in the number format),
     dates become dates, text is kept as text. Aware datetimes are written in UTC.
     """
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=_sheet_title(sheet_title))
     sheet.freeze_panes = "A2"
@@ -81,7 +84,7 @@ def write_xlsx(
     bold = Font(bold=True)
     header_cells = []
     for name in header:
-        cell = WriteOnlyCell(sheet, value=_xlsx_text(str(name)))
+        cell = _write_only_cell(sheet, _xlsx_text(str(name)))
         cell.font = bold
         header_cells.append(cell)
     sheet.append(header_cells)
@@ -126,29 +129,35 @@ def _csv_cell(value: Cell) -> str | int:
     return neutralise(str(value))
 
 
-def _xlsx_cell(sheet: Any, value: Cell) -> WriteOnlyCell | str | None:
+def _write_only_cell(sheet: Any, value):
+    from openpyxl.cell import WriteOnlyCell
+
+    return WriteOnlyCell(sheet, value=value)
+
+
+def _xlsx_cell(sheet: Any, value: Cell) -> Any:
     if value is None:
         return None
     if isinstance(value, bool):
         return _xlsx_text(str(value))
     if isinstance(value, int):
-        cell = WriteOnlyCell(sheet, value=value)
+        cell = _write_only_cell(sheet, value)
         cell.number_format = "0"
         return cell
     if isinstance(value, Decimal):
         value = _check_decimal(value)
-        cell = WriteOnlyCell(sheet, value=value)
+        cell = _write_only_cell(sheet, value)
         decimals = max(0, -int(value.as_tuple().exponent))
         cell.number_format = "#,##0" + ("." + "0" * decimals if decimals else "")
         return cell
     if isinstance(value, float):
         raise TypeError("floats are not accepted in exports: pass Decimal (Money.amount)")
     if isinstance(value, datetime):
-        cell = WriteOnlyCell(sheet, value=_naive_utc(value))
+        cell = _write_only_cell(sheet, _naive_utc(value))
         cell.number_format = "yyyy-mm-dd hh:mm"
         return cell
     if isinstance(value, date):
-        cell = WriteOnlyCell(sheet, value=value)
+        cell = _write_only_cell(sheet, value)
         cell.number_format = "yyyy-mm-dd"
         return cell
     return _xlsx_text(str(value))

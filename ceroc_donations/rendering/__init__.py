@@ -6,6 +6,7 @@ No database and no Flask here: the services read the database into a
 
 from __future__ import annotations
 
+from .fonts import FONT_FILES
 from .khmer import format_date_en, format_date_km, insert_word_breaks, to_khmer_digits
 from .letter import (
     LETTERS_DIR,
@@ -14,18 +15,9 @@ from .letter import (
     LetterData,
     LetterTemplates,
     LetterTexts,
+    letter_metadata,
     placeholder_values,
     render_html,
-)
-from .pdf import (
-    FONT_FILES,
-    FetchRefused,
-    LetterJob,
-    LetterRenderer,
-    StaticFileFetcher,
-    combine_pdfs,
-    letter_metadata,
-    render_batch,
 )
 from .placeholders import PLACEHOLDERS, PlaceholderError, fill, validate
 
@@ -36,3 +28,16 @@ __all__ = [
     "format_date_km", "insert_word_breaks", "letter_metadata", "placeholder_values",
     "render_batch", "render_html", "to_khmer_digits", "validate",
 ]  # fmt: skip
+
+#: Names served by :mod:`.pdf`, imported on first use: WeasyPrint adds ~24 MB to every
+#: process, and most requests (ledger, book) never render a PDF.
+_PDF_NAMES = frozenset({"FetchRefused", "LetterJob", "LetterRenderer", "StaticFileFetcher",
+                        "combine_pdfs", "render_batch"})
+
+
+def __getattr__(name: str):
+    if name in _PDF_NAMES:
+        from . import pdf
+
+        return getattr(pdf, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

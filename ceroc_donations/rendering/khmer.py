@@ -12,7 +12,6 @@ import re
 import threading
 from datetime import date
 
-import icu
 from babel.dates import get_month_names
 
 from ..money import to_khmer_digits
@@ -47,10 +46,12 @@ _NO_BREAK_AFTER = frozenset("\u17d2\u200c\u200d\u17d9")
 _local = threading.local()
 
 
-def _word_iterator() -> icu.BreakIterator:
+def _word_iterator():  # -> icu.BreakIterator; ICU (~11 MB) loads on first use
     """One ICU word iterator per thread: creating one loads the Khmer dictionary."""
     iterator = getattr(_local, "iterator", None)
     if iterator is None:
+        import icu
+
         iterator = _local.iterator = icu.BreakIterator.createWordInstance(icu.Locale("km"))
     return iterator
 

@@ -287,3 +287,18 @@ def render_html(
     """Render one letter (``thank_you``) or yearly ``statement`` as an HTML document."""
     templates = _templates(str(Path(letters_dir or LETTERS_DIR).resolve()))
     return templates.render(data, texts or LetterTexts.default(templates.letters_dir), kind)
+
+
+def letter_metadata(data: LetterData, texts: LetterTexts, kind: Kind) -> dict[str, str]:
+    """PDF metadata of a letter: title, author, subject, lang."""
+    donors = ", ".join(d.name_en for d in data.donors)
+    if kind == "statement":
+        title = f"{texts.org_short} contributions {data.statement_year} – {donors}"
+    else:
+        title = f"{texts.org_short} thank you letter {data.number} – {donors}"
+    return {
+        "title": title,
+        "author": f"{texts.org_name_en} ({texts.org_short})",
+        "subject": f"{kind.replace('_', ' ')} {data.reference}",
+        "lang": "en" if data.language == "en" else "km",
+    }

@@ -27,31 +27,10 @@ from weasyprint.document import Document
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse, path2url
 
-from .letter import LETTERS_DIR, Kind, LetterData, LetterTexts, render_html
+from .fonts import FONT_DIR, FONT_FACES, FONT_FILES  # noqa: F401  (re-exported)
+from .letter import LETTERS_DIR, Kind, LetterData, LetterTexts, letter_metadata, render_html
 
 LOGGER = logging.getLogger(__name__)
-
-FONT_DIR = Path("/usr/share/fonts/truetype")
-
-#: The font files letters are set in (Debian packages fonts-noto-core, fonts-khmeros).
-FONT_FILES: dict[str, Path] = {
-    "khmer": FONT_DIR / "noto" / "NotoSerifKhmer-Regular.ttf",
-    "khmer_bold": FONT_DIR / "noto" / "NotoSerifKhmer-Bold.ttf",
-    "serif": FONT_DIR / "noto" / "NotoSerif-Regular.ttf",
-    "serif_bold": FONT_DIR / "noto" / "NotoSerif-Bold.ttf",
-    "muol": FONT_DIR / "khmeros" / "KhmerOSmuollight.ttf",
-}
-
-#: CSS family, weight and FONT_FILES key of each ``@font-face``. Regular and bold of a
-#: family always come from the same type family: mixing families under one CSS name
-#: made WeasyPrint pick glyphs of the wrong font (``$`` printed as ``"``).
-FONT_FACES: tuple[tuple[str, str, str], ...] = (
-    ("CEROC Khmer", "normal", "khmer"),
-    ("CEROC Khmer", "bold", "khmer_bold"),
-    ("CEROC Serif", "normal", "serif"),
-    ("CEROC Serif", "bold", "serif_bold"),
-    ("CEROC Muol", "normal", "muol"),
-)
 
 PDF_VARIANT = "pdf/a-3b"
 
@@ -260,21 +239,6 @@ class LetterRenderer:
         texts = texts or LetterTexts.default(self.letters_dir)
         html = render_html(data, texts, kind, letters_dir=self.letters_dir)
         return self.render_document(html, **letter_metadata(data, texts, kind))
-
-
-def letter_metadata(data: LetterData, texts: LetterTexts, kind: Kind) -> dict[str, str]:
-    """PDF metadata of a letter: title, author, subject, lang."""
-    donors = ", ".join(d.name_en for d in data.donors)
-    if kind == "statement":
-        title = f"{texts.org_short} contributions {data.statement_year} – {donors}"
-    else:
-        title = f"{texts.org_short} thank you letter {data.number} – {donors}"
-    return {
-        "title": title,
-        "author": f"{texts.org_name_en} ({texts.org_short})",
-        "subject": f"{kind.replace('_', ' ')} {data.reference}",
-        "lang": "en" if data.language == "en" else "km",
-    }
 
 
 def combine_pdfs(pdfs: Sequence[bytes]) -> bytes:

@@ -12,13 +12,14 @@ HTML tables beside the charts, where Pango shapes them.
 
 from __future__ import annotations
 
+import atexit
 import json
 import threading
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from markupsafe import Markup, escape
 
@@ -26,7 +27,9 @@ from .. import charts
 from ..money import Money, format_money, to_khmer_digits
 from .khmer import format_date_en, format_date_km
 from .letter import LETTERS_DIR, _khmer_markup, design_environment
-from .pdf import LetterRenderer
+
+if TYPE_CHECKING:
+    from .pdf import LetterRenderer
 
 ReportLanguage = Literal["en", "km"]
 LANGUAGES: tuple[str, ...] = ("en", "km")
@@ -290,12 +293,17 @@ def report_metadata(data: ReportData, lang: str) -> dict[str, str]:
 
 
 _local = threading.local()
+# Drop the cached renderer before interpreter teardown: WeasyPrint's FontConfiguration
+# cleans its temporary folder in __del__, which fails once modules are being torn down.
+atexit.register(lambda: _local.__dict__.clear())
 
 
 def report_renderer() -> LetterRenderer:
     """This thread's renderer for reports (fonts and CSS parsed once per thread)."""
     renderer = getattr(_local, "renderer", None)
     if renderer is None:
+        from .pdf import LetterRenderer
+
         renderer = _local.renderer = LetterRenderer(stylesheet="report.css")
     return renderer
 

@@ -7,6 +7,7 @@ never a numbered row without its PDF.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import io
 import json
@@ -21,6 +22,7 @@ from dataclasses import fields
 from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from flask_babel import gettext
@@ -47,13 +49,14 @@ from ..rendering import (
 from ..rendering import (
     GiftLine,
     LetterData,
-    LetterRenderer,
     LetterTexts,
     render_html,
     validate,
 )
-from ..rendering.letter import Kind
-from ..rendering.pdf import letter_metadata
+from ..rendering.letter import Kind, letter_metadata
+
+if TYPE_CHECKING:
+    from ..rendering.pdf import LetterRenderer
 from .book import Conflict, set_thank_status
 from .inputs import Invalid
 
@@ -276,12 +279,17 @@ def statement_data(donor: Donor, year: int, *, number: int, issued_on: date) -> 
 # --- rendering ---------------------------------------------------------------------------
 
 _local = threading.local()
+# Drop the cached renderer before interpreter teardown: WeasyPrint's FontConfiguration
+# cleans its temporary folder in __del__, which fails once modules are being torn down.
+atexit.register(lambda: _local.__dict__.clear())
 
 
 def renderer() -> LetterRenderer:
     """This thread's renderer (fonts and stylesheets are parsed once per thread)."""
     r = getattr(_local, "renderer", None)
     if r is None:
+        from ..rendering.pdf import LetterRenderer
+
         r = _local.renderer = LetterRenderer()
     return r
 

@@ -35,7 +35,7 @@ from ..rendering import (
     PlaceholderError,
 )
 from ..rendering import Donor as LetterDonor
-from ..rendering.pdf import FONT_FACES
+from ..rendering.fonts import FONT_FACES
 from ..security import can, requires
 from ..services import letters as svc
 from ..services.book import Conflict, set_thank_status

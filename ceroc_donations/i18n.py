@@ -25,6 +25,7 @@ DYNAMIC_MSGIDS = (
     N_("admin"), N_("treasurer"), N_("board"), N_("member"),
     N_("promotion"), N_("printing"), N_("travel"), N_("events"), N_("fees"), N_("other"),
     N_("cash"), N_("cheque"), N_("bank transfer"), N_("online"), N_("in kind"),
+    N_("contribution"),
 )
 
 

@@ -249,19 +249,24 @@ def update_contribution(c: Contribution, data: ContributionInput, *,
     return c
 
 
+def _void(item: Contribution | Expense, reason: str, by: User | None, kind: str,
+          snapshot) -> None:
+    """Void *item*: kept, struck through, out of every total; its ledger line leaves too."""
+    if item.voided:
+        raise Conflict(_("%(ref)s is already void.", ref=item.reference))
+    before = snapshot(item)
+    item.voided = True
+    item.void_reason = reason
+    item.voided_at = utcnow()
+    item.voided_by_id = by.id if by else None
+    _unpost(_entry_for(**{kind: item}))
+    db.session.flush()
+    audit.log(by, f"{kind}.voided", kind, item.id, before=before, after=snapshot(item))
+
+
 def void_contribution(c: Contribution, reason: str, *, by: User | None) -> Contribution:
     """Void a gift: it stays, struck through, out of every total."""
-    if c.voided:
-        raise Conflict(_("%(ref)s is already void.", ref=c.reference))
-    before = contribution_snapshot(c)
-    c.voided = True
-    c.void_reason = reason
-    c.voided_at = utcnow()
-    c.voided_by_id = by.id if by else None
-    _unpost(_entry_for(contribution=c))
-    db.session.flush()
-    audit.log(by, "contribution.voided", "contribution", c.id, before=before,
-              after=contribution_snapshot(c))
+    _void(c, reason, by, "contribution", contribution_snapshot)
     return c
 
 
@@ -345,14 +350,6 @@ def update_expense(e: Expense, data: ExpenseInput, *, by: User | None, receipt=N
 
 
 def void_expense(e: Expense, reason: str, *, by: User | None) -> Expense:
-    if e.voided:
-        raise Conflict(_("%(ref)s is already void.", ref=e.reference))
-    before = expense_snapshot(e)
-    e.voided = True
-    e.void_reason = reason
-    e.voided_at = utcnow()
-    e.voided_by_id = by.id if by else None
-    _unpost(_entry_for(expense=e))
-    db.session.flush()
-    audit.log(by, "expense.voided", "expense", e.id, before=before, after=expense_snapshot(e))
+    """Void an expense: it stays, struck through, out of every total."""
+    _void(e, reason, by, "expense", expense_snapshot)
     return e

@@ -5,11 +5,15 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from flask import request
+from flask import flash, redirect, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Fund
+from ..services.book import Conflict
+from ..services.inputs import Invalid, parse_void_reason
 from ..services.queries import BookFilter
 
 
@@ -46,3 +50,24 @@ def book_filter() -> BookFilter:
 def active_funds() -> list[Fund]:
     return list(db.session.execute(
         select(Fund).where(Fund.archived.is_(False)).order_by(Fund.id)).scalars())
+
+
+def void_page(entry, kind: str, void, back: str, *, default_reason: str = ""):
+    """The void form of a contribution or expense: ask for a reason, then void and commit."""
+    errors: dict = {}
+    if request.method == "POST":
+        try:
+            void(entry, parse_void_reason(request.form), by=current_user)
+        except Invalid as exc:
+            errors = exc.fields
+        except Conflict as exc:
+            flash(str(exc), "error")
+            return redirect(back)
+        else:
+            db.session.commit()
+            flash(_("%(ref)s is void: kept, struck through, left out of totals.",
+                    ref=entry.reference), "success")
+            return redirect(back)
+    reason = request.form.get("reason") or default_reason
+    return render_template("void.html", entry=entry, kind=kind, reason=reason, errors=errors,
+                           back=back), 422 if errors else 200

@@ -12,9 +12,8 @@ from ..models import Contribution, Donor
 from ..money import to_input
 from ..security import requires
 from ..services import book, queries
-from ..services.book import Conflict
-from ..services.inputs import Invalid, base_currency, parse_contribution, parse_void_reason
-from .common import active_funds, book_filter, new_idempotency_key
+from ..services.inputs import Invalid, base_currency, parse_contribution
+from .common import active_funds, book_filter, new_idempotency_key, void_page
 
 bp = Blueprint("contributions", __name__, url_prefix="/contributions")
 
@@ -108,23 +107,7 @@ def edit(cid: int):
 @requires("write_book")
 def void(cid: int):
     c = db.session.get(Contribution, cid) or abort(404)
-    errors: dict = {}
-    if request.method == "POST":
-        try:
-            book.void_contribution(c, parse_void_reason(request.form), by=current_user)
-        except Invalid as exc:
-            errors = exc.fields
-        except Conflict as exc:
-            flash(str(exc), "error")
-            return redirect(url_for("contributions.detail", cid=cid))
-        else:
-            db.session.commit()
-            flash(_("%(ref)s is void: kept, struck through, left out of totals.",
-                    ref=c.reference), "success")
-            return redirect(url_for("contributions.detail", cid=cid))
-    reason = request.form.get("reason") or (
-        _("Recorded by mistake (undone right after saving)") if request.args.get("undo") else "")
-    return render_template("void.html", entry=c, kind="contribution", reason=reason,
-                           errors=errors,
-                           back=url_for("contributions.detail", cid=cid)), 422 if errors else 200
+    undo = _("Recorded by mistake (undone right after saving)") if request.args.get("undo") else ""
+    return void_page(c, "contribution", book.void_contribution,
+                     url_for("contributions.detail", cid=cid), default_reason=undo)
 

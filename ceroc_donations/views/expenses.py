@@ -21,9 +21,8 @@ from ..models import EXPENSE_CATEGORIES, Expense
 from ..money import to_input
 from ..security import requires
 from ..services import book, queries, receipts
-from ..services.book import Conflict
-from ..services.inputs import Invalid, base_currency, parse_expense, parse_void_reason
-from .common import active_funds, book_filter, new_idempotency_key
+from ..services.inputs import Invalid, base_currency, parse_expense
+from .common import active_funds, book_filter, new_idempotency_key, void_page
 
 bp = Blueprint("expenses", __name__, url_prefix="/expenses")
 
@@ -147,20 +146,4 @@ def edit(eid: int):
 @requires("write_book")
 def void(eid: int):
     e = db.session.get(Expense, eid) or abort(404)
-    errors: dict = {}
-    if request.method == "POST":
-        try:
-            book.void_expense(e, parse_void_reason(request.form), by=current_user)
-        except Invalid as exc:
-            errors = exc.fields
-        except Conflict as exc:
-            flash(str(exc), "error")
-            return redirect(url_for("expenses.detail", eid=eid))
-        else:
-            db.session.commit()
-            flash(_("%(ref)s is void: kept, struck through, left out of totals.",
-                    ref=e.reference), "success")
-            return redirect(url_for("expenses.detail", eid=eid))
-    return render_template("void.html", entry=e, kind="expense",
-                           reason=request.form.get("reason", ""), errors=errors,
-                           back=url_for("expenses.detail", eid=eid)), 422 if errors else 200
+    return void_page(e, "expense", book.void_expense, url_for("expenses.detail", eid=eid))

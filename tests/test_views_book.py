@@ -271,3 +271,14 @@ def test_open_redirect_refused(client, book):
     r = client.post("/login?next=//evil.example/", data={
         "email": "member@test.example", "password": PASSWORD})
     assert r.location == "/"
+
+
+@pytest.mark.parametrize("url", [
+    "/contributions/99999999999999999999999", "/expenses/99999999999999999999/receipt",
+    "/donors/99999999999999999999999/edit", "/claims/99999999999999999999",
+    "/letters/99999999999999999999.pdf", "/contributions/?fund=99999999999999999999999",
+    "/contributions/?after=not-a-cursor&from=2014-02-30",
+])
+def test_huge_ids_and_junk_in_urls_are_never_a_500(client, auth, book, url):
+    auth.login("treasurer")
+    assert client.get(url).status_code in (200, 404)

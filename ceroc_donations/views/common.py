@@ -30,7 +30,7 @@ def _day(name: str) -> date | None:
 
 def _int(name: str) -> int | None:
     value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isdigit() and int(value) < 2**63 else None
 
 
 def book_filter() -> BookFilter:

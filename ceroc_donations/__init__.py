@@ -68,14 +68,17 @@ def create_app(test_config: dict | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
 
+    from werkzeug.exceptions import NotFound
     from werkzeug.routing import IntegerConverter
 
     class DatabaseId(IntegerConverter):
         """``<int:…>`` in URLs: an id past 64 bits is a 404, not an overflow in the driver."""
 
-        def __init__(self, map, *args, **kwargs):
-            kwargs.setdefault("max", 2**63 - 1)
-            super().__init__(map, *args, **kwargs)
+        def to_python(self, value: str) -> int:
+            number = super().to_python(value)
+            if number >= 2**63:
+                raise NotFound()
+            return number
 
     app.url_map.converters["int"] = DatabaseId
 

@@ -58,6 +58,24 @@ def check_receipt(content: bytes, filename: str, *, max_bytes: int) -> tuple[str
     return mime, ext
 
 
+def read_upload(upload, errors: dict) -> tuple[bytes, str] | None:
+    """Read and check an uploaded receipt (a ``FileStorage``, or None when none was sent).
+
+    A problem goes into ``errors["receipt"]``. Nothing is stored: the caller stores the
+    file with :func:`store_receipt` once the whole form is valid.
+    """
+    if upload is None or not upload.filename:
+        return None
+    limit = current_app.config["MAX_RECEIPT_BYTES"]
+    content = upload.read(limit + 1)
+    try:
+        check_receipt(content, upload.filename, max_bytes=limit)
+    except ReceiptError as exc:
+        errors["receipt"] = str(exc)
+        return None
+    return content, upload.filename
+
+
 def receipts_dir() -> Path:
     path = Path(current_app.config["RECEIPTS_DIR"])
     path.mkdir(parents=True, exist_ok=True)

@@ -507,16 +507,20 @@ def create_contribution():
 @bp.post("/contributions/<int:cid>/void")
 @writes()
 def void_contribution(cid: int):
-    c = _get(Contribution, cid)
+    return _void(_get(Contribution, cid), book.void_contribution, contribution_json)
+
+
+def _void(item, void, to_json):
+    """Void *item* with the body's reason: 409 when it is void already."""
     values, type_errors = json_body(VOID_FIELDS)
     reason = parse_with(parse_void_reason, values, type_errors)
     try:
-        book.void_contribution(c, reason, by=g.api_user)
+        void(item, reason, by=g.api_user)
     except Conflict as exc:
         db.session.rollback()
         return api_error(409, str(exc))
     db.session.commit()
-    return jsonify(contribution_json(c))
+    return jsonify(to_json(item))
 
 
 # --- expenses -------------------------------------------------------------------------------
@@ -538,17 +542,9 @@ def _multipart_expense():
     """A form body with an optional ``receipt`` file; the file is stored only if all is valid."""
     errors: dict = {}
     values = {k: v for k, v in request.form.items() if k in EXPENSE_FIELDS}
-    upload = request.files.get("receipt")
-    content = None
-    if upload is not None and upload.filename:
-        max_bytes = current_app.config["MAX_RECEIPT_BYTES"]
-        content = upload.read(max_bytes + 1)
-        try:
-            receipts.check_receipt(content, upload.filename, max_bytes=max_bytes)
-        except receipts.ReceiptError as exc:
-            errors["receipt"] = str(exc)
+    upload = receipts.read_upload(request.files.get("receipt"), errors)
     data = parse_with(parse_expense, values, errors)
-    stored = receipts.store_receipt(content, upload.filename) if content else None
+    stored = receipts.store_receipt(*upload) if upload else None
     return data, stored
 
 
@@ -572,13 +568,4 @@ def create_expense():
 @bp.post("/expenses/<int:eid>/void")
 @writes()
 def void_expense(eid: int):
-    e = _get(Expense, eid)
-    values, type_errors = json_body(VOID_FIELDS)
-    reason = parse_with(parse_void_reason, values, type_errors)
-    try:
-        book.void_expense(e, reason, by=g.api_user)
-    except Conflict as exc:
-        db.session.rollback()
-        return api_error(409, str(exc))
-    db.session.commit()
-    return jsonify(expense_json(e))
+    return _void(_get(Expense, eid), book.void_expense, expense_json)

@@ -7,7 +7,6 @@ from datetime import date
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -70,14 +69,7 @@ def _uploaded_receipt(errors: dict):
     if upload is None or not upload.filename:
         errors["receipt"] = _("Add a photo or scan of the receipt.")
         return None
-    limit = current_app.config["MAX_RECEIPT_BYTES"]
-    content = upload.read(limit + 1)
-    try:
-        receipts.check_receipt(content, upload.filename, max_bytes=limit)
-    except receipts.ReceiptError as exc:
-        errors["receipt"] = str(exc)
-        return None
-    return content, upload.filename
+    return receipts.read_upload(upload, errors)
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -5,7 +5,6 @@ from datetime import date
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -42,24 +41,9 @@ def _form(values, errors, *, expense=None, status=200):
                            base_currency=base_currency()), status
 
 
-def _uploaded_receipt(errors: dict):
-    """Check the uploaded file, if any; store it only when the whole form is valid."""
-    upload = request.files.get("receipt")
-    if upload is None or not upload.filename:
-        return None
-    content = upload.read(current_app.config["MAX_RECEIPT_BYTES"] + 1)
-    try:
-        receipts.check_receipt(content, upload.filename,
-                               max_bytes=current_app.config["MAX_RECEIPT_BYTES"])
-    except receipts.ReceiptError as exc:
-        errors["receipt"] = str(exc)
-        return None
-    return content, upload.filename
-
-
 def _parse():
     errors: dict = {}
-    upload = _uploaded_receipt(errors)
+    upload = receipts.read_upload(request.files.get("receipt"), errors)
     try:
         data = parse_expense(request.form)
     except Invalid as exc:

@@ -223,6 +223,13 @@ def batch_status(batch_id: int):
     return jsonify(_batch_status(_batch_or_404(batch_id)))
 
 
+def _archive_damaged(exc: Exception):
+    """A letter file is missing or no longer matches its SHA-256: say so, serve nothing."""
+    return render_template(
+        "error.html", status=500, title=_("Archive damaged"), message=str(exc)
+    ), 500
+
+
 def _finished_letters(batch_id: int) -> list[Letter]:
     b = _batch_or_404(batch_id)
     found = svc.batch_letters(b)
@@ -238,9 +245,7 @@ def batch_pdf(batch_id: int):
     try:
         pdf = svc.combined_pdf(found)
     except svc.ArchiveError as exc:
-        return render_template(
-            "error.html", status=500, title=_("Archive damaged"), message=str(exc)
-        ), 500
+        return _archive_damaged(exc)
     return _pdf_response(pdf, f"CEROC-letters-batch-{batch_id}.pdf")
 
 
@@ -251,9 +256,7 @@ def batch_zip(batch_id: int):
     try:
         data = svc.zip_of(found)
     except svc.ArchiveError as exc:
-        return render_template(
-            "error.html", status=500, title=_("Archive damaged"), message=str(exc)
-        ), 500
+        return _archive_damaged(exc)
     response = Response(data, mimetype="application/zip")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="CEROC-letters-batch-{batch_id}.zip"'
@@ -365,9 +368,7 @@ def download(number: int):
     try:
         pdf = svc.read_pdf(letter)
     except svc.ArchiveError as exc:
-        return render_template(
-            "error.html", status=500, title=_("Archive damaged"), message=str(exc)
-        ), 500
+        return _archive_damaged(exc)
     return _pdf_response(pdf, svc.pdf_filename(letter), inline=request.args.get("view") == "1")
 
 

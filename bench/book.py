@@ -64,12 +64,13 @@ def build(app, args) -> dict:
     """Fill the database; return a few facts the timings need."""
     from sqlalchemy import select
 
+    from ceroc_donations.accounts.models import User
+    from ceroc_donations.book import service as book
+    from ceroc_donations.book.inputs import parse_contribution, parse_donor, parse_expense
+    from ceroc_donations.book.models import Fund
     from ceroc_donations.extensions import db
-    from ceroc_donations.models import Fund, User
     from ceroc_donations.money import Money, convert
     from ceroc_donations.security import hash_password
-    from ceroc_donations.services import book
-    from ceroc_donations.services.inputs import parse_contribution, parse_donor, parse_expense
 
     rng = random.Random(args.seed)
     start, end = date(2014, 1, 1), min(date.today(), date(2026, 12, 31))
@@ -262,9 +263,10 @@ def main() -> None:
     from sqlalchemy import select
 
     from ceroc_donations import create_app
+    from ceroc_donations.accounts.models import User
+    from ceroc_donations.book.models import Contribution
+    from ceroc_donations.book.queries import encode_cursor
     from ceroc_donations.extensions import db
-    from ceroc_donations.models import Contribution, User
-    from ceroc_donations.services.queries import encode_cursor
 
     with tempfile.TemporaryDirectory(prefix="ceroc-bench-") as tmp:
         app = create_app({

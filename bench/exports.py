@@ -43,7 +43,7 @@ def peak_rss_kib() -> int:
 
 def run_case(kind: str, count: int) -> None:
     sys.path.insert(0, ROOT)
-    from ceroc_donations.exports import iter_csv, write_xlsx
+    from ceroc_donations.ledger.exports import iter_csv, write_xlsx
 
     baseline = peak_rss_kib()
     started = time.perf_counter()

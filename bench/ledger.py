@@ -43,8 +43,8 @@ def build(path: str, entries: int) -> float:
     """Create the schema, then bulk-insert *entries* rows with indexes built afterwards."""
     started = time.perf_counter()
     app = make_app(path)
+    from ceroc_donations.book.models import LedgerEntry
     from ceroc_donations.extensions import db
-    from ceroc_donations.models import LedgerEntry
 
     with app.app_context():
         db.create_all()
@@ -106,9 +106,10 @@ def timed(fn, runs: int = RUNS) -> tuple[float, float]:
 
 def page_timings(path: str, entries: int) -> dict[str, tuple[float, float]]:
     app = make_app(path)
+    from ceroc_donations.book import queries
     from ceroc_donations.database import read_only
     from ceroc_donations.extensions import db
-    from ceroc_donations.services import ledger, queries
+    from ceroc_donations.ledger import service as ledger
 
     results = {}
     with app.app_context(), read_only():
@@ -134,8 +135,8 @@ def csv_case(path: str) -> None:
     """Run in its own process: export about 100,000 rows, report time and peak RSS."""
     app = make_app(path)
     from ceroc_donations.database import read_only
-    from ceroc_donations.exports import iter_csv
-    from ceroc_donations.services import ledger
+    from ceroc_donations.ledger import service as ledger
+    from ceroc_donations.ledger.exports import iter_csv
 
     def hwm() -> int:
         with open("/proc/self/status", encoding="ascii") as status:

@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ceroc_donations.money import Money  # noqa: E402
-from ceroc_donations.rendering import (  # noqa: E402
+from ceroc_donations.rendering import (
     Donor,
     GiftLine,
     LetterData,

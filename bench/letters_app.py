@@ -23,10 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import select  # noqa: E402
 
 from ceroc_donations import create_app  # noqa: E402
+from ceroc_donations.book import service as book
+from ceroc_donations.book.inputs import parse_contribution, parse_donor  # noqa: E402
+from ceroc_donations.book.models import Contribution
 from ceroc_donations.extensions import db  # noqa: E402
-from ceroc_donations.models import Contribution, LetterBatch  # noqa: E402
-from ceroc_donations.services import book, letters  # noqa: E402
-from ceroc_donations.services.inputs import parse_contribution, parse_donor  # noqa: E402
+from ceroc_donations.letters import service as letters  # noqa: E402
+from ceroc_donations.letters.models import LetterBatch  # noqa: E402
 
 
 def percentile(values: list[float], share: float) -> float:

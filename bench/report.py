@@ -38,8 +38,8 @@ CATEGORIES = ("promotion", "printing", "travel", "events", "fees", "other")
 
 def fill_book(count: int, year: int) -> None:
     """*count* contributions and count/10 expenses spread over *year*."""
-    from ceroc_donations.services import book
-    from ceroc_donations.services.inputs import parse_contribution, parse_donor, parse_expense
+    from ceroc_donations.book import service as book
+    from ceroc_donations.book.inputs import parse_contribution, parse_donor, parse_expense
 
     general = book.create_fund("general", "General", name_km="ទូទៅ", by=None)
     promo = book.create_fund("promotion", "Promotion & petition collection", by=None)
@@ -85,7 +85,7 @@ def main() -> None:
             print(f"book: {args.count} contributions, {args.count // 10} expenses "
                   f"in {time.perf_counter() - started:.1f} s")
 
-            from ceroc_donations.services.report import build_report
+            from ceroc_donations.ledger.report import build_report
 
             started = time.perf_counter()
             data = build_report(date(year, 1, 1), date(year, 12, 31))

@@ -32,7 +32,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         instance_relative_config=True,
         template_folder=str(ROOT / "templates"),
     )
-    from .config import Defaults, from_environ
+    from ceroc_donations.config import Defaults, from_environ
 
     app.config.from_object(Defaults)
     if test_config is None:
@@ -51,10 +51,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         if not app.config.get(key):
             app.config[key] = os.path.join(app.instance_path, sub)
 
-    from . import security  # noqa: F401  (registers the user loader)
-    from .database import configure_sqlite
-    from .extensions import babel, csrf, db, login_manager, migrate
-    from .i18n import init_i18n
+    from ceroc_donations import security  # noqa: F401  (registers the user loader)
+    from ceroc_donations.database import configure_sqlite
+    from ceroc_donations.extensions import babel, csrf, db, login_manager, migrate
+    from ceroc_donations.i18n import init_i18n
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
@@ -82,11 +82,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.url_map.converters["int"] = DatabaseId
 
-    from .views import register_blueprints
+    from ceroc_donations.blueprints import register_blueprints
 
     register_blueprints(app)
 
-    from .cli import register_cli
+    from ceroc_donations.cli import register_cli
 
     register_cli(app)
     return app

@@ -11,9 +11,9 @@ from decimal import Decimal
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from .database import next_value
-from .extensions import db
-from .models import AuditEvent, User, utcnow
+from ceroc_donations.accounts.models import AuditEvent, User
+from ceroc_donations.database import next_value, utcnow
+from ceroc_donations.extensions import db
 
 GENESIS = "0" * 64
 
@@ -107,7 +107,7 @@ def verify() -> tuple[int, list[AuditProblem]]:
                                          _("content was altered after it was written")))
         prev_hash = event.hash
         expected_seq = event.seq + 1
-    from .database import current_value
+    from ceroc_donations.database import current_value
 
     last = current_value("audit")
     if last >= expected_seq:

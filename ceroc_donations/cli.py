@@ -10,8 +10,8 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
-from . import translations_cli
-from .extensions import db
+from ceroc_donations import translations_cli
+from ceroc_donations.extensions import db
 
 
 def _upgrade() -> None:
@@ -21,7 +21,7 @@ def _upgrade() -> None:
 
 
 def register_cli(app: Flask) -> None:
-    from .letters_cli import register as register_letters
+    from ceroc_donations.letters.cli import register as register_letters
 
     register_letters(app)
     translations_cli.register(app)  # flask translations update|compile|init
@@ -35,7 +35,7 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("demo")
     def demo():
         """Migrate, then load the seed's demo data (once) and print the demo logins."""
-        from .demo import load_demo
+        from ceroc_donations.demo import load_demo
 
         _upgrade()
         logins = load_demo()
@@ -51,8 +51,8 @@ def register_cli(app: Flask) -> None:
     @click.option("--name", default=None, help="Full name (default: the part before @).")
     def create_user(email, role, name):
         """Create an account; the password is read from a prompt or standard input."""
-        from .services import users
-        from .services.inputs import Invalid
+        from ceroc_donations.accounts import service as users
+        from ceroc_donations.book.inputs import Invalid
 
         if sys.stdin.isatty():
             password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
@@ -72,8 +72,8 @@ def register_cli(app: Flask) -> None:
     @click.option("--label", default="cli")
     def create_token(email, label):
         """Print a new API token for EMAIL (shown once; only its hash is stored)."""
-        from .models import User
-        from .services import users
+        from ceroc_donations.accounts import service as users
+        from ceroc_donations.accounts.models import User
 
         user = db.session.execute(select(User).where(User.email == email)).scalar()
         if user is None:
@@ -112,7 +112,7 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("verify-audit")
     def verify_audit():
         """Check the hash chain of the audit trail; exit 1 if any event was altered or removed."""
-        from .audit import verify
+        from ceroc_donations.audit import verify
 
         count, problems = verify()
         for p in problems:

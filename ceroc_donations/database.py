@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import contextvars
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 from flask import has_request_context, request
 from sqlalchemy import event, select, text, update
 from sqlalchemy.engine import Engine
 
-from .extensions import db
+from ceroc_donations.extensions import db
+
+
+def utcnow() -> datetime:
+    """Naive UTC now, as stored in the database."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
 
 _read_only = contextvars.ContextVar("ceroc_read_only", default=False)
 
@@ -61,7 +68,7 @@ def next_value(name: str) -> int:
     ``UPDATE … RETURNING`` locks the row (PostgreSQL) or runs under the write lock
     (SQLite), so two writers never get the same number and a rollback leaves no gap.
     """
-    from .models import Counter
+    from ceroc_donations.accounts.models import Counter
 
     if db.session.get_bind().dialect.name == "postgresql":
         # Writers that number things take one lock first, as SQLite's BEGIN IMMEDIATE does:
@@ -88,6 +95,6 @@ def next_value(name: str) -> int:
 
 
 def current_value(name: str) -> int:
-    from .models import Counter
+    from ceroc_donations.accounts.models import Counter
 
     return db.session.execute(select(Counter.value).where(Counter.name == name)).scalar() or 0

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from .extensions import db
-from .models import User
-from .services import book, users
-from .services.inputs import parse_contribution, parse_donor, parse_expense
+from ceroc_donations.accounts import service as users
+from ceroc_donations.accounts.models import User
+from ceroc_donations.book import service as book
+from ceroc_donations.book.inputs import parse_contribution, parse_donor, parse_expense
+from ceroc_donations.extensions import db
 
 #: (email, name, role, password) — printed by ``flask demo``; for trying the app only.
 DEMO_USERS = (

@@ -10,7 +10,7 @@ from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 
-from .money import Money, format_money, format_plain, to_khmer_digits
+from ceroc_donations.money import Money, format_money, format_plain, to_khmer_digits
 
 
 def N_(message: str) -> str:

@@ -6,7 +6,7 @@ else is, and validates the document, so it cannot drift from :mod:`.views.api`.
 
 from __future__ import annotations
 
-from .models import (
+from ceroc_donations.book.models import (
     DONOR_DISPLAY,
     DONOR_KINDS,
     EXPENSE_CATEGORIES,
@@ -15,7 +15,7 @@ from .models import (
     METHODS,
     THANK_STATUSES,
 )
-from .money import CURRENCIES
+from ceroc_donations.money import CURRENCIES
 
 MAX_LIMIT = 200
 
@@ -259,8 +259,8 @@ def _void(tag: str, schema: str, id_name: str) -> dict:
 
 def _extra_paths() -> list[dict]:
     """Path items described next to the blueprints that serve them."""
-    from .views.api_ledger import ledger_openapi_paths
-    from .views.api_letters import letters_openapi_paths
+    from ceroc_donations.ledger.api import ledger_openapi_paths
+    from ceroc_donations.letters.api import letters_openapi_paths
 
     return [_as_openapi_30(ledger_openapi_paths()), _as_openapi_30(letters_openapi_paths())]
 

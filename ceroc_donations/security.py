@@ -14,8 +14,9 @@ from flask import abort, current_app, g, jsonify, request
 from flask_login import current_user
 from sqlalchemy import delete, func, select
 
-from .extensions import db, login_manager
-from .models import ApiToken, LoginFailure, User, utcnow
+from ceroc_donations.accounts.models import ApiToken, LoginFailure, User
+from ceroc_donations.database import utcnow
+from ceroc_donations.extensions import db, login_manager
 
 # argon2id; argon2-cffi's defaults (t=3, m=64 MiB, p=4) are above OWASP's minimum
 # (m=19 MiB, t=2, p=1).

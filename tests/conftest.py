@@ -5,8 +5,8 @@ import os
 import pytest
 
 from ceroc_donations import create_app
+from ceroc_donations.accounts.models import User
 from ceroc_donations.extensions import db
-from ceroc_donations.models import User
 from ceroc_donations.security import hash_password
 
 PASSWORD = "correct-horse-battery"
@@ -94,7 +94,7 @@ def user(ctx):
 
 @pytest.fixture
 def funds(ctx, user):
-    from ceroc_donations.services import book
+    from ceroc_donations.book import service as book
 
     general = book.create_fund("general", "General", name_km="ទូទៅ", by=user)
     promo = book.create_fund("promotion", "Promotion & petition collection", by=user)
@@ -104,8 +104,8 @@ def funds(ctx, user):
 
 @pytest.fixture
 def donor(ctx, user):
-    from ceroc_donations.services import book
-    from ceroc_donations.services.inputs import parse_donor
+    from ceroc_donations.book import service as book
+    from ceroc_donations.book.inputs import parse_donor
 
     d = book.create_donor(parse_donor({"name_en": "CNRP Minnesota", "country": "US"}), by=user)
     db.session.commit()

@@ -8,10 +8,9 @@ from datetime import date
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from ceroc_donations.accounts.models import User
 from ceroc_donations.extensions import db
-from ceroc_donations.models import User
-
-from .conftest import contribution_form
+from tests.conftest import contribution_form
 
 ISSUED = date(2026, 11, 27)
 
@@ -21,8 +20,8 @@ class Ids:
 
 
 def make_book(app) -> Ids:
-    from ceroc_donations.services import book as svc
-    from ceroc_donations.services.inputs import parse_contribution, parse_donor
+    from ceroc_donations.book import service as svc
+    from ceroc_donations.book.inputs import parse_contribution, parse_donor
 
     with app.app_context():
         user = db.session.execute(select(User).where(User.role == "treasurer")).scalar_one()

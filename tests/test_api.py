@@ -11,19 +11,11 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from ceroc_donations.accounts.models import ApiToken, AuditEvent, User
+from ceroc_donations.book.models import Contribution, Donor, Expense, Fund
+from ceroc_donations.database import utcnow
 from ceroc_donations.extensions import db
-from ceroc_donations.models import (
-    ApiToken,
-    AuditEvent,
-    Contribution,
-    Donor,
-    Expense,
-    Fund,
-    User,
-    utcnow,
-)
-
-from .conftest import ROLES
+from tests.conftest import ROLES
 
 API = "/api/v1"
 HTML = '<script>alert("x")</script> & <b>bold</b>'
@@ -41,11 +33,10 @@ class Book:
 
 @pytest.fixture
 def book(app):
+    from ceroc_donations.book import service as svc
+    from ceroc_donations.book.inputs import parse_contribution, parse_donor, parse_expense
     from ceroc_donations.security import new_api_token
-    from ceroc_donations.services import book as svc
-    from ceroc_donations.services.inputs import parse_contribution, parse_donor, parse_expense
-
-    from .conftest import contribution_form
+    from tests.conftest import contribution_form
 
     with app.app_context():
         users = {u.role: u for u in db.session.execute(select(User)).scalars()}
@@ -130,7 +121,7 @@ def test_openapi_document_is_valid(client):
 
 
 def test_openapi_bodies_name_the_fields_the_api_reads(client):
-    from ceroc_donations.views import api
+    from ceroc_donations.book import api
 
     schemas = client.get(API + "/openapi.json").json["components"]["schemas"]
     for schema, fields in (("DonorInput", api.DONOR_FIELDS), ("FundInput", api.FUND_FIELDS),
@@ -396,7 +387,7 @@ WEIRD = [None, True, False, 0, -1, 1.5, 10**30, "", " ", "<b>", [], [1], ["x"], 
     ("/contributions", "CONTRIBUTION_FIELDS"), ("/expenses", "EXPENSE_FIELDS"),
     ("/donors", "DONOR_FIELDS"), ("/funds", "FUND_FIELDS")])
 def test_no_value_in_any_field_is_a_500(app, call, book, url, fields):
-    from ceroc_donations.views import api
+    from ceroc_donations.book import api
 
     good = {"/contributions": contribution_body(book), "/expenses": expense_body(book),
             "/donors": {"name_en": "D"}, "/funds": {"code": "c", "name_en": "C"}}[url]

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from markupsafe import Markup
 
-from ceroc_donations.charts import (
+from ceroc_donations.money import Money, format_money
+from ceroc_donations.rendering.charts import (
     FONT_FAMILY,
     ChartTable,
     MonthlyFlow,
@@ -21,7 +22,6 @@ from ceroc_donations.charts import (
     nice_ticks,
     normalise_flow,
 )
-from ceroc_donations.money import Money, format_money
 
 SVG = "{http://www.w3.org/2000/svg}"
 KHMER_LABEL = "សាលារៀន ស្រុកព្រៃវែង"  # a school in Prey Veng, with coeng subscripts

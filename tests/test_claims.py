@@ -10,12 +10,15 @@ import pytest
 from sqlalchemy import func, select
 
 from ceroc_donations import audit
+from ceroc_donations.accounts.models import AuditEvent, User
+from ceroc_donations.book import queries
+from ceroc_donations.book.inputs import Invalid
+from ceroc_donations.book.models import Expense, LedgerEntry
+from ceroc_donations.book.receipts import store_receipt
+from ceroc_donations.book.service import Conflict
+from ceroc_donations.claims import service as claims
+from ceroc_donations.claims.models import ExpenseClaim
 from ceroc_donations.extensions import db
-from ceroc_donations.models import AuditEvent, Expense, ExpenseClaim, LedgerEntry, User
-from ceroc_donations.services import claims, queries
-from ceroc_donations.services.book import Conflict
-from ceroc_donations.services.inputs import Invalid
-from ceroc_donations.services.receipts import store_receipt
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 JPEG = b"\xff\xd8\xff\xe0" + b"\0" * 64
@@ -248,7 +251,7 @@ class Ref:
 @pytest.fixture
 def world(app):
     """Two funds; no app context stays pushed during requests (see test_views_book)."""
-    from ceroc_donations.services import book
+    from ceroc_donations.book import service as book
 
     with app.app_context():
         treasurer = _user("treasurer")
@@ -474,7 +477,7 @@ def test_every_claims_page_renders_for_every_role(app, client, auth, world):
 
 
 def test_claim_forms_carry_csrf_tokens(csrf_app, world):
-    from .conftest import PASSWORD
+    from tests.conftest import PASSWORD
 
     client = csrf_app.test_client()
     import re

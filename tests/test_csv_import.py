@@ -10,9 +10,10 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from ceroc_donations.accounts.models import AuditEvent, User
+from ceroc_donations.book.models import Contribution, Donor, LedgerEntry
 from ceroc_donations.extensions import db
-from ceroc_donations.models import AuditEvent, Contribution, Donor, LedgerEntry, User
-from ceroc_donations.services import csv_import
+from ceroc_donations.imports import service as csv_import
 
 HEADER = "donor,amount,currency,exchange_rate,received_on,fund,occasion,note\n"
 GOOD = (HEADER
@@ -24,8 +25,8 @@ GOOD = (HEADER
 @pytest.fixture
 def imports(app, tmp_path):
     """Two funds and two donors; the uploads go to a temporary folder."""
-    from ceroc_donations.services import book
-    from ceroc_donations.services.inputs import parse_donor
+    from ceroc_donations.book import service as book
+    from ceroc_donations.book.inputs import parse_donor
 
     app.config["IMPORTS_DIR"] = str(tmp_path / "imports")
     with app.app_context():

@@ -10,7 +10,7 @@ from decimal import Decimal
 import openpyxl
 import pytest
 
-from ceroc_donations.exports import BOM, ROWS_PER_CHUNK, iter_csv, write_xlsx
+from ceroc_donations.ledger.exports import BOM, ROWS_PER_CHUNK, iter_csv, write_xlsx
 from ceroc_donations.money import Money
 
 KHMER = "លោក សុខ ចាន់ធី"

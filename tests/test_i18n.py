@@ -18,11 +18,11 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from sqlalchemy import select
 
+from ceroc_donations.accounts.models import ROLES, User
+from ceroc_donations.book.models import EXPENSE_CATEGORIES, METHODS
 from ceroc_donations.extensions import db
 from ceroc_donations.i18n import DYNAMIC_MSGIDS, date_filter, select_locale
-from ceroc_donations.models import EXPENSE_CATEGORIES, METHODS, ROLES, User
-
-from .conftest import contribution_form
+from tests.conftest import contribution_form
 
 ROOT = Path(__file__).resolve().parent.parent
 KM_DIR = ROOT / "ceroc_donations" / "translations" / "km" / "LC_MESSAGES"
@@ -137,8 +137,8 @@ def test_locale_outside_a_request_is_the_default(app):
 @pytest.fixture
 def entries(app):
     """A fund, a donor, a contribution on 15 June 2014 and a printing expense."""
-    from ceroc_donations.services import book as svc
-    from ceroc_donations.services.inputs import parse_contribution, parse_donor, parse_expense
+    from ceroc_donations.book import service as svc
+    from ceroc_donations.book.inputs import parse_contribution, parse_donor, parse_expense
 
     with app.app_context():
         user = db.session.execute(select(User).where(User.role == "treasurer")).scalar_one()

@@ -13,13 +13,13 @@ from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from ceroc_donations import audit
+from ceroc_donations.book.inputs import Invalid
+from ceroc_donations.book.models import Contribution, Donor
+from ceroc_donations.book.service import Conflict, set_thank_status
 from ceroc_donations.extensions import db
-from ceroc_donations.models import Contribution, Donor, Letter, LetterTextVersion
-from ceroc_donations.services import letters
-from ceroc_donations.services.book import Conflict, set_thank_status
-from ceroc_donations.services.inputs import Invalid
-
-from .letters_support import ISSUED, make_book, page_count, pdf_text, user_of
+from ceroc_donations.letters import service as letters
+from ceroc_donations.letters.models import Letter, LetterTextVersion
+from tests.letters_support import ISSUED, make_book, page_count, pdf_text, user_of
 
 
 @pytest.fixture
@@ -161,10 +161,9 @@ def test_numbers_are_gap_free_when_two_generate_at_once(app, ids):
     with app.app_context():
         extra = []
         for i in range(4):
-            from ceroc_donations.services import book as svc
-            from ceroc_donations.services.inputs import parse_contribution
-
-            from .conftest import contribution_form
+            from ceroc_donations.book import service as svc
+            from ceroc_donations.book.inputs import parse_contribution
+            from tests.conftest import contribution_form
 
             extra.append(
                 svc.record_contribution(

@@ -12,11 +12,12 @@ import zipfile
 import pytest
 from sqlalchemy import select
 
+from ceroc_donations.accounts.models import User
+from ceroc_donations.book.models import Contribution
 from ceroc_donations.extensions import db
-from ceroc_donations.models import Contribution, Letter, LetterBatch, User
+from ceroc_donations.letters.models import Letter, LetterBatch
 from ceroc_donations.security import new_api_token
-
-from .letters_support import make_book, page_count, pdf_text
+from tests.letters_support import make_book, page_count, pdf_text
 
 
 @pytest.fixture
@@ -145,7 +146,7 @@ def test_queue_batch_progress_and_downloads(client, auth, ids, app):
 
 def test_running_batch_page_refreshes_without_js(client, auth, ids, app):
     with app.app_context():
-        from ceroc_donations.services import letters
+        from ceroc_donations.letters import service as letters
 
         b = letters.create_batch([ids.single], by=None)
         db.session.commit()
@@ -158,7 +159,7 @@ def test_running_batch_page_refreshes_without_js(client, auth, ids, app):
 
 
 def test_batch_in_a_real_worker_process(client, auth, ids, app):
-    """The page starts `python -m ceroc_donations.letter_worker`, which outlives the request."""
+    """The page starts `python -m ceroc_donations.letters.worker`, which outlives the request."""
     import time
 
     app.config["LETTER_BATCH_RUNNER"] = "process"
@@ -170,7 +171,7 @@ def test_batch_in_a_real_worker_process(client, auth, ids, app):
         if status["status"] in ("done", "failed"):
             break
         time.sleep(0.2)
-    from ceroc_donations.services.letters import WORKERS
+    from ceroc_donations.letters.service import WORKERS
 
     for process in WORKERS:
         assert process.wait(timeout=30) == 0
@@ -304,7 +305,7 @@ def test_api_session_post_needs_csrf_token_needs_none(client, auth, ids, app):
 
 
 def test_openapi_paths_describe_the_endpoints(app):
-    from ceroc_donations.views.api_letters import letters_openapi_paths
+    from ceroc_donations.letters.api import letters_openapi_paths
 
     paths = letters_openapi_paths()
     rules = {r.rule for r in app.url_map.iter_rules() if r.endpoint.startswith("api_letters.")}

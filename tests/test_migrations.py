@@ -39,7 +39,7 @@ def test_demo_command_on_a_fresh_database(tmp_path):
     with app.app_context():
         from sqlalchemy import func, select
 
-        from ceroc_donations.models import Contribution
+        from ceroc_donations.book.models import Contribution
 
         refs = db.session.execute(select(Contribution.reference)).scalars().all()
         assert sorted(refs) == ["C-2014-0001", "C-2014-0002"]

@@ -22,8 +22,7 @@ from ceroc_donations.rendering import (
     render_html,
 )
 from ceroc_donations.rendering.khmer import ZWSP
-
-from .rendering_support import sample_letter, sample_statement
+from tests.rendering_support import sample_letter, sample_statement
 
 
 def plain(html: str) -> str:

@@ -21,8 +21,7 @@ from ceroc_donations.rendering import (
     render_html,
 )
 from ceroc_donations.rendering.khmer import ZWSP, insert_word_breaks
-
-from .rendering_support import font_programs, glyph_runs, sample_letter, sample_statement
+from tests.rendering_support import font_programs, glyph_runs, sample_letter, sample_statement
 
 #: Coeng subscripts, the ro subscript, split vowels, Khmer digits.
 PROBES = [

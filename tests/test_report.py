@@ -11,8 +11,9 @@ import pytest
 from fontTools.ttLib import TTFont
 from sqlalchemy import func, select
 
+from ceroc_donations.accounts.models import User
+from ceroc_donations.book.models import Contribution, LedgerEntry
 from ceroc_donations.extensions import db
-from ceroc_donations.models import Contribution, LedgerEntry, User
 from ceroc_donations.money import Money, format_money
 from ceroc_donations.rendering import FONT_FILES
 from ceroc_donations.rendering.khmer import ZWSP, insert_word_breaks
@@ -23,9 +24,8 @@ from ceroc_donations.rendering.report import (
     render_report_html,
     render_report_pdf,
 )
-
-from .conftest import ROLES, contribution_form
-from .rendering_support import glyph_runs
+from tests.conftest import ROLES, contribution_form
+from tests.rendering_support import glyph_runs
 
 #: Names that must never appear in the report: the donor and the gift asked for anonymity.
 SECRET_DONOR = "Zqxmarker Secretperson"
@@ -40,8 +40,8 @@ needs_poppler = pytest.mark.skipif(not shutil.which("pdftotext"),
 @pytest.fixture
 def book(app):
     """Gifts and expenses in 2024 and 2025, some voided, some anonymous; no context kept."""
-    from ceroc_donations.services import book as svc
-    from ceroc_donations.services.inputs import parse_contribution, parse_donor, parse_expense
+    from ceroc_donations.book import service as svc
+    from ceroc_donations.book.inputs import parse_contribution, parse_donor, parse_expense
 
     with app.app_context():
         user = db.session.execute(select(User).where(User.role == "treasurer")).scalar_one()
@@ -91,7 +91,7 @@ def ledger_sum(direction, *where) -> int:
 
 
 def build(app, since=SINCE, until=UNTIL) -> ReportData:
-    from ceroc_donations.services.report import build_report
+    from ceroc_donations.ledger.report import build_report
 
     with app.app_context():
         return build_report(since, until, generated_on=date(2026, 1, 5))
@@ -168,9 +168,9 @@ def test_display_names(book):
 
 
 def test_group_only_names_groups(ctx, user, funds):
-    from ceroc_donations.services import book as svc
-    from ceroc_donations.services.inputs import parse_contribution, parse_donor
-    from ceroc_donations.services.report import display_names
+    from ceroc_donations.book import service as svc
+    from ceroc_donations.book.inputs import parse_contribution, parse_donor
+    from ceroc_donations.ledger.report import display_names
 
     group = svc.create_donor(parse_donor({"name_en": "IKA"}), by=user)
     person = svc.create_donor(parse_donor({"name_en": "Mrs. Janet Seng", "kind": "person"}),
@@ -189,8 +189,8 @@ def test_group_only_names_groups(ctx, user, funds):
 @pytest.mark.parametrize("gift_display", ["default", "full_name", "group_only", "initials",
                                           "anonymous"])
 def test_english_names_match_the_ledger_page(kind, donor_display, gift_display):
-    from ceroc_donations.services.ledger import public_donor_name
-    from ceroc_donations.services.report import public_names
+    from ceroc_donations.ledger.report import public_names
+    from ceroc_donations.ledger.service import public_donor_name
 
     for name in ("Sok Dara", "Mrs. Janet Seng (Lowell)", "CNRP Minnesota & IKA"):
         mine = public_names(name, "ឈ្មោះ", kind, donor_display, gift_display)[0]

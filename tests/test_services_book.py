@@ -8,14 +8,15 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from ceroc_donations import audit
+from ceroc_donations.accounts.models import AuditEvent
+from ceroc_donations.book import queries
+from ceroc_donations.book import service as book
+from ceroc_donations.book.inputs import Invalid, parse_contribution, parse_expense
+from ceroc_donations.book.models import Contribution, FundMonthTotal, LedgerEntry
+from ceroc_donations.book.service import Conflict
 from ceroc_donations.extensions import db
-from ceroc_donations.models import AuditEvent, Contribution, FundMonthTotal, LedgerEntry
 from ceroc_donations.money import Money
-from ceroc_donations.services import book, queries
-from ceroc_donations.services.book import Conflict
-from ceroc_donations.services.inputs import Invalid, parse_contribution, parse_expense
-
-from .conftest import contribution_form
+from tests.conftest import contribution_form
 
 
 def record(donor, fund, user, **kw):
@@ -42,7 +43,7 @@ def test_rollback_leaves_no_gap(funds, donor, user):
 
 
 def test_joint_gift_shares(funds, user, donor):
-    from ceroc_donations.services.inputs import parse_donor
+    from ceroc_donations.book.inputs import parse_donor
 
     ika = book.create_donor(parse_donor({"name_en": "IKA"}), by=user)
     general, _ = funds

@@ -7,13 +7,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
+from ceroc_donations.book import service as book
+from ceroc_donations.book.inputs import Invalid, parse_contribution, parse_donor
+from ceroc_donations.book.models import FundMonthTotal, LedgerEntry
 from ceroc_donations.extensions import db
-from ceroc_donations.models import FundMonthTotal, LedgerEntry
+from ceroc_donations.ledger import service as ledger
 from ceroc_donations.money import Money
-from ceroc_donations.services import book, ledger
-from ceroc_donations.services.inputs import Invalid, parse_contribution, parse_donor
-
-from .conftest import contribution_form
+from tests.conftest import contribution_form
 
 START = date(2023, 11, 20)
 CATEGORIES = ("printing", "travel", "events")

@@ -6,10 +6,10 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from ceroc_donations.accounts.models import User
+from ceroc_donations.book.models import Contribution, Expense
 from ceroc_donations.extensions import db
-from ceroc_donations.models import Contribution, Expense, User
-
-from .conftest import PASSWORD, contribution_form
+from tests.conftest import PASSWORD, contribution_form
 
 TREASURER_URLS = ["/contributions/new", "/expenses/new", "/donors/new", "/contributions/1/edit",
                   "/contributions/1/void", "/expenses/1/edit", "/audit"]
@@ -24,8 +24,8 @@ class Ref:
 def book(app):
     """Two funds, a donor, one contribution and one expense; no app context stays pushed
     (it would carry the logged-in user from one test request to the next)."""
-    from ceroc_donations.services import book as svc
-    from ceroc_donations.services.inputs import parse_contribution, parse_donor, parse_expense
+    from ceroc_donations.book import service as svc
+    from ceroc_donations.book.inputs import parse_contribution, parse_donor, parse_expense
 
     with app.app_context():
         user = db.session.execute(select(User).where(User.role == "treasurer")).scalar_one()

@@ -7,10 +7,10 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from ceroc_donations.accounts.models import AuditEvent, User
+from ceroc_donations.accounts.setting import Setting
 from ceroc_donations.extensions import db
-from ceroc_donations.models import AuditEvent, Setting, User
-
-from .conftest import contribution_form
+from tests.conftest import contribution_form
 
 MARKER = "Zq7MarkerXx"
 
@@ -30,9 +30,9 @@ class Ref:
 def book(app):
     """Funds, donors (one anonymous, with MARKER in every personal field), gifts and an
     expense; no app context stays pushed during requests."""
+    from ceroc_donations.book import service as svc
+    from ceroc_donations.book.inputs import parse_contribution, parse_donor, parse_expense
     from ceroc_donations.security import new_api_token
-    from ceroc_donations.services import book as svc
-    from ceroc_donations.services.inputs import parse_contribution, parse_donor, parse_expense
 
     with app.app_context():
         user = db.session.execute(select(User).where(User.role == "treasurer")).scalar_one()
@@ -137,7 +137,7 @@ def test_csv_export(client, auth, book):
 
 def test_xlsx_export_keeps_khmer(client, auth, book, app):
     with app.app_context():
-        from ceroc_donations.models import Fund
+        from ceroc_donations.book.models import Fund
 
         db.session.get(Fund, book.general).name_en = "General ទូទៅ"
         db.session.commit()
@@ -183,7 +183,7 @@ def test_api_roles_and_shape(client, book):
 
 
 def test_openapi_paths():
-    from ceroc_donations.views.api_ledger import ledger_openapi_paths
+    from ceroc_donations.ledger.api import ledger_openapi_paths
 
     paths = ledger_openapi_paths()
     assert set(paths) == {"/api/v1/ledger", "/api/v1/balances"}

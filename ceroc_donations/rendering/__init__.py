@@ -6,9 +6,14 @@ No database and no Flask here: the services read the database into a
 
 from __future__ import annotations
 
-from .fonts import FONT_FILES
-from .khmer import format_date_en, format_date_km, insert_word_breaks, to_khmer_digits
-from .letter import (
+from ceroc_donations.rendering.fonts import FONT_FILES
+from ceroc_donations.rendering.khmer import (
+    format_date_en,
+    format_date_km,
+    insert_word_breaks,
+    to_khmer_digits,
+)
+from ceroc_donations.rendering.letter import (
     LETTERS_DIR,
     Donor,
     GiftLine,
@@ -19,7 +24,12 @@ from .letter import (
     placeholder_values,
     render_html,
 )
-from .placeholders import PLACEHOLDERS, PlaceholderError, fill, validate
+from ceroc_donations.rendering.placeholders import (
+    PLACEHOLDERS,
+    PlaceholderError,
+    fill,
+    validate,
+)
 
 __all__ = [
     "FONT_FILES", "LETTERS_DIR", "PLACEHOLDERS", "Donor", "FetchRefused", "GiftLine",
@@ -37,7 +47,7 @@ _PDF_NAMES = frozenset({"FetchRefused", "LetterJob", "LetterRenderer", "StaticFi
 
 def __getattr__(name: str):
     if name in _PDF_NAMES:
-        from . import pdf
+        from ceroc_donations.rendering import pdf
 
         return getattr(pdf, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

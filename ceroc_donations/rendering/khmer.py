@@ -14,7 +14,7 @@ from datetime import date
 
 from babel.dates import get_month_names
 
-from ..money import to_khmer_digits
+from ceroc_donations.money import to_khmer_digits
 
 __all__ = [
     "ZWSP",

@@ -19,9 +19,14 @@ from typing import Literal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from ..money import Money, format_money, to_khmer_digits
-from .khmer import format_date_en, format_date_km, insert_word_breaks
-from .placeholders import PlaceholderError, fill, fill_paragraphs, validate
+from ceroc_donations.money import Money, format_money, to_khmer_digits
+from ceroc_donations.rendering.khmer import format_date_en, format_date_km, insert_word_breaks
+from ceroc_donations.rendering.placeholders import (
+    PlaceholderError,
+    fill,
+    fill_paragraphs,
+    validate,
+)
 
 Language = Literal["bilingual", "km", "en"]
 Kind = Literal["thank_you", "statement"]

@@ -27,8 +27,15 @@ from weasyprint.document import Document
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse, path2url
 
-from .fonts import FONT_DIR, FONT_FACES, FONT_FILES  # noqa: F401  (re-exported)
-from .letter import LETTERS_DIR, Kind, LetterData, LetterTexts, letter_metadata, render_html
+from ceroc_donations.rendering.fonts import FONT_DIR, FONT_FACES, FONT_FILES  # noqa: F401  (re-exported)
+from ceroc_donations.rendering.letter import (
+    LETTERS_DIR,
+    Kind,
+    LetterData,
+    LetterTexts,
+    letter_metadata,
+    render_html,
+)
 
 LOGGER = logging.getLogger(__name__)
 

@@ -1,11 +1,11 @@
 """The transparency report: plain :class:`ReportData` → HTML → PDF/A bytes, no database.
 
-The service :mod:`ceroc_donations.services.report` reads the database once into a
+The service :mod:`ceroc_donations.ledger.report` reads the database once into a
 :class:`ReportData`; :func:`render_report_pdf` lays it out in English or Khmer with the
 letters' fonts, Khmer word breaks and allow-listed fetcher (:class:`.pdf.LetterRenderer`
 with ``report.css``).
 
-Charts are SVG drawn by :mod:`ceroc_donations.charts` with Latin labels only: WeasyPrint
+Charts are SVG drawn by :mod:`ceroc_donations.rendering.charts` with Latin labels only: WeasyPrint
 does not shape Khmer inside SVG ``<text>`` (WeasyPrint#2249), so Khmer names sit in the
 HTML tables beside the charts, where Pango shapes them.
 """
@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Literal
 
 from markupsafe import Markup, escape
 
-from .. import charts
-from ..money import Money, format_money, to_khmer_digits
-from .khmer import format_date_en, format_date_km
-from .letter import LETTERS_DIR, _khmer_markup, design_environment
+from ceroc_donations.money import Money, format_money, to_khmer_digits
+from ceroc_donations.rendering import charts
+from ceroc_donations.rendering.khmer import format_date_en, format_date_km
+from ceroc_donations.rendering.letter import LETTERS_DIR, _khmer_markup, design_environment
 
 if TYPE_CHECKING:
-    from .pdf import LetterRenderer
+    from ceroc_donations.rendering.pdf import LetterRenderer
 
 ReportLanguage = Literal["en", "km"]
 LANGUAGES: tuple[str, ...] = ("en", "km")
@@ -302,7 +302,7 @@ def report_renderer() -> LetterRenderer:
     """This thread's renderer for reports (fonts and CSS parsed once per thread)."""
     renderer = getattr(_local, "renderer", None)
     if renderer is None:
-        from .pdf import LetterRenderer
+        from ceroc_donations.rendering.pdf import LetterRenderer
 
         renderer = _local.renderer = LetterRenderer(stylesheet="report.css")
     return renderer

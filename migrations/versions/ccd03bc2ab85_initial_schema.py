@@ -5,9 +5,8 @@ Revises:
 Create Date: 2026-11-27 21:28:41.719982
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'ccd03bc2ab85'

@@ -1,0 +1,1 @@
+"""Accounts: users, roles, API tokens, log-in and the organisation's settings."""

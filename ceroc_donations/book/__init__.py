@@ -1,0 +1,1 @@
+"""The book: donors, funds, contributions and expenses."""

@@ -1,0 +1,359 @@
+"""Operations on the treasurer's book. Each one flushes and audits; the caller commits."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from ceroc_donations import audit
+from ceroc_donations.accounts.models import User
+from ceroc_donations.book.inputs import (
+    ContributionInput,
+    DonorInput,
+    ExpenseInput,
+    base_currency,
+)
+from ceroc_donations.book.models import (
+    Contribution,
+    ContributionDonor,
+    Donor,
+    Expense,
+    Fund,
+    FundMonthTotal,
+    LedgerEntry,
+)
+from ceroc_donations.database import next_value, utcnow
+from ceroc_donations.extensions import db
+from ceroc_donations.money import Money, convert, rate_to_text
+
+
+class Conflict(ValueError):
+    """The operation does not fit the entry's state (e.g. voiding twice)."""
+
+
+# --- snapshots for the audit trail -------------------------------------------------------
+
+def donor_snapshot(donor: Donor) -> dict:
+    return {k: getattr(donor, k) for k in (
+        "kind", "name_en", "name_km", "city", "region", "country", "email", "postal_address",
+        "letter_language", "public_display", "note")}
+
+
+def contribution_snapshot(c: Contribution) -> dict:
+    return {
+        "reference": c.reference,
+        "donors": [
+            {"donor_id": s.donor_id, "share_minor": s.share_minor} for s in c.shares
+        ],
+        "amount_minor": c.amount_minor, "currency": c.currency,
+        "exchange_rate": c.exchange_rate, "base_amount_minor": c.base_amount_minor,
+        "base_currency": c.base_currency, "received_on": c.received_on,
+        "received_by": c.received_by, "occasion": c.occasion, "purpose": c.purpose,
+        "method": c.method, "in_kind_description": c.in_kind_description,
+        "fund_id": c.fund_id, "public_display": c.public_display, "note": c.note,
+        "voided": c.voided, "void_reason": c.void_reason, "thank_status": c.thank_status,
+    }
+
+
+def expense_snapshot(e: Expense) -> dict:
+    return {
+        "reference": e.reference, "paid_on": e.paid_on, "payee": e.payee,
+        "amount_minor": e.amount_minor, "currency": e.currency,
+        "exchange_rate": e.exchange_rate, "base_amount_minor": e.base_amount_minor,
+        "base_currency": e.base_currency, "category": e.category, "fund_id": e.fund_id,
+        "description_en": e.description_en, "description_km": e.description_km,
+        "receipt_sha256": e.receipt_sha256, "receipt_name": e.receipt_name,
+        "voided": e.voided, "void_reason": e.void_reason,
+    }
+
+
+# --- ledger projection and monthly totals ------------------------------------------------
+
+def _month(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _bump_totals(fund_id: int, day: date, direction: str, base_minor: int, sign: int) -> None:
+    key = {"fund_id": fund_id, "month": _month(day)}
+    row = db.session.get(FundMonthTotal, (fund_id, _month(day)))
+    if row is None:
+        row = FundMonthTotal(**key, in_minor=0, out_minor=0, in_count=0, out_count=0)
+        db.session.add(row)
+        db.session.flush()
+    if direction == "in":
+        row.in_minor += sign * base_minor
+        row.in_count += sign
+    else:
+        row.out_minor += sign * base_minor
+        row.out_count += sign
+
+
+def _post(entry: LedgerEntry, *, day: date, direction: str, fund_id: int, category: str,
+          amount: Money, base: Money, label: str) -> LedgerEntry:
+    """Point *entry* at the given values, keeping the monthly totals in step."""
+    if entry.id is not None and not entry.voided:
+        _bump_totals(entry.fund_id, entry.entry_on, entry.direction, entry.base_amount_minor, -1)
+    entry.entry_on = day
+    entry.direction = direction
+    entry.fund_id = fund_id
+    entry.category = category
+    entry.amount_minor = amount.minor
+    entry.currency = amount.currency
+    entry.base_amount_minor = base.minor
+    entry.label = label[:300]
+    entry.voided = False
+    _bump_totals(fund_id, day, direction, base.minor, +1)
+    db.session.add(entry)
+    return entry
+
+
+def _unpost(entry: LedgerEntry) -> None:
+    if not entry.voided:
+        _bump_totals(entry.fund_id, entry.entry_on, entry.direction, entry.base_amount_minor, -1)
+        entry.voided = True
+
+
+def _entry_for(*, contribution: Contribution | None = None,
+               expense: Expense | None = None) -> LedgerEntry:
+    if contribution is not None:
+        found = db.session.execute(
+            select(LedgerEntry).where(LedgerEntry.contribution_id == contribution.id)).scalar()
+        return found or LedgerEntry(contribution_id=contribution.id)
+    found = db.session.execute(
+        select(LedgerEntry).where(LedgerEntry.expense_id == expense.id)).scalar()
+    return found or LedgerEntry(expense_id=expense.id)
+
+
+# --- donors and funds ----------------------------------------------------------------------
+
+def create_donor(data: DonorInput, *, by: User | None) -> Donor:
+    donor = Donor(**asdict(data))
+    db.session.add(donor)
+    db.session.flush()
+    audit.log(by, "donor.created", "donor", donor.id, after=donor_snapshot(donor))
+    return donor
+
+
+def update_donor(donor: Donor, data: DonorInput, *, by: User | None) -> Donor:
+    before = donor_snapshot(donor)
+    for key, value in asdict(data).items():
+        setattr(donor, key, value)
+    db.session.flush()
+    after = donor_snapshot(donor)
+    if after != before:
+        audit.log(by, "donor.updated", "donor", donor.id, before=before, after=after)
+    return donor
+
+
+def create_fund(code: str, name_en: str, *, name_km: str | None = None,
+                description: str | None = None, by: User | None) -> Fund:
+    fund = Fund(code=code, name_en=name_en, name_km=name_km, description=description)
+    db.session.add(fund)
+    db.session.flush()
+    audit.log(by, "fund.created", "fund", fund.id,
+              after={"code": code, "name_en": name_en, "name_km": name_km,
+                     "description": description})
+    return fund
+
+
+def update_fund(fund: Fund, data: dict, *, by: User | None) -> Fund:
+    keys = ("code", "name_en", "name_km", "description", "archived")
+    before = {k: getattr(fund, k) for k in keys}
+    for key, value in data.items():
+        if key in keys:
+            setattr(fund, key, value)
+    db.session.flush()
+    after = {k: getattr(fund, k) for k in keys}
+    if after != before:
+        audit.log(by, "fund.updated", "fund", fund.id, before=before, after=after)
+    return fund
+
+
+# --- contributions -------------------------------------------------------------------------
+
+def find_by_idempotency_key(model, key: str | None):
+    if not key:
+        return None
+    return db.session.execute(select(model).where(model.idempotency_key == key)).scalar()
+
+
+def _apply_contribution(c: Contribution, data: ContributionInput) -> None:
+    base = convert(data.amount, data.rate, base_currency())
+    c.amount_minor = data.amount.minor
+    c.currency = data.amount.currency
+    c.exchange_rate = rate_to_text(data.rate)
+    c.base_amount_minor = base.minor
+    c.base_currency = base.currency
+    c.received_on = data.received_on
+    c.received_by = data.received_by
+    c.occasion = data.occasion
+    c.purpose = data.purpose
+    c.method = data.method
+    c.in_kind_description = data.in_kind_description
+    c.fund = data.fund
+    c.fund_id = data.fund.id
+    c.public_display = data.public_display
+    c.note = data.note
+    wanted = [(s.donor.id, s.share.minor if s.share else None) for s in data.shares]
+    current = [(s.donor_id, s.share_minor) for s in c.shares]
+    if wanted != current:
+        c.shares.clear()
+        db.session.flush()
+        for position, share in enumerate(data.shares):
+            c.shares.append(ContributionDonor(
+                donor=share.donor, share_minor=share.share.minor if share.share else None,
+                position=position))
+
+
+def _contribution_label(c: Contribution) -> str:
+    return " & ".join(s.donor.name_en for s in c.shares)
+
+
+def record_contribution(data: ContributionInput, *, by: User | None,
+                        idempotency_key: str | None = None,
+                        is_example: bool = False) -> Contribution:
+    """Record a gift with a fresh reference ``C-YYYY-NNNN``. The caller commits."""
+    existing = find_by_idempotency_key(Contribution, idempotency_key)
+    if existing is not None:
+        return existing
+    year = data.received_on.year
+    number = next_value(f"contribution-{year}")
+    c = Contribution(reference=f"C-{year}-{number:04d}", recorded_by=by,
+                     idempotency_key=idempotency_key, is_example=is_example)
+    _apply_contribution(c, data)
+    db.session.add(c)
+    db.session.flush()
+    _post(_entry_for(contribution=c), day=c.received_on, direction="in", fund_id=c.fund_id,
+          category="contribution", amount=c.amount, base=c.base_amount,
+          label=_contribution_label(c))
+    db.session.flush()
+    audit.log(by, "contribution.recorded", "contribution", c.id,
+              after=contribution_snapshot(c))
+    return c
+
+
+def update_contribution(c: Contribution, data: ContributionInput, *,
+                        by: User | None) -> Contribution:
+    if c.voided:
+        raise Conflict(_("A voided contribution cannot be edited."))
+    before = contribution_snapshot(c)
+    _apply_contribution(c, data)
+    c.updated_at = utcnow()
+    db.session.flush()
+    _post(_entry_for(contribution=c), day=c.received_on, direction="in", fund_id=c.fund_id,
+          category="contribution", amount=c.amount, base=c.base_amount,
+          label=_contribution_label(c))
+    after = contribution_snapshot(c)
+    if after != before:
+        audit.log(by, "contribution.updated", "contribution", c.id, before=before, after=after)
+    db.session.flush()
+    return c
+
+
+def _void(item: Contribution | Expense, reason: str, by: User | None, kind: str,
+          snapshot) -> None:
+    """Void *item*: kept, struck through, out of every total; its ledger line leaves too."""
+    if item.voided:
+        raise Conflict(_("%(ref)s is already void.", ref=item.reference))
+    before = snapshot(item)
+    item.voided = True
+    item.void_reason = reason
+    item.voided_at = utcnow()
+    item.voided_by_id = by.id if by else None
+    _unpost(_entry_for(**{kind: item}))
+    db.session.flush()
+    audit.log(by, f"{kind}.voided", kind, item.id, before=before, after=snapshot(item))
+
+
+def void_contribution(c: Contribution, reason: str, *, by: User | None) -> Contribution:
+    """Void a gift: it stays, struck through, out of every total."""
+    _void(c, reason, by, "contribution", contribution_snapshot)
+    return c
+
+
+def set_thank_status(c: Contribution, status: str, *, by: User | None) -> Contribution:
+    if c.thank_status != status:
+        before = {"thank_status": c.thank_status}
+        c.thank_status = status
+        db.session.flush()
+        audit.log(by, "contribution.thank_status", "contribution", c.id, before=before,
+                  after={"thank_status": status})
+    return c
+
+
+# --- expenses ------------------------------------------------------------------------------
+
+def _apply_expense(e: Expense, data: ExpenseInput) -> None:
+    base = convert(data.amount, data.rate, base_currency())
+    e.paid_on = data.paid_on
+    e.payee = data.payee
+    e.amount_minor = data.amount.minor
+    e.currency = data.amount.currency
+    e.exchange_rate = rate_to_text(data.rate)
+    e.base_amount_minor = base.minor
+    e.base_currency = base.currency
+    e.category = data.category
+    e.fund = data.fund
+    e.fund_id = data.fund.id
+    e.description_en = data.description_en
+    e.description_km = data.description_km
+
+
+def _post_expense(e: Expense) -> None:
+    _post(_entry_for(expense=e), day=e.paid_on, direction="out", fund_id=e.fund_id,
+          category=e.category, amount=e.amount, base=e.base_amount, label=e.payee)
+
+
+def record_expense(data: ExpenseInput, *, by: User | None, receipt=None,
+                   idempotency_key: str | None = None, is_example: bool = False) -> Expense:
+    """Record money spent, with an optional checked receipt. The caller commits."""
+    existing = find_by_idempotency_key(Expense, idempotency_key)
+    if existing is not None:
+        return existing
+    year = data.paid_on.year
+    number = next_value(f"expense-{year}")
+    e = Expense(reference=f"E-{year}-{number:04d}", recorded_by=by,
+                idempotency_key=idempotency_key, is_example=is_example)
+    _apply_expense(e, data)
+    if receipt is not None:
+        attach_receipt(e, receipt)
+    db.session.add(e)
+    db.session.flush()
+    _post_expense(e)
+    db.session.flush()
+    audit.log(by, "expense.recorded", "expense", e.id, after=expense_snapshot(e))
+    return e
+
+
+def attach_receipt(e: Expense, receipt) -> None:
+    """*receipt* is a :class:`~ceroc_donations.book.receipts.StoredReceipt`."""
+    e.receipt_path = receipt.path
+    e.receipt_name = receipt.original_name
+    e.receipt_mime = receipt.mime
+    e.receipt_sha256 = receipt.sha256
+
+
+def update_expense(e: Expense, data: ExpenseInput, *, by: User | None, receipt=None) -> Expense:
+    if e.voided:
+        raise Conflict(_("A voided expense cannot be edited."))
+    before = expense_snapshot(e)
+    _apply_expense(e, data)
+    if receipt is not None:
+        attach_receipt(e, receipt)
+    e.updated_at = utcnow()
+    db.session.flush()
+    _post_expense(e)
+    after = expense_snapshot(e)
+    if after != before:
+        audit.log(by, "expense.updated", "expense", e.id, before=before, after=after)
+    db.session.flush()
+    return e
+
+
+def void_expense(e: Expense, reason: str, *, by: User | None) -> Expense:
+    """Void an expense: it stays, struck through, out of every total."""
+    _void(e, reason, by, "expense", expense_snapshot)
+    return e

@@ -1,0 +1,1 @@
+"""Page views of the book: dashboard, donors, contributions, expenses and funds."""

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+from datetime import date
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ceroc_donations.book import queries, receipts
+from ceroc_donations.book import service as book
+from ceroc_donations.book.inputs import Invalid, base_currency, parse_expense
+from ceroc_donations.book.models import EXPENSE_CATEGORIES, Expense
+from ceroc_donations.extensions import db
+from ceroc_donations.money import to_input
+from ceroc_donations.security import requires
+from ceroc_donations.web import active_funds, book_filter, new_idempotency_key, void_page
+
+bp = Blueprint("expenses", __name__, url_prefix="/expenses")
+
+
+@bp.get("/")
+@requires("read")
+def index():
+    f = book_filter()
+    page = queries.expenses_page(f, request.args.get("after"))
+    return render_template("book/expenses/index.html", page=page, f=f, funds=active_funds(),
+                           categories=EXPENSE_CATEGORIES)
+
+
+def _form(values, errors, *, expense=None, status=200):
+    return render_template("book/expenses/form.html", values=values, errors=errors, expense=expense,
+                           funds=active_funds(), categories=EXPENSE_CATEGORIES,
+                           base_currency=base_currency()), status
+
+
+def _parse():
+    errors: dict = {}
+    upload = receipts.read_upload(request.files.get("receipt"), errors)
+    try:
+        data = parse_expense(request.form)
+    except Invalid as exc:
+        errors = {**exc.fields, **errors}
+        data = None
+    if errors:
+        raise Invalid(errors)
+    stored = receipts.store_receipt(*upload) if upload else None
+    return data, stored
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires("write_book")
+def new():
+    if request.method == "GET":
+        return _form({"paid_on": date.today().isoformat(), "currency": base_currency(),
+                      "exchange_rate": "1", "idempotency_key": new_idempotency_key()}, {})
+    key = request.form.get("idempotency_key", "")[:64] or None
+    if (done := book.find_by_idempotency_key(Expense, key)) is not None:
+        flash(_("%(ref)s was already recorded: the form was sent twice.", ref=done.reference),
+              "info")
+        return redirect(url_for("expenses.detail", eid=done.id))
+    try:
+        data, stored = _parse()
+    except Invalid as exc:
+        return _form(request.form, exc.fields, status=422)
+    e = book.record_expense(data, by=current_user, receipt=stored, idempotency_key=key)
+    db.session.commit()
+    flash(_("%(ref)s recorded.", ref=e.reference), "success")
+    return redirect(url_for("expenses.detail", eid=e.id))
+
+
+@bp.get("/<int:eid>")
+@requires("read")
+def detail(eid: int):
+    e = db.session.get(Expense, eid) or abort(404)
+    return render_template("book/expenses/detail.html", e=e)
+
+
+@bp.get("/<int:eid>/receipt")
+@requires("read")
+def receipt(eid: int):
+    e = db.session.get(Expense, eid) or abort(404)
+    if not e.receipt_path:
+        abort(404)
+    try:
+        path = receipts.receipt_file(e.receipt_path)
+    except FileNotFoundError:
+        abort(404)
+    if not path.exists():
+        abort(404)
+    response = send_file(path, mimetype=e.receipt_mime, download_name=e.receipt_name,
+                         as_attachment=request.args.get("download") == "1")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'"
+    return response
+
+
+@bp.route("/<int:eid>/edit", methods=["GET", "POST"])
+@requires("write_book")
+def edit(eid: int):
+    e = db.session.get(Expense, eid) or abort(404)
+    if e.voided:
+        flash(_("A voided expense cannot be edited."), "error")
+        return redirect(url_for("expenses.detail", eid=eid))
+    if request.method == "GET":
+        snap = book.expense_snapshot(e)
+        values = {**{k: ("" if v is None else v) for k, v in snap.items()},
+                  "amount": to_input(e.amount), "paid_on": e.paid_on.isoformat(),
+                  "fund_id": str(e.fund_id)}
+        return _form(values, {}, expense=e)
+    try:
+        data, stored = _parse()
+        book.update_expense(e, data, by=current_user, receipt=stored)
+    except Invalid as exc:
+        db.session.rollback()
+        return _form(request.form, exc.fields, expense=e, status=422)
+    db.session.commit()
+    flash(_("%(ref)s saved.", ref=e.reference), "success")
+    return redirect(url_for("expenses.detail", eid=e.id))
+
+
+@bp.route("/<int:eid>/void", methods=["GET", "POST"])
+@requires("write_book")
+def void(eid: int):
+    e = db.session.get(Expense, eid) or abort(404)
+    return void_page(e, "expense", book.void_expense, url_for("expenses.detail", eid=eid))

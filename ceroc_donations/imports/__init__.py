@@ -1,0 +1,1 @@
+"""CSV import of contributions: upload, per-row preview, all rows or none."""

@@ -1,0 +1,1 @@
+"""The ledger: entries with a running balance, charts, exports, report and transparency."""

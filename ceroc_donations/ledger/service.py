@@ -1,0 +1,564 @@
+"""The members' ledger: every contribution and expense, newest first, with a running balance.
+
+What the running balance means
+------------------------------
+The *balance scope* is the fund chosen in the filter, or all funds when none is. A row's
+``balance`` is the balance of that scope right after the row's entry, counting every
+entry of the scope that is not voided, in (date, id) order. So:
+
+* unfiltered, or filtered by fund and/or date range: the rows are consecutive entries of
+  the scope, and each row's balance is the one above it minus that row's amount;
+* filtered by category, direction or donor: rows are hidden, not removed from the books;
+  the balance column still says what the fund (or all funds) held right after that
+  entry, so two neighbouring rows may differ by more than the row's amount;
+* voided rows (shown only on request) do not move the balance: they show the balance of
+  the entry before them.
+
+Speed
+-----
+A page's balance is never a SUM over the whole table: it is (sum of
+:class:`FundMonthTotal` for the months before the row's month) + (sum of the entries of
+that month up to the row), the second read from a covering index. Each later row of a
+page is derived from the one above it; rows in another month (sparse filters) start
+afresh the same way, so the work per page is bounded by the entries of the months shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from flask import has_request_context
+from flask_babel import gettext
+from sqlalchemy import and_, case, func, not_, or_, select
+
+from ceroc_donations.book.inputs import EARLIEST, Invalid, base_currency
+from ceroc_donations.book.models import (
+    Contribution,
+    ContributionDonor,
+    Donor,
+    Expense,
+    Fund,
+    FundMonthTotal,
+    LedgerEntry,
+)
+from ceroc_donations.book.queries import decode_cursor, encode_cursor
+from ceroc_donations.extensions import db
+from ceroc_donations.money import Money
+
+MAX_LIMIT = 200
+
+
+def _(message: str, **variables) -> str:
+    """Translate in a request (the page's language); as written elsewhere (CLI, bench)."""
+    if has_request_context():
+        return gettext(message, **variables)
+    return message % variables if variables else message
+
+
+DIRECTIONS = ("in", "out")
+#: Roles that see donors' names as recorded; others see them as the donors asked to be shown.
+NAMED_ROLES = ("admin", "treasurer", "board")
+
+
+@dataclass(frozen=True)
+class LedgerFilter:
+    date_from: date | None = None
+    date_to: date | None = None
+    fund_id: int | None = None
+    category: str | None = None
+    donor_id: int | None = None
+    direction: str | None = None
+    include_void: bool = False
+
+    @property
+    def contiguous(self) -> bool:
+        """True when the shown rows are consecutive entries of the balance scope."""
+        return not (self.category or self.donor_id or self.direction)
+
+    def as_args(self) -> dict[str, str]:
+        """The filter as query-string arguments (for links and exports)."""
+        args = {
+            "from": self.date_from.isoformat() if self.date_from else None,
+            "to": self.date_to.isoformat() if self.date_to else None,
+            "fund": str(self.fund_id) if self.fund_id else None,
+            "category": self.category,
+            "donor": str(self.donor_id) if self.donor_id else None,
+            "direction": self.direction,
+            "void": "1" if self.include_void else None,
+        }
+        return {k: v for k, v in args.items() if v}
+
+
+def parse_filter(args) -> LedgerFilter:
+    """Read the filter from a query string (``from``, ``to``, ``fund``, ``category``,
+    ``donor``, ``direction``, ``void``); raise :class:`Invalid` with a message per field."""
+    errors: dict[str, str] = {}
+
+    def day(name: str) -> date | None:
+        raw = (args.get(name) or "").strip()
+        if not raw:
+            return None
+        try:
+            value = date.fromisoformat(raw)
+        except ValueError:
+            errors[name] = _("Enter a real date as YYYY-MM-DD, e.g. 2014-03-09.")
+            return None
+        if value < EARLIEST:
+            errors[name] = _("Dates before %(day)s are not accepted.", day=EARLIEST.isoformat())
+            return None
+        return value
+
+    def ident(name: str) -> int | None:
+        raw = (args.get(name) or "").strip()
+        if not raw:
+            return None
+        if not raw.isdigit() or len(raw) > 12:
+            errors[name] = _("Choose one from the list.")
+            return None
+        return int(raw)
+
+    date_from, date_to = day("from"), day("to")
+    if date_from and date_to and date_from > date_to:
+        errors["to"] = _("The end date is before the start date.")
+    fund_id = ident("fund")
+    if fund_id is not None and db.session.get(Fund, fund_id) is None:
+        errors["fund"] = _("There is no such fund: choose one from the list.")
+    donor_id = ident("donor")
+    category = (args.get("category") or "").strip() or None
+    if category and (len(category) > 20 or category not in categories()):
+        errors["category"] = _("There is no such category: choose one from the list.")
+    direction = (args.get("direction") or "").strip() or None
+    if direction and direction not in DIRECTIONS:
+        errors["direction"] = _("Choose money in or money out.")
+    include_void = (args.get("void") or "").strip().lower() in ("1", "true", "yes", "on")
+    if errors:
+        raise Invalid(errors)
+    return LedgerFilter(date_from, date_to, fund_id, category, donor_id, direction, include_void)
+
+
+def parse_cursor(raw: str | None) -> tuple[date, int] | None:
+    if not raw:
+        return None
+    after = decode_cursor(raw)
+    if after is None:
+        raise Invalid({"cursor": _("This page link is damaged: start again from the newest.")})
+    return after
+
+
+def parse_limit(raw: str | None, default: int = 50) -> int:
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise Invalid({"limit": _("Choose a number from 1 to %(max)d.", max=MAX_LIMIT)})
+    return int(raw)
+
+
+def categories() -> list[str]:
+    """Categories in use, contributions first."""
+    from ceroc_donations.book.models import EXPENSE_CATEGORIES
+
+    return ["contribution", *EXPENSE_CATEGORIES]
+
+
+# --- rows ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    id: int
+    entry_on: date
+    direction: str
+    fund_id: int
+    category: str
+    label: str
+    reference: str | None
+    amount: Money  # as given, in its own currency
+    base_amount: Money  # in the base currency, always positive
+    balance: Money  # of the balance scope, right after this entry
+    voided: bool
+    void_reason: str | None
+    contribution_id: int | None
+    expense_id: int | None
+
+    @property
+    def signed_base(self) -> Money:
+        sign = 1 if self.direction == "in" else -1
+        return Money(sign * self.base_amount.minor, self.base_amount.currency)
+
+    @property
+    def foreign(self) -> bool:
+        return self.amount.currency != self.base_amount.currency
+
+
+@dataclass(frozen=True)
+class LedgerPage:
+    rows: list[LedgerRow]
+    next_cursor: str | None
+    scope_fund_id: int | None
+
+
+_E = LedgerEntry.__table__.c
+_SIGNED = case((_E.direction == "in", _E.base_amount_minor), else_=-_E.base_amount_minor)
+
+
+def _filtered(f: LedgerFilter):
+    stmt = select(_E.id, _E.entry_on, _E.direction, _E.fund_id, _E.category, _E.label,
+                  _E.amount_minor, _E.currency, _E.base_amount_minor, _E.voided,
+                  _E.contribution_id, _E.expense_id)
+    if not f.include_void:
+        stmt = stmt.where(_E.voided.is_(False))
+    if f.fund_id:
+        stmt = stmt.where(_E.fund_id == f.fund_id)
+    if f.date_from:
+        stmt = stmt.where(_E.entry_on >= f.date_from)
+    if f.date_to:
+        stmt = stmt.where(_E.entry_on <= f.date_to)
+    if f.category:
+        stmt = stmt.where(_E.category == f.category)
+    if f.direction:
+        stmt = stmt.where(_E.direction == f.direction)
+    if f.donor_id:
+        stmt = stmt.where(_E.contribution_id.in_(
+            select(ContributionDonor.contribution_id)
+            .where(ContributionDonor.donor_id == f.donor_id)))
+    return stmt
+
+
+def _after(stmt, after: tuple[date, int] | None):
+    if after is None:
+        return stmt
+    day, ident = after
+    # The plain bound on entry_on lets the planner seek in the index instead of scanning
+    # from the newest entry down (the OR alone is not used as a range).
+    return stmt.where(_E.entry_on <= day,
+                      or_(_E.entry_on < day, and_(_E.entry_on == day, _E.id < ident)))
+
+
+def _month(day: date) -> date:
+    return day.replace(day=1)
+
+
+class _Balances:
+    """Balance of one scope after any entry, from monthly totals plus one month of entries."""
+
+    def __init__(self, fund_id: int | None):
+        self.fund_id = fund_id
+        stmt = select(FundMonthTotal.month,
+                      func.sum(FundMonthTotal.in_minor - FundMonthTotal.out_minor)
+                      ).group_by(FundMonthTotal.month)
+        if fund_id:
+            stmt = stmt.where(FundMonthTotal.fund_id == fund_id)
+        self.month_net = {m: int(n or 0) for m, n in db.session.execute(stmt)}
+
+    def before_month(self, month: date) -> int:
+        return sum(n for m, n in self.month_net.items() if m < month)
+
+    def _sum(self, *conditions) -> int:
+        stmt = select(func.coalesce(func.sum(_SIGNED), 0)).where(
+            _E.voided.is_(False), *conditions)
+        if self.fund_id:
+            stmt = stmt.where(_E.fund_id == self.fund_id)
+        return int(db.session.execute(stmt).scalar_one())
+
+    def after(self, day: date, ident: int) -> int:
+        """Balance right after entry (*day*, *ident*).
+
+        Sums the entries of that month on whichever side of the entry is shorter: the first
+        page (the newest entries) then reads almost nothing, whatever the ledger's size.
+        """
+        start = _month(day)
+        end = _month(start + timedelta(days=31))
+        if (day - start).days < (end - day).days:
+            return self.before_month(start) + self._sum(
+                _E.entry_on >= start, _E.entry_on <= day,
+                not_(and_(_E.entry_on == day, _E.id > ident)))
+        return self.before_month(end) - self._sum(
+            _E.entry_on >= day, _E.entry_on < end,
+            not_(and_(_E.entry_on == day, _E.id <= ident)))
+
+    def in_month(self, newest: tuple[date, int], ids: list[int]) -> dict[int, int]:
+        """Balance after each entry of *ids*, all in the month of *newest* and not newer:
+        one windowed query over that month's entries of the scope."""
+        start = _month(newest[0])
+        moved = case((_E.voided.is_(True), 0), else_=_SIGNED)
+        inner = select(_E.id, func.sum(moved).over(order_by=(_E.entry_on, _E.id)).label("cum")
+                       ).where(_E.entry_on >= start, _E.entry_on <= newest[0],
+                               not_(and_(_E.entry_on == newest[0], _E.id > newest[1])))
+        if self.fund_id:
+            inner = inner.where(_E.fund_id == self.fund_id)
+        inner = inner.subquery()
+        before = self.before_month(start)
+        return {ident: before + int(cum) for ident, cum in db.session.execute(
+            select(inner.c.id, inner.c.cum).where(inner.c.id.in_(ids)))}
+
+
+def _with_balances(raw: list, f: LedgerFilter, balances: _Balances) -> list[int]:
+    """The balance after each of *raw* (newest first)."""
+    if not raw:
+        return []
+    if f.contiguous:
+        out = [balances.after(raw[0].entry_on, raw[0].id)]
+        for prev in raw[:-1]:
+            moved = 0 if prev.voided else (
+                prev.base_amount_minor if prev.direction == "in" else -prev.base_amount_minor)
+            out.append(out[-1] - moved)
+        return out
+    # Rows are sparse: one windowed query per month the page shows.
+    found: dict[int, int] = {}
+    groups: dict[date, list] = {}
+    for r in raw:
+        groups.setdefault(_month(r.entry_on), []).append(r)
+    for rows in groups.values():
+        found.update(balances.in_month((rows[0].entry_on, rows[0].id), [r.id for r in rows]))
+    return [found[r.id] for r in raw]
+
+
+def _initials(name: str) -> str:
+    return " ".join(part[0].upper() + "." for part in name.replace("&", " ").split() if part)
+
+
+def public_donor_name(name_en: str, kind: str, donor_display: str, gift_display: str) -> str:
+    """A donor's name as the public (and members without the named roles) may see it.
+
+    Anonymous at either the donor or the gift wins; ``initials`` shows initials;
+    ``group_only`` shows a group's name and hides a person behind "Individual donor".
+    """
+    if donor_display == "anonymous" or gift_display == "anonymous":
+        return _("Anonymous donor")
+    if gift_display == "initials":
+        return _initials(name_en) or _("Anonymous donor")
+    if gift_display == "group_only" and kind != "group":
+        return _("Individual donor")
+    return name_en
+
+
+def _details(raw: list, *, names: str) -> tuple[dict, dict, dict]:
+    """References, void reasons and (for public names) labels of the contributions and
+    expenses behind *raw*: three queries per page at most."""
+    cids = [r.contribution_id for r in raw if r.contribution_id]
+    eids = [r.expense_id for r in raw if r.expense_id]
+    contributions: dict[int, tuple] = {}
+    expenses: dict[int, tuple] = {}
+    labels: dict[int, str] = {}
+    if cids:
+        for cid, ref, reason, display in db.session.execute(
+                select(Contribution.id, Contribution.reference, Contribution.void_reason,
+                       Contribution.public_display).where(Contribution.id.in_(cids))):
+            contributions[cid] = (ref, reason, display)
+        if names == "public":
+            parts: dict[int, list[str]] = {}
+            for cid, name, kind, donor_display in db.session.execute(
+                    select(ContributionDonor.contribution_id, Donor.name_en, Donor.kind,
+                           Donor.public_display).join(Donor)
+                    .where(ContributionDonor.contribution_id.in_(cids))
+                    .order_by(ContributionDonor.contribution_id, ContributionDonor.position)):
+                shown = public_donor_name(name, kind, donor_display,
+                                          contributions.get(cid, (None, None, "default"))[2])
+                if shown not in parts.setdefault(cid, []):
+                    parts[cid].append(shown)
+            labels = {cid: " & ".join(p) for cid, p in parts.items()}
+    if eids:
+        for eid, ref, reason in db.session.execute(
+                select(Expense.id, Expense.reference, Expense.void_reason)
+                .where(Expense.id.in_(eids))):
+            expenses[eid] = (ref, reason)
+    return contributions, expenses, labels
+
+
+def _label(r, labels: dict, names: str) -> str:
+    if names != "public":
+        return r.label
+    if r.contribution_id:
+        return labels.get(r.contribution_id, _("Anonymous donor"))
+    # Payees may be people (a reimbursed volunteer): the public sees the category only.
+    return category_label(r.category)
+
+
+def category_label(category: str) -> str:
+    """The category as people read it."""
+    texts = {
+        "contribution": _("Contribution"), "promotion": _("Promotion"),
+        "printing": _("Printing"), "travel": _("Travel"), "events": _("Events"),
+        "fees": _("Fees"), "other": _("Other"),
+    }
+    return texts.get(category, category)
+
+
+def ledger_page(f: LedgerFilter, cursor: str | tuple[date, int] | None = None,
+                limit: int = 50, *, names: str = "recorded",
+                balances: _Balances | None = None) -> LedgerPage:
+    """One page of the ledger, newest first, with the running balance on every row.
+
+    *names* is ``"recorded"`` (donors' names as entered) or ``"public"`` (as the donors
+    asked to be shown; expenses by category; see :func:`public_donor_name`).
+    """
+    limit = max(1, limit)
+    after = decode_cursor(cursor) if isinstance(cursor, str) else cursor
+    stmt = _after(_filtered(f), after).order_by(_E.entry_on.desc(), _E.id.desc())
+    raw = list(db.session.execute(stmt.limit(limit + 1)))
+    nxt = encode_cursor(raw[limit - 1].entry_on, raw[limit - 1].id) if len(raw) > limit else None
+    raw = raw[:limit]
+    balances = balances or _Balances(f.fund_id)
+    running = _with_balances(raw, f, balances)
+    contributions, expenses, labels = _details(raw, names=names)
+    cur = base_currency()
+    rows = []
+    for r, bal in zip(raw, running, strict=True):
+        if r.contribution_id:
+            ref, reason, _display = contributions.get(r.contribution_id, (None, None, None))
+        else:
+            ref, reason = expenses.get(r.expense_id, (None, None))
+        rows.append(LedgerRow(
+            id=r.id, entry_on=r.entry_on, direction=r.direction, fund_id=r.fund_id,
+            category=r.category, label=_label(r, labels, names), reference=ref,
+            amount=Money(int(r.amount_minor), r.currency),
+            base_amount=Money(int(r.base_amount_minor), cur), balance=Money(bal, cur),
+            voided=bool(r.voided), void_reason=reason if r.voided else None,
+            contribution_id=r.contribution_id, expense_id=r.expense_id))
+    return LedgerPage(rows, nxt, f.fund_id)
+
+
+def iter_rows(f: LedgerFilter, *, names: str = "recorded",
+              batch: int = 1000) -> Iterator[LedgerRow]:
+    """Every row of the filter, newest first, read page by page (flat memory)."""
+    balances = _Balances(f.fund_id)
+    cursor: tuple[date, int] | None = None
+    while True:
+        page = ledger_page(f, cursor, batch, names=names, balances=balances)
+        yield from page.rows
+        if page.next_cursor is None:
+            return
+        last = page.rows[-1]
+        cursor = (last.entry_on, last.id)
+
+
+# --- exports ---------------------------------------------------------------------------------
+
+
+def export_header(*, public: bool = False) -> list[str]:
+    header = [_("Date"), _("Reference"), _("Who or what"), _("Category"), _("Fund"),
+              _("Direction"), _("Amount"), _("Running balance"), _("Base currency"),
+              _("Original amount"), _("Original currency"), _("Voided"), _("Void reason")]
+    if public:
+        header = [h for i, h in enumerate(header) if i not in (1, 11, 12)]
+    return header
+
+
+def export_rows(f: LedgerFilter, *, names: str = "recorded", public: bool = False):
+    """Rows for :func:`~ceroc_donations.ledger.exports.iter_csv` / ``write_xlsx``: Decimals, dates."""
+    funds = fund_names()
+    for r in iter_rows(f, names=names):
+        row = [r.entry_on, r.reference, r.label, category_label(r.category),
+               funds.get(r.fund_id, ""), _("in") if r.direction == "in" else _("out"),
+               r.signed_base.amount, r.balance.amount, r.base_amount.currency,
+               r.amount.amount, r.amount.currency, _("yes") if r.voided else "",
+               r.void_reason or ""]
+        if public:
+            row = [v for i, v in enumerate(row) if i not in (1, 11, 12)]
+        yield row
+
+
+def fund_names() -> dict[int, str]:
+    return dict(db.session.execute(select(Fund.id, Fund.name_en)).all())
+
+
+# --- charts ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FlowPoint:
+    month: date
+    in_minor: int
+    out_minor: int
+    balance_minor: int
+
+
+def monthly_flow(f: LedgerFilter) -> list[FlowPoint]:
+    """Money in and out per month and the balance at each month's end, from the monthly
+    totals. Uses the fund and the months touched by the date range; other filters do not
+    apply (the totals are kept per fund and month only)."""
+    stmt = select(FundMonthTotal.month, func.sum(FundMonthTotal.in_minor),
+                  func.sum(FundMonthTotal.out_minor)).group_by(FundMonthTotal.month
+                                                               ).order_by(FundMonthTotal.month)
+    if f.fund_id:
+        stmt = stmt.where(FundMonthTotal.fund_id == f.fund_id)
+    if f.date_to:
+        stmt = stmt.where(FundMonthTotal.month <= f.date_to)
+    balance = 0
+    points = []
+    start = _month(f.date_from) if f.date_from else None
+    for month, money_in, money_out in db.session.execute(stmt):
+        money_in, money_out = int(money_in or 0), int(money_out or 0)
+        balance += money_in - money_out
+        if start is None or month >= start:
+            if money_in or money_out or points:
+                points.append(FlowPoint(month, money_in, money_out, balance))
+    return points
+
+
+def _scope_where(stmt, f: LedgerFilter):
+    stmt = stmt.where(_E.voided.is_(False))
+    if f.fund_id:
+        stmt = stmt.where(_E.fund_id == f.fund_id)
+    if f.date_from:
+        stmt = stmt.where(_E.entry_on >= f.date_from)
+    if f.date_to:
+        stmt = stmt.where(_E.entry_on <= f.date_to)
+    return stmt
+
+
+def spending_by_category(f: LedgerFilter) -> list[tuple[str, int]]:
+    """Money out per category (base currency), largest first."""
+    stmt = _scope_where(select(_E.category, func.sum(_E.base_amount_minor))
+                        .where(_E.direction == "out").group_by(_E.category), f)
+    rows = [(c, int(t or 0)) for c, t in db.session.execute(stmt)]
+    return sorted(rows, key=lambda r: (-r[1], r[0]))
+
+
+def contributions_by_place(f: LedgerFilter) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """Contributions (base currency) by donor country and by city, largest first.
+
+    A joint gift is split between its donors by their recorded shares, or evenly when the
+    shares are not known, so no gift is counted twice.
+    """
+    stmt = _scope_where(
+        select(Contribution.id, Contribution.base_amount_minor, Contribution.amount_minor,
+               ContributionDonor.share_minor, Donor.country, Donor.city)
+        .join(LedgerEntry, LedgerEntry.contribution_id == Contribution.id)
+        .join(ContributionDonor, ContributionDonor.contribution_id == Contribution.id)
+        .join(Donor, Donor.id == ContributionDonor.donor_id)
+        .order_by(Contribution.id, ContributionDonor.position), f)
+    if f.donor_id:
+        stmt = stmt.where(Contribution.id.in_(select(ContributionDonor.contribution_id)
+                                              .where(ContributionDonor.donor_id == f.donor_id)))
+    by_gift: dict[int, list] = {}
+    for cid, base, amount, share, country, city in db.session.execute(stmt):
+        by_gift.setdefault(cid, []).append((base, amount, share, country, city))
+    countries: dict[str, int] = {}
+    cities: dict[str, int] = {}
+    unknown = _("Not recorded")
+    for parts in by_gift.values():
+        base, amount = parts[0][0], parts[0][1]
+        credited = [base * p[2] // amount if p[2] is not None and amount else None
+                    for p in parts]
+        rest = base - sum(c for c in credited if c is not None)
+        even = [i for i, c in enumerate(credited) if c is None]
+        for n, i in enumerate(even):
+            credited[i] = rest // len(even) + (1 if n < rest % len(even) else 0)
+        for p, c in zip(parts, credited, strict=True):
+            country = p[3] or unknown
+            city = f"{p[4]}, {p[3]}" if p[4] and p[3] else (p[4] or unknown)
+            countries[country] = countries.get(country, 0) + c
+            cities[city] = cities.get(city, 0) + c
+
+    def ordered(d: dict[str, int]) -> list[tuple[str, int]]:
+        return sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    return ordered(countries), ordered(cities)
+
+
+def to_decimal(minor: int) -> Decimal:
+    return Money(minor, base_currency()).amount

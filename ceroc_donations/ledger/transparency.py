@@ -1,0 +1,82 @@
+"""The public transparency page (off unless an admin turns it on) and its switch.
+
+Nothing personal leaves here: donors appear as they asked to be shown (anonymous,
+initials, group only), expenses by category; no references, emails, addresses, void
+reasons or receipt links.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ceroc_donations.accounts import settings
+from ceroc_donations.book import queries
+from ceroc_donations.book.inputs import Invalid
+from ceroc_donations.extensions import db
+from ceroc_donations.ledger import service as ledger
+from ceroc_donations.ledger.views import all_charts, csv_response, filter_choices
+from ceroc_donations.security import requires
+
+bp = Blueprint("transparency", __name__)
+
+PUBLIC_ARGS = ("from", "to", "fund", "category", "direction")
+
+
+def _public_filter() -> tuple[ledger.LedgerFilter, dict]:
+    """The public filter: no donor, never voided entries."""
+    args = {k: request.args.get(k, "") for k in PUBLIC_ARGS}
+    try:
+        return ledger.parse_filter(args), {}
+    except Invalid as exc:
+        return ledger.LedgerFilter(), exc.fields
+
+
+def _require_public() -> None:
+    if not settings.transparency_public():
+        abort(404)
+
+
+@bp.get("/transparency")
+def index():
+    _require_public()
+    f, errors = _public_filter()
+    after = None
+    if not errors:
+        try:
+            after = ledger.parse_cursor(request.args.get("after"))
+        except Invalid as exc:
+            errors = exc.fields
+    balances = queries.fund_balances()
+    page = ledger.ledger_page(f, after, 50, names="public")
+    choices = filter_choices(public=True)
+    return render_template(
+        "ledger/transparency.html", f=f, page=page, balances=balances,
+        total=queries.totals(balances), charts=all_charts(f), errors=errors,
+        args={k: v for k, v in request.args.items() if k in PUBLIC_ARGS},
+        fund_names=ledger.fund_names(), funds=choices["funds"],
+        categories=choices["categories"]), 422 if errors else 200
+
+
+@bp.get("/transparency/export.csv")
+def export_csv():
+    _require_public()
+    f, errors = _public_filter()
+    if errors:
+        abort(404)
+    return csv_response(f, names="public", public=True, filename="ceroc-transparency.csv")
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@requires("admin")
+def settings_page():
+    """Admins switch the public page on and off; each change goes to the audit trail."""
+    if request.method == "POST":
+        on = request.form.get("transparency_public") == "1"
+        settings.set_transparency_public(on, by=current_user)
+        db.session.commit()
+        flash(_("The public transparency page is now on.") if on
+              else _("The public transparency page is now off."), "success")
+        return redirect(url_for("transparency.settings_page"))
+    return render_template("ledger/settings.html", on=settings.transparency_public())

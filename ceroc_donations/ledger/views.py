@@ -1,0 +1,222 @@
+"""The members' ledger: one list, newest first, with running balance, charts and exports."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import replace
+
+from babel import Locale
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from ceroc_donations.accounts import settings
+from ceroc_donations.book import queries
+from ceroc_donations.book.inputs import Invalid, base_currency
+from ceroc_donations.book.models import Donor
+from ceroc_donations.database import read_only
+from ceroc_donations.extensions import db
+from ceroc_donations.i18n import locale_code
+from ceroc_donations.ledger import service as ledger
+from ceroc_donations.ledger.exports import iter_csv, write_xlsx
+from ceroc_donations.rendering import charts
+from ceroc_donations.security import requires
+
+bp = Blueprint("ledger", __name__, url_prefix="/ledger")
+
+
+def names_for(user) -> str:
+    """Names as recorded for the roles that handle gifts; as the donors asked for members."""
+    return "recorded" if getattr(user, "role", None) in ledger.NAMED_ROLES else "public"
+
+
+def chart_locale() -> str:
+    return "km" if locale_code() == "km" else "en"
+
+
+def flow_chart(f: ledger.LedgerFilter) -> dict:
+    loc, cur = chart_locale(), base_currency()
+    points = [charts.MonthlyFlow(p.month, p.in_minor, p.out_minor, p.balance_minor)
+              for p in ledger.monthly_flow(f)]
+    title = _("Money in and out per month")
+    return {
+        "svg": charts.monthly_flow_chart(points, currency=cur, locale=loc, title=title,
+                                         gettext=_, id_prefix="flow"),
+        "table": charts.flow_table(points, currency=cur, locale=loc, title=title, gettext=_),
+    }
+
+
+def bar(rows, title: str, label_header: str, pid: str) -> dict:
+    loc, cur = chart_locale(), base_currency()
+    return {
+        "svg": charts.bar_chart(rows, currency=cur, locale=loc, title=title, gettext=_,
+                                id_prefix=pid),
+        "table": charts.bar_table(rows, currency=cur, locale=loc, title=title,
+                                  label_header=label_header, gettext=_),
+    }
+
+
+def all_charts(f: ledger.LedgerFilter) -> list[dict]:
+    """The four charts, each with its table: flow, spending by category, gifts by place."""
+    territories = Locale.parse(chart_locale()).territories
+    countries, cities = ledger.contributions_by_place(f)
+    spending = [(ledger.category_label(c), v) for c, v in ledger.spending_by_category(f)]
+    return [
+        flow_chart(f),
+        bar(spending, _("Spending by category"), _("Category"), "category"),
+        bar([(territories.get(c, c), v) for c, v in countries],
+            _("Contributions by donor country"), _("Country"), "country"),
+        bar(cities, _("Contributions by donor city"), _("City"), "city"),
+    ]
+
+
+def _parse():
+    """Filter, cursor and the errors to show next to the filter fields."""
+    try:
+        f = visible_filter(ledger.parse_filter(request.args), names_for(current_user))
+    except Invalid as exc:
+        return None, None, exc.fields
+    try:
+        after = ledger.parse_cursor(request.args.get("after"))
+    except Invalid as exc:
+        return f, None, exc.fields
+    return f, after, {}
+
+
+def filter_choices(*, public: bool = False) -> dict:
+    """Choices for the filter row. Only the roles that see names filter by donor: for
+    anyone else the filter would tell who gave a gift shown as anonymous."""
+    donors = []
+    if not public and names_for(current_user) == "recorded":
+        donors = list(db.session.execute(
+            select(Donor.id, Donor.name_en).order_by(Donor.name_en, Donor.id).limit(500)))
+    return {"funds": queries.fund_balances(), "categories": ledger.categories(),
+            "donors": donors}
+
+
+def visible_filter(f: ledger.LedgerFilter, names: str) -> ledger.LedgerFilter:
+    """Drop the donor filter for those who see public names (see :func:`filter_choices`)."""
+    return f if names == "recorded" else replace(f, donor_id=None)
+
+
+@bp.get("/")
+@requires("read")
+def index():
+    f, after, errors = _parse()
+    balances = queries.fund_balances()
+    context = {"balances": balances, "total": queries.totals(balances), "errors": errors,
+               "args": request.args, "public": False,
+               "transparency_on": settings.transparency_public(), **filter_choices()}
+    if errors:
+        return render_template("ledger/index.html", f=None, page=None, flow=None,
+                               **context), 422
+    page = ledger.ledger_page(f, after, int(current_app.config.get("PAGE_SIZE", 50)),
+                              names=names_for(current_user))
+    return render_template("ledger/index.html", f=f, page=page, flow=flow_chart(f),
+                           fund_names=ledger.fund_names(), **context)
+
+
+@bp.get("/charts")
+@requires("read")
+def charts_page():
+    f, _after, errors = _parse()
+    if errors:
+        f = ledger.LedgerFilter()
+    return render_template("ledger/charts.html", charts=all_charts(f), f=f, errors=errors,
+                           args=request.args, public=False, **filter_choices())
+
+
+def csv_response(f: ledger.LedgerFilter, *, names: str, public: bool, filename: str):
+    def generate():
+        with read_only():
+            for chunk in iter_csv(ledger.export_header(public=public),
+                                  ledger.export_rows(f, names=names, public=public)):
+                yield chunk.encode("utf-8")
+
+    return Response(stream_with_context(generate()), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                             "X-Content-Type-Options": "nosniff"})
+
+
+def xlsx_response(f: ledger.LedgerFilter, *, names: str, public: bool, filename: str):
+    """Build the workbook in a temporary file (openpyxl's write-only mode keeps memory
+    flat), then send that file in chunks."""
+    out = tempfile.TemporaryFile()
+    try:
+        write_xlsx(ledger.export_header(public=public),
+                   ledger.export_rows(f, names=names, public=public), out,
+                   sheet_title=_("Ledger"))
+        size = out.tell()
+        out.seek(0)
+    except BaseException:
+        out.close()
+        raise
+
+    def chunks():
+        with out:
+            while chunk := out.read(64 * 1024):
+                yield chunk
+
+    response = Response(chunks(), mimetype=(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), headers={
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Content-Length": str(size)})
+    response.call_on_close(out.close)
+    return response
+
+
+def _export_filter():
+    try:
+        return visible_filter(ledger.parse_filter(request.args), names_for(current_user)), None
+    except Invalid as exc:
+        return None, exc.fields
+
+
+@bp.get("/export.csv")
+@requires("read")
+def export_csv():
+    f, errors = _export_filter()
+    if errors:
+        return _export_error(errors)
+    return csv_response(f, names=names_for(current_user), public=False,
+                        filename="ceroc-ledger.csv")
+
+
+@bp.get("/export.xlsx")
+@requires("read")
+def export_xlsx():
+    f, errors = _export_filter()
+    if errors:
+        return _export_error(errors)
+    return xlsx_response(f, names=names_for(current_user), public=False,
+                         filename="ceroc-ledger.xlsx")
+
+
+def _export_error(errors: dict):
+    balances = queries.fund_balances()
+    return render_template("ledger/index.html", f=None, page=None, flow=None,
+                           balances=balances, total=queries.totals(balances), errors=errors,
+                           args=request.args, public=False,
+                           transparency_on=settings.transparency_public(),
+                           **filter_choices()), 422
+
+
+def page_url(endpoint: str, **changes) -> str:
+    """The current address with some query arguments changed (``None`` removes one)."""
+    args = {k: v for k, v in request.args.items() if k not in changes}
+    args.update({k: v for k, v in changes.items() if v is not None})
+    return url_for(endpoint, **args)
+
+
+@bp.app_context_processor
+def _helpers():
+    return {"ledger_url": page_url, "category_label": ledger.category_label}

@@ -1,0 +1,1 @@
+"""Thank-you letters: texts, data, archive, batches, delivery."""

@@ -1,0 +1,133 @@
+"""Thank-you letters: the archive of rendered PDFs, the board's text versions and batches."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ceroc_donations.database import utcnow
+from ceroc_donations.extensions import db
+
+LETTER_KINDS = ("thank_you", "statement")
+LETTER_STATUSES = ("drafted", "sent")
+SENT_VIA = ("print", "email")
+BATCH_STATUSES = ("queued", "running", "done", "failed")
+
+letter_recipient = Table(
+    "letter_recipient",
+    db.metadata,
+    Column("letter_id", ForeignKey("letter.id"), primary_key=True),
+    Column("donor_id", ForeignKey("donor.id"), primary_key=True, index=True),
+)
+
+
+class LetterTextVersion(db.Model):
+    """One saved version of the board-editable letter wording; never changed once saved."""
+
+    __tablename__ = "letter_text_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, unique=True)
+    texts_json: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    created_by = relationship("User")
+
+    @property
+    def texts(self) -> dict:
+        return json.loads(self.texts_json)
+
+
+class Letter(db.Model):
+    """One rendered letter, kept as a PDF file under ARCHIVE_DIR with its SHA-256."""
+
+    __tablename__ = "letter"
+    __table_args__ = (
+        CheckConstraint("kind IN ('thank_you', 'statement')", name="letter_kind"),
+        CheckConstraint("status IN ('drafted', 'sent')", name="letter_status"),
+        CheckConstraint(
+            "contribution_id IS NOT NULL OR (donor_id IS NOT NULL AND year IS NOT NULL)",
+            name="letter_subject",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int] = mapped_column(BigInteger, unique=True)
+    kind: Mapped[str] = mapped_column(String(12), default="thank_you")
+    contribution_id: Mapped[int | None] = mapped_column(ForeignKey("contribution.id"), index=True)
+    # Statements: the donor and year; thank-you letters leave them empty.
+    donor_id: Mapped[int | None] = mapped_column(ForeignKey("donor.id"), index=True)
+    year: Mapped[int | None] = mapped_column(Integer)
+    language: Mapped[str] = mapped_column(String(10))
+    issued_on: Mapped[date] = mapped_column(Date)
+    text_version_id: Mapped[int | None] = mapped_column(ForeignKey("letter_text_version.id"))
+    pdf_path: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("letter_batch.id"), index=True)
+    generated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    generated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(10), default="drafted")
+    sent_via: Mapped[str | None] = mapped_column(String(10))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    contribution = relationship("Contribution")
+    donor = relationship("Donor", foreign_keys=[donor_id])
+    recipients = relationship("Donor", secondary=letter_recipient, order_by="Donor.id")
+    text_version: Mapped[LetterTextVersion | None] = relationship()
+    generated_by = relationship("User", foreign_keys=[generated_by_id])
+
+    @property
+    def recipient_names(self) -> str:
+        return " & ".join(d.name_en for d in self.recipients)
+
+    def __repr__(self) -> str:
+        return f"<Letter {self.number} {self.kind}>"
+
+
+class LetterBatch(db.Model):
+    """Letters generated together in a worker process; the page polls its progress."""
+
+    __tablename__ = "letter_batch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    mode: Mapped[str] = mapped_column(String(10), default="joint")
+    contribution_ids_json: Mapped[str] = mapped_column(Text)
+    # The letters of the batch in print order (new ones, or a gift's existing letters).
+    letter_ids_json: Mapped[str] = mapped_column(Text, default="[]")
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    worker_pid: Mapped[int | None] = mapped_column(Integer)
+
+    created_by = relationship("User")
+    letters: Mapped[list[Letter]] = relationship(order_by="Letter.number", viewonly=True)
+
+    @property
+    def contribution_ids(self) -> list[int]:
+        return json.loads(self.contribution_ids_json)
+
+    @property
+    def letter_ids(self) -> list[int]:
+        return json.loads(self.letter_ids_json or "[]")

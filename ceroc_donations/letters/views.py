@@ -1,0 +1,515 @@
+"""Thank-you letters: queue, batches, previews, archive downloads, sending, text versions."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from markupsafe import escape
+from sqlalchemy import select
+
+from ceroc_donations.book.inputs import Invalid
+from ceroc_donations.book.models import Contribution, Donor
+from ceroc_donations.book.service import Conflict, set_thank_status
+from ceroc_donations.database import current_value
+from ceroc_donations.extensions import db
+from ceroc_donations.letters import service as svc
+from ceroc_donations.letters.models import (
+    Letter,
+    LetterBatch,
+    LetterTextVersion,
+    letter_recipient,
+)
+from ceroc_donations.money import Money
+from ceroc_donations.rendering import (
+    FONT_FILES,
+    LETTERS_DIR,
+    PLACEHOLDERS,
+    LetterData,
+    PlaceholderError,
+)
+from ceroc_donations.rendering import Donor as LetterDonor
+from ceroc_donations.rendering.fonts import FONT_FACES
+from ceroc_donations.security import can, requires
+
+bp = Blueprint("letters", __name__, url_prefix="/letters")
+
+#: The letter preview may load our stylesheet and fonts and nothing else: no script.
+PREVIEW_CSP = (
+    "default-src 'none'; style-src 'self'; font-src 'self'; img-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+)
+
+
+@bp.app_template_global()
+def contribution_letters(c: Contribution) -> list[Letter]:
+    return svc.letters_for(c)
+
+
+@bp.app_template_global()
+def donor_letters(donor: Donor) -> list[Letter]:
+    return list(
+        db.session.execute(
+            select(Letter)
+            .join(letter_recipient, letter_recipient.c.letter_id == Letter.id)
+            .where(letter_recipient.c.donor_id == donor.id)
+            .order_by(Letter.number.desc())
+        ).scalars()
+    )
+
+
+def _letter(number: int) -> Letter:
+    return db.session.execute(select(Letter).where(Letter.number == number)).scalar() or abort(404)
+
+
+def _pdf_response(pdf: bytes, filename: str, *, inline: bool = False) -> Response:
+    response = Response(pdf, mimetype="application/pdf")
+    disposition = "inline" if inline else "attachment"
+    response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _preview_response(html: str, status: int = 200) -> Response:
+    """The letter HTML for an iframe, styled like the PDF, under a strict CSP."""
+    sheets = [
+        url_for("letters.design", name="fonts.css"),
+        url_for("letters.design", name="letter.css"),
+        url_for("static", filename="css/letter-preview.css"),
+    ]
+    links = "".join(f'<link rel="stylesheet" href="{href}">' for href in sheets)
+    html = html.replace("</head>", links + "</head>", 1)
+    response = Response(html, status=status, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = PREVIEW_CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _problem_page(messages: dict[str, str] | list[str], status: int = 422) -> Response:
+    items = messages.items() if isinstance(messages, dict) else enumerate(messages)
+    body = "".join(f"<li>{escape(v)}</li>" for _, v in items)
+    return _preview_response(
+        f"<!doctype html><html><head><title>{escape(_('Cannot preview'))}</title></head>"
+        f"<body class='problems'><p>{escape(_('Correct the texts to see the preview:'))}</p>"
+        f"<ul>{body}</ul></body></html>",
+        status,
+    )
+
+
+# --- design files for the browser preview (public: our CSS and the free fonts) --------------
+
+
+@lru_cache(maxsize=16)
+def _design_bytes(path: str) -> bytes:
+    return Path(path).read_bytes()
+
+
+@bp.get("/design/<name>")
+def design(name: str):
+    if name == "letter.css":
+        return Response(
+            _design_bytes(str(LETTERS_DIR / "letter.css")),
+            mimetype="text/css",
+            headers={"Cache-Control": "max-age=3600"},
+        )
+    if name == "fonts.css":
+        rules = "\n".join(
+            f'@font-face {{ font-family: "{family}"; font-weight: {weight}; '
+            f'src: url("{url_for("letters.design", name=key + ".ttf")}") format("truetype"); }}'
+            for family, weight, key in FONT_FACES
+        )
+        return Response(rules, mimetype="text/css", headers={"Cache-Control": "max-age=3600"})
+    key = name.removesuffix(".ttf")
+    if name.endswith(".ttf") and key in FONT_FILES:
+        return Response(
+            _design_bytes(str(FONT_FILES[key])),
+            mimetype="font/ttf",
+            headers={"Cache-Control": "max-age=86400"},
+        )
+    abort(404)
+
+
+# --- the queue and batches ---------------------------------------------------------------
+
+
+@bp.get("/")
+@requires("letters_download")
+def queue():
+    batches = (
+        db.session.execute(select(LetterBatch).order_by(LetterBatch.id.desc()).limit(5))
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "letters/queue.html",
+        gifts=svc.queue(),
+        batches=batches,
+        can_generate=can(current_user, "letters"),
+    )
+
+
+def _start(batch: LetterBatch) -> None:
+    if current_app.config.get("LETTER_BATCH_RUNNER") == "inline":
+        svc.run_batch(batch.id)  # tests: the same function the worker process runs
+    else:
+        svc.start_batch_process(batch.id)
+
+
+@bp.post("/batches")
+@requires("letters")
+def create_batch():
+    ids = [i for i in request.form.getlist("ids") if i.isdigit()]
+    try:
+        batch = svc.create_batch(ids, mode=request.form.get("mode", "joint"), by=current_user)
+    except Invalid as exc:
+        db.session.rollback()
+        return render_template(
+            "letters/queue.html",
+            gifts=svc.queue(),
+            batches=[],
+            can_generate=True,
+            errors=exc.fields,
+            ticked={int(i) for i in ids},
+        ), 422
+    db.session.commit()
+    _start(batch)
+    return redirect(url_for("letters.batch", batch_id=batch.id))
+
+
+def _batch_or_404(batch_id: int) -> LetterBatch:
+    return db.session.get(LetterBatch, batch_id) or abort(404)
+
+
+def _batch_status(batch: LetterBatch) -> dict:
+    return {
+        "id": batch.id,
+        "status": batch.status,
+        "total": batch.total,
+        "done": batch.done,
+        "eta_seconds": svc.batch_eta_seconds(batch),
+        "error": batch.error,
+        "pdf_url": url_for("letters.batch_pdf", batch_id=batch.id),
+        "zip_url": url_for("letters.batch_zip", batch_id=batch.id),
+    }
+
+
+@bp.get("/batches/<int:batch_id>")
+@requires("letters_download")
+def batch(batch_id: int):
+    b = _batch_or_404(batch_id)
+    return render_template(
+        "letters/batch.html",
+        batch=b,
+        status=_batch_status(b),
+        letters=svc.batch_letters(b) if b.status == "done" else [],
+        can_generate=can(current_user, "letters"),
+    )
+
+
+@bp.get("/batches/<int:batch_id>.json")
+@requires("letters_download")
+def batch_status(batch_id: int):
+    return jsonify(_batch_status(_batch_or_404(batch_id)))
+
+
+def _archive_damaged(exc: Exception):
+    """A letter file is missing or no longer matches its SHA-256: say so, serve nothing."""
+    return render_template(
+        "error.html", status=500, title=_("Archive damaged"), message=str(exc)
+    ), 500
+
+
+def _finished_letters(batch_id: int) -> list[Letter]:
+    b = _batch_or_404(batch_id)
+    found = svc.batch_letters(b)
+    if b.status != "done" or not found:
+        abort(404)
+    return found
+
+
+@bp.get("/batches/<int:batch_id>.pdf")
+@requires("letters_download")
+def batch_pdf(batch_id: int):
+    found = _finished_letters(batch_id)
+    try:
+        pdf = svc.combined_pdf(found)
+    except svc.ArchiveError as exc:
+        return _archive_damaged(exc)
+    return _pdf_response(pdf, f"CEROC-letters-batch-{batch_id}.pdf")
+
+
+@bp.get("/batches/<int:batch_id>.zip")
+@requires("letters_download")
+def batch_zip(batch_id: int):
+    found = _finished_letters(batch_id)
+    try:
+        data = svc.zip_of(found)
+    except svc.ArchiveError as exc:
+        return _archive_damaged(exc)
+    response = Response(data, mimetype="application/zip")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="CEROC-letters-batch-{batch_id}.zip"'
+    )
+    return response
+
+
+@bp.post("/batches/<int:batch_id>/sent")
+@requires("letters")
+def batch_sent(batch_id: int):
+    b = _batch_or_404(batch_id)
+    count = 0
+    for letter in svc.batch_letters(b):
+        if letter.status != "sent":
+            svc.mark_sent(letter, "print", by=current_user)
+            count += 1
+    db.session.commit()
+    flash(_("%(n)d letters marked as printed and sent.", n=count), "success")
+    return redirect(url_for("letters.queue"))
+
+
+# --- one contribution --------------------------------------------------------------------
+
+
+def _contribution(cid: int) -> Contribution:
+    return db.session.get(Contribution, cid) or abort(404)
+
+
+def _draft_data(c: Contribution, mode: str) -> LetterData:
+    groups = svc.recipient_groups(c, mode)
+    return svc.thank_you_data(
+        c, groups[0], number=current_value("letter") + 1, issued_on=date.today()
+    )
+
+
+@bp.get("/contributions/<int:cid>/preview")
+@requires("letters_download")
+def preview(cid: int):
+    c = _contribution(cid)
+    try:
+        data = _draft_data(c, request.args.get("mode", "joint"))
+        return _preview_response(svc.preview_html(data, svc.current_texts()[0]))
+    except (Invalid, PlaceholderError) as exc:
+        return _problem_page(getattr(exc, "fields", None) or getattr(exc, "messages", []))
+
+
+@bp.get("/contributions/<int:cid>/draft.pdf")
+@requires("letters_download")
+def draft_pdf(cid: int):
+    """The letter as it would be generated now; not numbered for good, not archived."""
+    c = _contribution(cid)
+    try:
+        data = _draft_data(c, request.args.get("mode", "joint"))
+    except Invalid:
+        abort(404)
+    pdf = svc.render_pdf(data, svc.current_texts()[0])
+    return _pdf_response(pdf, f"CEROC-draft-{c.reference}.pdf")
+
+
+@bp.post("/contributions/<int:cid>/generate")
+@requires("letters")
+def generate(cid: int):
+    c = _contribution(cid)
+    try:
+        made, created = svc.generate_thank_you(
+            c,
+            by=current_user,
+            mode=request.form.get("mode", "joint"),
+            force=request.form.get("again") == "1",
+        )
+    except (Invalid, Conflict) as exc:
+        db.session.rollback()
+        flash(" ".join(exc.fields.values()) if isinstance(exc, Invalid) else str(exc), "error")
+        return redirect(url_for("contributions.detail", cid=cid) + "#thank-you-letter")
+    db.session.commit()
+    numbers = ", ".join(str(m.number) for m in made)
+    if created:
+        flash(_("Letter %(numbers)s generated and archived.", numbers=numbers), "success")
+    else:
+        flash(_("Letter %(numbers)s already exists: download it below.", numbers=numbers), "info")
+    return redirect(url_for("contributions.detail", cid=cid) + "#thank-you-letter")
+
+
+@bp.post("/contributions/<int:cid>/status")
+@requires("letters")
+def set_status(cid: int):
+    c = _contribution(cid)
+    status = request.form.get("status")
+    if status not in ("do_not_acknowledge", "not_thanked") or c.voided:
+        abort(400)
+    set_thank_status(c, status, by=current_user)
+    db.session.commit()
+    flash(_("%(ref)s updated.", ref=c.reference), "success")
+    return redirect(
+        request.form.get("next")
+        if request.form.get("next", "").startswith("/")
+        and not request.form.get("next", "").startswith("//")
+        else url_for("letters.queue")
+    )
+
+
+# --- archived letters --------------------------------------------------------------------
+
+
+@bp.get("/<int:number>.pdf")
+@requires("letters_download")
+def download(number: int):
+    letter = _letter(number)
+    try:
+        pdf = svc.read_pdf(letter)
+    except svc.ArchiveError as exc:
+        return _archive_damaged(exc)
+    return _pdf_response(pdf, svc.pdf_filename(letter), inline=request.args.get("view") == "1")
+
+
+def _back(letter: Letter) -> str:
+    if letter.contribution_id:
+        return url_for("contributions.detail", cid=letter.contribution_id) + "#thank-you-letter"
+    return url_for("donors.detail", donor_id=letter.donor_id) + "#letters"
+
+
+@bp.post("/<int:number>/sent")
+@requires("letters")
+def mark_sent(number: int):
+    letter = _letter(number)
+    svc.mark_sent(letter, "print", by=current_user)
+    db.session.commit()
+    flash(_("Letter %(n)d marked as printed and handed over.", n=number), "success")
+    return redirect(_back(letter))
+
+
+@bp.post("/<int:number>/email")
+@requires("letters")
+def email(number: int):
+    letter = _letter(number)
+    try:
+        sent_to = svc.email_letter(letter, by=current_user)
+    except (svc.MailError, svc.ArchiveError) as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(_back(letter))
+    db.session.commit()
+    flash(_("Letter %(n)d emailed to %(to)s.", n=number, to=", ".join(sent_to)), "success")
+    return redirect(_back(letter))
+
+
+# --- yearly statements -------------------------------------------------------------------
+
+
+@bp.post("/donors/<int:donor_id>/statement")
+@requires("letters")
+def statement(donor_id: int):
+    donor = db.session.get(Donor, donor_id) or abort(404)
+    year = request.form.get("year", "")
+    try:
+        if not (year.isdigit() and 1990 <= int(year) <= 2200):
+            raise Invalid({"year": _("Give a year such as 2026.")})
+        letter = svc.generate_statement(donor, int(year), by=current_user)
+    except Invalid as exc:
+        db.session.rollback()
+        flash(" ".join(exc.fields.values()), "error")
+        return redirect(url_for("donors.detail", donor_id=donor_id) + "#letters")
+    db.session.commit()
+    flash(_("Statement %(n)d for %(year)s generated.", n=letter.number, year=year), "success")
+    return redirect(url_for("donors.detail", donor_id=donor_id) + "#letters")
+
+
+# --- the board's texts -------------------------------------------------------------------
+
+
+def _sample_data() -> LetterData:
+    gifts = svc.queue()
+    if gifts:
+        return _draft_data(gifts[0], "joint")
+    return LetterData(
+        number=current_value("letter") + 1,
+        reference="C-2026-0001",
+        issued_on=date.today(),
+        donors=(LetterDonor("Sok Dara", "សុខ តារា"),),
+        amount=Money(40000, current_app.config["BASE_CURRENCY"]),
+        received_on=date.today(),
+        occasion="Annual gathering",
+    )
+
+
+def _texts_page(values, errors, status=200):
+    versions = (
+        db.session.execute(
+            select(LetterTextVersion).order_by(LetterTextVersion.number.desc()).limit(20)
+        )
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "letters/texts.html",
+        values=values,
+        errors=errors,
+        versions=versions,
+        fields=svc.EDITABLE_FIELDS,
+        placeholders=PLACEHOLDERS,
+        multiline=svc.MULTILINE_FIELDS,
+    ), status
+
+
+@bp.get("/texts")
+@requires("letters")
+def texts():
+    texts, _version = svc.current_texts()
+    return _texts_page(svc.texts_to_dict(texts), {})
+
+
+@bp.post("/texts")
+@requires("letters")
+def save_texts():
+    try:
+        texts = svc.parse_texts(request.form)
+    except Invalid as exc:
+        db.session.rollback()
+        values = {**svc.texts_to_dict(svc.current_texts()[0]), **request.form.to_dict()}
+        return _texts_page(values, exc.fields, 422)
+    version = svc.save_texts(texts, by=current_user)
+    db.session.commit()
+    flash(
+        _("Letter texts saved as version %(n)d; new letters use it.", n=version.number), "success"
+    )
+    return redirect(url_for("letters.texts"))
+
+
+@bp.post("/texts/preview")
+@requires("letters")
+def preview_texts():
+    try:
+        texts = svc.parse_texts(request.form)
+    except Invalid as exc:
+        return _problem_page(exc.fields)
+    kind = "statement" if request.form.get("kind") == "statement" else "thank_you"
+    data = _sample_data()
+    if kind == "statement":
+        from ceroc_donations.rendering import GiftLine
+
+        data = LetterData(
+            number=data.number,
+            reference="2026",
+            issued_on=data.issued_on,
+            donors=data.donors,
+            amount=data.amount,
+            year=data.issued_on.year,
+            gifts=(GiftLine(data.gift_date, data.reference, data.amount),),
+        )
+    return _preview_response(svc.preview_html(data, texts, kind))

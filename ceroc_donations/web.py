@@ -1,0 +1,73 @@
+"""Small helpers shared by the page views."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from flask import flash, redirect, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from ceroc_donations.book.inputs import Invalid, parse_void_reason
+from ceroc_donations.book.models import Fund
+from ceroc_donations.book.queries import BookFilter
+from ceroc_donations.book.service import Conflict
+from ceroc_donations.extensions import db
+
+
+def new_idempotency_key() -> str:
+    return uuid.uuid4().hex
+
+
+def _day(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+def _int(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() and int(value) < 2**63 else None
+
+
+def book_filter() -> BookFilter:
+    """The list filters from the query string; anything malformed is ignored."""
+    return BookFilter(
+        q=(request.args.get("q") or "").strip()[:100] or None,
+        fund_id=_int("fund"),
+        date_from=_day("from"),
+        date_to=_day("to"),
+        include_void=request.args.get("void") == "1",
+        thank_status=request.args.get("thanks") or None,
+        category=request.args.get("category") or None,
+        donor_id=_int("donor"),
+    )
+
+
+def active_funds() -> list[Fund]:
+    return list(db.session.execute(
+        select(Fund).where(Fund.archived.is_(False)).order_by(Fund.id)).scalars())
+
+
+def void_page(entry, kind: str, void, back: str, *, default_reason: str = ""):
+    """The void form of a contribution or expense: ask for a reason, then void and commit."""
+    errors: dict = {}
+    if request.method == "POST":
+        try:
+            void(entry, parse_void_reason(request.form), by=current_user)
+        except Invalid as exc:
+            errors = exc.fields
+        except Conflict as exc:
+            flash(str(exc), "error")
+            return redirect(back)
+        else:
+            db.session.commit()
+            flash(_("%(ref)s is void: kept, struck through, left out of totals.",
+                    ref=entry.reference), "success")
+            return redirect(back)
+    reason = request.form.get("reason") or default_reason
+    return render_template("void.html", entry=entry, kind=kind, reason=reason, errors=errors,
+                           back=back), 422 if errors else 200

@@ -4,7 +4,7 @@ FLASK := $(VENV)/flask --app ceroc_donations
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: setup run test bench
+.PHONY: setup run test lint bench
 
 setup:
 	bash scripts/setup.sh
@@ -16,8 +16,13 @@ run: setup
 
 test:
 	bash scripts/setup.sh --test
+	$(MAKE) lint
 	$(VENV)/python -m pytest
 	bash scripts/test-postgres.sh
+
+lint:
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
 
 bench: setup
 	$(VENV)/python bench/book.py

@@ -25,21 +25,74 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 ROOT = os.environ.get("CEROC_BENCH_ROOT") or os.path.dirname(
-    os.path.dirname(os.path.abspath(__file__)))
+    os.path.dirname(os.path.abspath(__file__))
+)
 sys.path.insert(0, ROOT)
 
 PASSWORD = "bench-password-2026"
-FUNDS = [("general", "General"), ("promotion", "Promotion & petition collection"),
-         ("events", "Events"), ("legal", "Legal aid"), ("youth", "Youth programme")]
-CURRENCIES = [("USD", "1", 80), ("CAD", "0.74", 8), ("AUD", "0.66", 6), ("EUR", "1.08", 4),
-              ("KHR", "0.000245", 2)]
+FUNDS = [
+    ("general", "General"),
+    ("promotion", "Promotion & petition collection"),
+    ("events", "Events"),
+    ("legal", "Legal aid"),
+    ("youth", "Youth programme"),
+]
+CURRENCIES = [
+    ("USD", "1", 80),
+    ("CAD", "0.74", 8),
+    ("AUD", "0.66", 6),
+    ("EUR", "1.08", 4),
+    ("KHR", "0.000245", 2),
+]
 CATEGORIES = ("promotion", "printing", "travel", "events", "fees", "other")
-FIRST_NAMES = ("Sophea", "Dara", "Chantha", "Vannak", "Srey", "Bopha", "Rithy", "Sokha",
-               "Piseth", "Kalyan", "Janet", "Mony", "Sambath", "Nary", "Vichet", "Leakena")
-LAST_NAMES = ("Seng", "Chan", "Sok", "Kim", "Heng", "Lim", "Touch", "Meas", "Keo", "Ouk",
-              "Pich", "Long", "Sam", "Yim", "Chhay", "Nuon")
-CITIES = ("Minneapolis", "Long Beach", "Lowell", "Toronto", "Montreal", "Melbourne",
-          "Paris", "Seattle", "Philadelphia", "Newmarket")
+FIRST_NAMES = (
+    "Sophea",
+    "Dara",
+    "Chantha",
+    "Vannak",
+    "Srey",
+    "Bopha",
+    "Rithy",
+    "Sokha",
+    "Piseth",
+    "Kalyan",
+    "Janet",
+    "Mony",
+    "Sambath",
+    "Nary",
+    "Vichet",
+    "Leakena",
+)
+LAST_NAMES = (
+    "Seng",
+    "Chan",
+    "Sok",
+    "Kim",
+    "Heng",
+    "Lim",
+    "Touch",
+    "Meas",
+    "Keo",
+    "Ouk",
+    "Pich",
+    "Long",
+    "Sam",
+    "Yim",
+    "Chhay",
+    "Nuon",
+)
+CITIES = (
+    "Minneapolis",
+    "Long Beach",
+    "Lowell",
+    "Toronto",
+    "Montreal",
+    "Melbourne",
+    "Paris",
+    "Seattle",
+    "Philadelphia",
+    "Newmarket",
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -77,30 +130,59 @@ def build(app, args) -> dict:
     span = (end - start).days + 1
 
     db.create_all()
-    treasurer = User(email="treasurer@bench.example", name="Treasurer", role="treasurer",
-                     password_hash=hash_password(PASSWORD))
+    treasurer = User(
+        email="treasurer@bench.example",
+        name="Treasurer",
+        role="treasurer",
+        password_hash=hash_password(PASSWORD),
+    )
     db.session.add(treasurer)
     db.session.flush()
     funds = [book.create_fund(code, name, by=treasurer) for code, name in FUNDS]
     # A sample through the services: the bulk rows below copy these shapes.
-    sample_donors = [book.create_donor(parse_donor({
-        "name_en": f"Sample donor {i}", "name_km": "ម្ចាស់អំណោយ", "country": "US"}),
-        by=treasurer) for i in range(3)]
+    sample_donors = [
+        book.create_donor(
+            parse_donor({"name_en": f"Sample donor {i}", "name_km": "ម្ចាស់អំណោយ", "country": "US"}),
+            by=treasurer,
+        )
+        for i in range(3)
+    ]
     n_sample = min(20, args.contributions)
     for i in range(n_sample):
-        ids = [str(sample_donors[i % 3].id)] + ([str(sample_donors[(i + 1) % 3].id)]
-                                                if i % 5 == 0 else [])
+        ids = [str(sample_donors[i % 3].id)] + (
+            [str(sample_donors[(i + 1) % 3].id)] if i % 5 == 0 else []
+        )
         cur, rate, _w = CURRENCIES[i % 3]
-        book.record_contribution(parse_contribution({
-            "amount": f"{rng.randrange(5, 2000)}.00", "currency": cur, "exchange_rate": rate,
-            "received_on": _day(rng, start, span).isoformat(), "fund_id": str(funds[i % 5].id),
-            "occasion": "Sample", "method": "cash"}, donor_ids=ids), by=treasurer)
+        book.record_contribution(
+            parse_contribution(
+                {
+                    "amount": f"{rng.randrange(5, 2000)}.00",
+                    "currency": cur,
+                    "exchange_rate": rate,
+                    "received_on": _day(rng, start, span).isoformat(),
+                    "fund_id": str(funds[i % 5].id),
+                    "occasion": "Sample",
+                    "method": "cash",
+                },
+                donor_ids=ids,
+            ),
+            by=treasurer,
+        )
     n_sample_exp = min(5, args.expenses)
     for i in range(n_sample_exp):
-        book.record_expense(parse_expense({
-            "paid_on": _day(rng, start, span).isoformat(), "payee": f"Sample payee {i}",
-            "amount": "12.50", "currency": "USD", "category": CATEGORIES[i % 6],
-            "fund_id": str(funds[i % 5].id)}), by=treasurer)
+        book.record_expense(
+            parse_expense(
+                {
+                    "paid_on": _day(rng, start, span).isoformat(),
+                    "payee": f"Sample payee {i}",
+                    "amount": "12.50",
+                    "currency": "USD",
+                    "category": CATEGORIES[i % 6],
+                    "fund_id": str(funds[i % 5].id),
+                }
+            ),
+            by=treasurer,
+        )
     fund_ids = [f.id for f in db.session.execute(select(Fund).order_by(Fund.id)).scalars()]
     treasurer_id = treasurer.id
     db.session.commit()
@@ -116,13 +198,28 @@ def build(app, args) -> dict:
         for i in range(args.donors):
             first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
             kind = "group" if i % 7 == 0 else "person"
-            name = (f"Khmer association of {rng.choice(CITIES)} {i}" if kind == "group"
-                    else f"{first} {last} {i}")
-            donor_rows.append((kind, name, f"{last} {first} {i}" if i % 3 == 0 else None,
-                               rng.choice(CITIES), "US", "bilingual", "named", now))
+            name = (
+                f"Khmer association of {rng.choice(CITIES)} {i}"
+                if kind == "group"
+                else f"{first} {last} {i}"
+            )
+            donor_rows.append(
+                (
+                    kind,
+                    name,
+                    f"{last} {first} {i}" if i % 3 == 0 else None,
+                    rng.choice(CITIES),
+                    "US",
+                    "bilingual",
+                    "named",
+                    now,
+                )
+            )
         cur.executemany(
             "INSERT INTO donor (kind, name_en, name_km, city, country, letter_language, "
-            "public_display, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", donor_rows)
+            "public_display, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            donor_rows,
+        )
         donors = list(cur.execute("SELECT id, name_en FROM donor ORDER BY id"))
         (next_c,) = cur.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM contribution").fetchone()
         (next_e,) = cur.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM expense").fetchone()
@@ -146,16 +243,50 @@ def build(app, args) -> dict:
             voided = rng.random() < 0.01
             who = rng.sample(donors, 2 if rng.random() < 0.1 else 1)
             status = "sent" if day.year < 2026 or rng.random() < 0.5 else "not_thanked"
-            contributions.append((
-                cid, ref, minor, currency, str(rates[currency]), base, "USD", voided,
-                "Bench: voided" if voided else None, now if voided else None, False,
-                now, now, day.isoformat(), "Treasurer", rng.choice(CITIES) + " gathering",
-                None, "cash", fund_id, "default", None, status, treasurer_id))
+            contributions.append(
+                (
+                    cid,
+                    ref,
+                    minor,
+                    currency,
+                    str(rates[currency]),
+                    base,
+                    "USD",
+                    voided,
+                    "Bench: voided" if voided else None,
+                    now if voided else None,
+                    False,
+                    now,
+                    now,
+                    day.isoformat(),
+                    "Treasurer",
+                    rng.choice(CITIES) + " gathering",
+                    None,
+                    "cash",
+                    fund_id,
+                    "default",
+                    None,
+                    status,
+                    treasurer_id,
+                )
+            )
             for position, (donor_id, _name) in enumerate(who):
                 shares.append((cid, donor_id, None, position))
-            ledger.append((day.isoformat(), "in", fund_id, "contribution", base, minor,
-                           currency, " & ".join(name for _id, name in who)[:300], voided,
-                           cid, None))
+            ledger.append(
+                (
+                    day.isoformat(),
+                    "in",
+                    fund_id,
+                    "contribution",
+                    base,
+                    minor,
+                    currency,
+                    " & ".join(name for _id, name in who)[:300],
+                    voided,
+                    cid,
+                    None,
+                )
+            )
             if not voided:
                 m = months[(fund_id, day.replace(day=1).isoformat())]
                 m[0] += base
@@ -166,9 +297,13 @@ def build(app, args) -> dict:
             "created_at, updated_at, received_on, received_by, occasion, purpose, method, "
             "fund_id, public_display, note, thank_status, recorded_by_id) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            contributions)
-        cur.executemany("INSERT INTO contribution_donor (contribution_id, donor_id, share_minor,"
-                        " position) VALUES (?, ?, ?, ?)", shares)
+            contributions,
+        )
+        cur.executemany(
+            "INSERT INTO contribution_donor (contribution_id, donor_id, share_minor,"
+            " position) VALUES (?, ?, ?, ?)",
+            shares,
+        )
 
         expenses = []
         for n in range(args.expenses - n_sample_exp):
@@ -180,11 +315,42 @@ def build(app, args) -> dict:
             counters[f"expense-{day.year}"] += 1
             ref = f"E-{day.year}-{counters[f'expense-{day.year}']:04d}"
             payee = f"{rng.choice(('Print shop', 'Radio', 'Airline', 'Hall', 'Bank'))} {n % 300}"
-            expenses.append((eid, ref, minor, "USD", "1", minor, "USD", False, False, now, now,
-                             day.isoformat(), payee, category, fund_id, "Bench expense",
-                             treasurer_id))
-            ledger.append((day.isoformat(), "out", fund_id, category, minor, minor, "USD",
-                           payee, False, None, eid))
+            expenses.append(
+                (
+                    eid,
+                    ref,
+                    minor,
+                    "USD",
+                    "1",
+                    minor,
+                    "USD",
+                    False,
+                    False,
+                    now,
+                    now,
+                    day.isoformat(),
+                    payee,
+                    category,
+                    fund_id,
+                    "Bench expense",
+                    treasurer_id,
+                )
+            )
+            ledger.append(
+                (
+                    day.isoformat(),
+                    "out",
+                    fund_id,
+                    category,
+                    minor,
+                    minor,
+                    "USD",
+                    payee,
+                    False,
+                    None,
+                    eid,
+                )
+            )
             m = months[(fund_id, day.replace(day=1).isoformat())]
             m[1] += minor
             m[3] += 1
@@ -192,23 +358,30 @@ def build(app, args) -> dict:
             "INSERT INTO expense (id, reference, amount_minor, currency, exchange_rate, "
             "base_amount_minor, base_currency, voided, is_example, created_at, updated_at, "
             "paid_on, payee, category, fund_id, description_en, recorded_by_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", expenses)
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            expenses,
+        )
         # The ledger in date order, as a book filled over the years would be.
         ledger.sort(key=lambda row: row[0])
         cur.executemany(
             "INSERT INTO ledger_entry (entry_on, direction, fund_id, category, "
             "base_amount_minor, amount_minor, currency, label, voided, contribution_id, "
-            "expense_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", ledger)
+            "expense_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ledger,
+        )
         cur.executemany(
             "INSERT INTO fund_month_total (fund_id, month, in_minor, out_minor, in_count, "
             "out_count) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (fund_id, month) DO UPDATE SET "
             "in_minor = in_minor + excluded.in_minor, out_minor = out_minor + "
             "excluded.out_minor, in_count = in_count + excluded.in_count, "
             "out_count = out_count + excluded.out_count",
-            [(f, m, *v) for (f, m), v in months.items()])
+            [(f, m, *v) for (f, m), v in months.items()],
+        )
         cur.executemany(
             "INSERT INTO counter (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE "
-            "SET value = excluded.value", list(counters.items()))
+            "SET value = excluded.value",
+            list(counters.items()),
+        )
         cur.execute("COMMIT")
         # As a live database would be: statistics gathered, the WAL folded into the file.
         cur.execute("ANALYZE")
@@ -224,20 +397,35 @@ def check_totals() -> None:
 
     from ceroc_donations.extensions import db
 
-    ledger = {tuple(r[:2]): tuple(r[2:]) for r in db.session.execute(text(
-        "SELECT fund_id, strftime('%Y-%m-01', entry_on), "
-        "SUM(CASE WHEN direction = 'in' THEN base_amount_minor ELSE 0 END), "
-        "SUM(CASE WHEN direction = 'out' THEN base_amount_minor ELSE 0 END), "
-        "SUM(direction = 'in'), SUM(direction = 'out') "
-        "FROM ledger_entry WHERE NOT voided GROUP BY 1, 2"))}
-    totals = {tuple(r[:2]): tuple(r[2:]) for r in db.session.execute(text(
-        "SELECT fund_id, month, in_minor, out_minor, in_count, out_count FROM fund_month_total "
-        "WHERE in_count OR out_count"))}
+    ledger = {
+        tuple(r[:2]): tuple(r[2:])
+        for r in db.session.execute(
+            text(
+                "SELECT fund_id, strftime('%Y-%m-01', entry_on), "
+                "SUM(CASE WHEN direction = 'in' THEN base_amount_minor ELSE 0 END), "
+                "SUM(CASE WHEN direction = 'out' THEN base_amount_minor ELSE 0 END), "
+                "SUM(direction = 'in'), SUM(direction = 'out') "
+                "FROM ledger_entry WHERE NOT voided GROUP BY 1, 2"
+            )
+        )
+    }
+    totals = {
+        tuple(r[:2]): tuple(r[2:])
+        for r in db.session.execute(
+            text(
+                "SELECT fund_id, month, in_minor, out_minor, in_count, out_count "
+                "FROM fund_month_total "
+                "WHERE in_count OR out_count"
+            )
+        )
+    }
     entries = db.session.execute(text("SELECT COUNT(*) FROM ledger_entry")).scalar()
     posted = {k: v for k, v in ledger.items() if any(v)}
     ok = posted == totals
-    print(f"check: fund_month_total ({len(totals)} fund-months) == SUM(ledger_entry not voided)"
-          f" over {entries:,} entries: {'OK' if ok else 'MISMATCH'}")
+    print(
+        f"check: fund_month_total ({len(totals)} fund-months) == SUM(ledger_entry not voided)"
+        f" over {entries:,} entries: {'OK' if ok else 'MISMATCH'}"
+    )
     if not ok:
         bad = sorted(set(posted.items()) ^ set(totals.items()))[:5]
         raise SystemExit(f"totals differ, e.g. {bad}")
@@ -269,18 +457,24 @@ def main() -> None:
     from ceroc_donations.extensions import db
 
     with tempfile.TemporaryDirectory(prefix="ceroc-bench-") as tmp:
-        app = create_app({
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.sqlite",
-            "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False,
-            "RECEIPTS_DIR": f"{tmp}/receipts", "ARCHIVE_DIR": f"{tmp}/letters",
-        })
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.sqlite",
+                "SECRET_KEY": "bench",
+                "WTF_CSRF_ENABLED": False,
+                "RECEIPTS_DIR": f"{tmp}/receipts",
+                "ARCHIVE_DIR": f"{tmp}/letters",
+            }
+        )
         t0 = time.perf_counter()
         with app.app_context():
             facts = build(app, args)
         build_s = time.perf_counter() - t0
         print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; code from {ROOT}")
-        print(f"built {args.contributions:,} contributions, {args.expenses:,} expenses, "
-              f"{args.donors:,} donors, {len(FUNDS)} funds in {build_s:.1f} s")
+        print(
+            f"built {args.contributions:,} contributions, {args.expenses:,} expenses, "
+            f"{args.donors:,} donors, {len(FUNDS)} funds in {build_s:.1f} s"
+        )
         with app.app_context():
             check_totals()
             ids = db.session.execute(
@@ -293,13 +487,13 @@ def main() -> None:
             api_token = None
             if any(r.rule == "/api/v1/contributions" for r in app.url_map.iter_rules()):
                 from ceroc_donations.security import new_api_token
+
                 api_token = new_api_token(treasurer, "bench")
                 db.session.commit()
             db.session.remove()
 
         client = app.test_client()
-        r = client.post("/login", data={"email": "treasurer@bench.example",
-                                        "password": PASSWORD})
+        r = client.post("/login", data={"email": "treasurer@bench.example", "password": PASSWORD})
         assert r.status_code == 302, r.data[:300]
         q = facts["donor_name"].split()[0]
         cases = [
@@ -309,8 +503,13 @@ def main() -> None:
             (f"contributions, ?q={q}", f"/contributions/?q={q}", None),
         ]
         if api_token:
-            cases.append(("API /api/v1/contributions", "/api/v1/contributions",
-                          {"Authorization": f"Bearer {api_token}"}))
+            cases.append(
+                (
+                    "API /api/v1/contributions",
+                    "/api/v1/contributions",
+                    {"Authorization": f"Bearer {api_token}"},
+                )
+            )
         print(f"\n{'page':40} {'median':>9} {'p95':>9}  {'bytes':>8}   (runs: {args.runs})")
         worst = 0.0
         for label, url, headers in cases:

@@ -35,8 +35,9 @@ RUNS = 40
 def make_app(path: str):
     from ceroc_donations import create_app
 
-    return create_app({"TESTING": True, "SECRET_KEY": "bench",
-                       "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
+    return create_app(
+        {"TESTING": True, "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"}
+    )
 
 
 def build(path: str, entries: int) -> float:
@@ -53,8 +54,10 @@ def build(path: str, entries: int) -> float:
     con.execute("PRAGMA synchronous=OFF")
     for index in LedgerEntry.__table__.indexes:
         con.execute(f"DROP INDEX IF EXISTS {index.name}")
-    con.executemany("INSERT INTO fund (id, code, name_en, archived) VALUES (?, ?, ?, 0)",
-                    [(i, f"fund-{i}", f"Fund {i}") for i in range(1, FUNDS + 1)])
+    con.executemany(
+        "INSERT INTO fund (id, code, name_en, archived) VALUES (?, ?, ?, 0)",
+        [(i, f"fund-{i}", f"Fund {i}") for i in range(1, FUNDS + 1)],
+    )
     rng = random.Random(42)
     totals: dict[tuple[int, str], list[int]] = {}
 
@@ -70,17 +73,29 @@ def build(path: str, entries: int) -> float:
                 t = totals.setdefault((fund, day.replace(day=1).isoformat()), [0, 0, 0, 0])
                 t[0 if direction == "in" else 1] += base
                 t[2 if direction == "in" else 3] += 1
-            yield (i + 1, day.isoformat(), direction, fund, category, base, base, "USD",
-                   f"Entry {i} ម្ចាស់ជំនួយ", int(voided))
+            yield (
+                i + 1,
+                day.isoformat(),
+                direction,
+                fund,
+                category,
+                base,
+                base,
+                "USD",
+                f"Entry {i} ម្ចាស់ជំនួយ",
+                int(voided),
+            )
 
     con.executemany(
         "INSERT INTO ledger_entry (id, entry_on, direction, fund_id, category, "
         "base_amount_minor, amount_minor, currency, label, voided) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        rows())
+        rows(),
+    )
     con.executemany(
         "INSERT INTO fund_month_total (fund_id, month, in_minor, out_minor, in_count, "
         "out_count) VALUES (?,?,?,?,?,?)",
-        [(f, m, *t) for (f, m), t in sorted(totals.items())])
+        [(f, m, *t) for (f, m), t in sorted(totals.items())],
+    )
     con.commit()
     con.close()
     from sqlalchemy import create_engine
@@ -115,14 +130,16 @@ def page_timings(path: str, entries: int) -> dict[str, tuple[float, float]]:
     with app.app_context(), read_only():
         deep_day = START + timedelta(days=int(entries * 0.2) * DAYS // entries)
         deep = (deep_day, int(entries * 0.2))
-        year = ledger.LedgerFilter(fund_id=2, date_from=date(2019, 1, 1),
-                                   date_to=date(2019, 12, 31))
+        year = ledger.LedgerFilter(
+            fund_id=2, date_from=date(2019, 1, 1), date_to=date(2019, 12, 31)
+        )
         cases = {
             "first page": lambda: ledger.ledger_page(ledger.LedgerFilter(), None, 50),
             "deep page (80% down)": lambda: ledger.ledger_page(ledger.LedgerFilter(), deep, 50),
             "fund + date range": lambda: ledger.ledger_page(year, None, 50),
             "category (sparse)": lambda: ledger.ledger_page(
-                ledger.LedgerFilter(category="travel"), None, 50),
+                ledger.LedgerFilter(category="travel"), None, 50
+            ),
             "per-fund balances": lambda: queries.totals(queries.fund_balances()),
         }
         for name, fn in cases.items():
@@ -157,15 +174,16 @@ def csv_case(path: str) -> None:
             count += chunk.count("\n")
             out.write(data)
     elapsed = time.perf_counter() - started
-    print(f"  CSV export {count:,} rows: {elapsed:.2f} s, {size / 1e6:.1f} MB, "
-          f"peak RSS {hwm() / 1024:.1f} MiB (after start-up {baseline / 1024:.1f} MiB)")
+    print(
+        f"  CSV export {count:,} rows: {elapsed:.2f} s, {size / 1e6:.1f} MB, "
+        f"peak RSS {hwm() / 1024:.1f} MiB (after start-up {baseline / 1024:.1f} MiB)"
+    )
 
 
 def report(entries: int, workdir: str) -> dict:
     path = os.path.join(workdir, f"ledger-{entries}.sqlite")
     built = build(path, entries)
-    print(f"\n{entries:,} entries (built in {built:.1f} s, "
-          f"{os.path.getsize(path) / 1e6:.0f} MB)")
+    print(f"\n{entries:,} entries (built in {built:.1f} s, {os.path.getsize(path) / 1e6:.0f} MB)")
     results = page_timings(path, entries)
     for name, (median, p95) in results.items():
         print(f"  {name:24} median {median:7.2f} ms   p95 {p95:7.2f} ms")
@@ -180,8 +198,10 @@ def main() -> None:
     if args.csv:
         csv_case(args.csv)
         return
-    print(f"Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, "
-          f"{RUNS} runs per case after 3 warm-ups")
+    print(
+        f"Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, "
+        f"{RUNS} runs per case after 3 warm-ups"
+    )
     with tempfile.TemporaryDirectory() as workdir:
         small = report(10_000, workdir)
         big = report(args.entries, workdir)
@@ -190,8 +210,10 @@ def main() -> None:
         for name, (_median, p95) in big["results"].items():
             base = small["results"][name][1]
             ok = p95 <= 50 and p95 <= 2 * base
-            print(f"  {name:24} {p95:7.2f} ms / {base:6.2f} ms = {p95 / base:4.1f}×  "
-                  f"{'ok' if ok else 'MISSED'}")
+            print(
+                f"  {name:24} {p95:7.2f} ms / {base:6.2f} ms = {p95 / base:4.1f}×  "
+                f"{'ok' if ok else 'MISSED'}"
+            )
 
 
 if __name__ == "__main__":

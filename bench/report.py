@@ -76,21 +76,30 @@ def main() -> None:
     args = parser.parse_args()
     year = date.today().year - 1
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"TESTING": True, "SECRET_KEY": "bench",
-                          "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.sqlite"})
+        app = create_app(
+            {
+                "TESTING": True,
+                "SECRET_KEY": "bench",
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.sqlite",
+            }
+        )
         with app.app_context():
             db.create_all()
             started = time.perf_counter()
             fill_book(args.count, year)
-            print(f"book: {args.count} contributions, {args.count // 10} expenses "
-                  f"in {time.perf_counter() - started:.1f} s")
+            print(
+                f"book: {args.count} contributions, {args.count // 10} expenses "
+                f"in {time.perf_counter() - started:.1f} s"
+            )
 
             from ceroc_donations.ledger.report import build_report
 
             started = time.perf_counter()
             data = build_report(date(year, 1, 1), date(year, 12, 31))
-            print(f"build_report: {(time.perf_counter() - started) * 1000:.0f} ms "
-                  f"({len(data.contributions)} rows)")
+            print(
+                f"build_report: {(time.perf_counter() - started) * 1000:.0f} ms "
+                f"({len(data.contributions)} rows)"
+            )
             db.session.remove()
             db.engine.dispose()
 
@@ -105,9 +114,11 @@ def main() -> None:
             times.append(time.perf_counter() - started)
             cpu.append(time.process_time() - started_cpu)
         pages = len(pypdf.PdfReader(io.BytesIO(pdf)).pages)
-        print(f"render_report_pdf[{lang}]: first {times[0]:.2f} s, warm median "
-              f"{statistics.median(times[1:]):.2f} s (CPU {statistics.median(cpu[1:]):.2f} s), "
-              f"{len(pdf) / 1024:.0f} KiB, {pages} pages")
+        print(
+            f"render_report_pdf[{lang}]: first {times[0]:.2f} s, warm median "
+            f"{statistics.median(times[1:]):.2f} s (CPU {statistics.median(cpu[1:]):.2f} s), "
+            f"{len(pdf) / 1024:.0f} KiB, {pages} pages"
+        )
     print(f"peak RSS: {_peak_rss_kib() / 1024:.0f} MiB")
 
 

@@ -45,8 +45,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
     app.config.setdefault("SQLALCHEMY_DATABASE_URI", None)
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
-        app.config["SQLALCHEMY_DATABASE_URI"] = (
-            "sqlite:///" + os.path.join(app.instance_path, "ceroc.sqlite"))
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
+            app.instance_path, "ceroc.sqlite"
+        )
     for key, sub in (("RECEIPTS_DIR", "receipts"), ("ARCHIVE_DIR", "letters")):
         if not app.config.get(key):
             app.config[key] = os.path.join(app.instance_path, sub)

@@ -97,21 +97,34 @@ def verify() -> tuple[int, list[AuditProblem]]:
     for event in db.session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars():
         count += 1
         if event.seq != expected_seq:
-            problems.append(AuditProblem(
-                expected_seq, _("events %(first)d–%(last)d are missing (removed)",
-                                first=expected_seq, last=event.seq - 1)))
+            problems.append(
+                AuditProblem(
+                    expected_seq,
+                    _(
+                        "events %(first)d–%(last)d are missing (removed)",
+                        first=expected_seq,
+                        last=event.seq - 1,
+                    ),
+                )
+            )
         if event.prev_hash != prev_hash:
             problems.append(AuditProblem(event.seq, _("link to the previous event is broken")))
         if event_hash(event) != event.hash:
-            problems.append(AuditProblem(event.seq,
-                                         _("content was altered after it was written")))
+            problems.append(AuditProblem(event.seq, _("content was altered after it was written")))
         prev_hash = event.hash
         expected_seq = event.seq + 1
     from ceroc_donations.database import current_value
 
     last = current_value("audit")
     if last >= expected_seq:
-        problems.append(AuditProblem(
-            expected_seq, _("events %(first)d–%(last)d at the end of the chain are missing",
-                            first=expected_seq, last=last)))
+        problems.append(
+            AuditProblem(
+                expected_seq,
+                _(
+                    "events %(first)d–%(last)d at the end of the chain are missing",
+                    first=expected_seq,
+                    last=last,
+                ),
+            )
+        )
     return count, problems

@@ -9,16 +9,28 @@ from flask_wtf.csrf import CSRFError
 
 #: The modules that define a blueprint ``bp``, feature by feature.
 MODULES = (
-    "accounts.views", "accounts.admin", "book.views.dashboard", "book.views.donors",
-    "book.views.contributions", "book.views.expenses", "book.views.funds", "health",
-    "claims.views", "book.api", "ledger.views", "ledger.transparency", "ledger.api",
-    "imports.views", "letters.views", "letters.api", "ledger.report_views",
+    "accounts.views",
+    "accounts.admin",
+    "book.views.dashboard",
+    "book.views.donors",
+    "book.views.contributions",
+    "book.views.expenses",
+    "book.views.funds",
+    "health",
+    "claims.views",
+    "book.api",
+    "ledger.views",
+    "ledger.transparency",
+    "ledger.api",
+    "imports.views",
+    "letters.views",
+    "letters.api",
+    "ledger.report_views",
 )
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or (
-        request.accept_mimetypes.best == "application/json")
+    return request.path.startswith("/api/") or (request.accept_mimetypes.best == "application/json")
 
 
 def _error(status: int, title: str, message: str):
@@ -37,9 +49,14 @@ def register_blueprints(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
-        return _error(400, _("Form expired"), _(
-            "The form was missing its security token or it had expired. Go back, reload "
-            "the page and submit again: nothing was saved."))
+        return _error(
+            400,
+            _("Form expired"),
+            _(
+                "The form was missing its security token or it had expired. Go back, reload "
+                "the page and submit again: nothing was saved."
+            ),
+        )
 
     @app.errorhandler(403)
     def forbidden(exc):
@@ -55,10 +72,16 @@ def register_blueprints(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(exc):
-        return _error(413, _("File too large"), _(
-            "The upload is too large: receipts may be at most 10 MB. Nothing was saved."))
+        return _error(
+            413,
+            _("File too large"),
+            _("The upload is too large: receipts may be at most 10 MB. Nothing was saved."),
+        )
 
     @app.errorhandler(429)
     def too_many(exc):
-        return _error(429, _("Too many attempts"), _(
-            "Too many failed log-ins. Wait a quarter of an hour and try again."))
+        return _error(
+            429,
+            _("Too many attempts"),
+            _("Too many failed log-ins. Wait a quarter of an hour and try again."),
+        )

@@ -46,8 +46,9 @@ def register_cli(app: Flask) -> None:
 
     @app.cli.command("create-user")
     @click.argument("email")
-    @click.option("--role", required=True,
-                  type=click.Choice(["admin", "treasurer", "board", "member"]))
+    @click.option(
+        "--role", required=True, type=click.Choice(["admin", "treasurer", "board", "member"])
+    )
     @click.option("--name", default=None, help="Full name (default: the part before @).")
     def create_user(email, role, name):
         """Create an account; the password is read from a prompt or standard input."""
@@ -121,4 +122,3 @@ def register_cli(app: Flask) -> None:
             click.echo(f"{len(problems)} problem(s) in {count} events.")
             raise SystemExit(1)
         click.echo(f"Audit chain intact: {count} events.")
-

@@ -75,7 +75,9 @@ def next_value(name: str) -> int:
         # counters are then always locked in one order and two writers cannot deadlock.
         db.session.execute(text("SELECT pg_advisory_xact_lock(20140309)"))
     value = db.session.execute(
-        update(Counter).where(Counter.name == name).values(value=Counter.value + 1)
+        update(Counter)
+        .where(Counter.name == name)
+        .values(value=Counter.value + 1)
         .returning(Counter.value)
     ).scalar()
     if value is None:
@@ -88,8 +90,10 @@ def next_value(name: str) -> int:
         except Exception:
             nested.rollback()
             value = db.session.execute(
-                update(Counter).where(Counter.name == name)
-                .values(value=Counter.value + 1).returning(Counter.value)
+                update(Counter)
+                .where(Counter.name == name)
+                .values(value=Counter.value + 1)
+                .returning(Counter.value)
             ).scalar_one()
     return value
 

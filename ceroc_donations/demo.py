@@ -18,8 +18,9 @@ DEMO_USERS = (
     ("member@ceroc.example", "CEROC Member", "member", "member-demo-2014"),
 )
 
-SEED_NOTE = ("From CEROC's published page. The page gives no date; the day is an "
-             "approximation for the demo.")
+SEED_NOTE = (
+    "From CEROC's published page. The page gives no date; the day is an approximation for the demo."
+)
 
 
 def load_demo() -> list[tuple[str, str, str]]:
@@ -31,50 +32,113 @@ def load_demo() -> list[tuple[str, str, str]]:
         user = users.create_user(email, name, role, password, by=admin)
         admin = admin or user
     treasurer = db.session.execute(select(User).where(User.role == "treasurer")).scalar_one()
-    general = book.create_fund("general", "General", name_km="ទូទៅ",
-                               description="CEROC's general running costs.", by=admin)
+    general = book.create_fund(
+        "general", "General", name_km="ទូទៅ", description="CEROC's general running costs.", by=admin
+    )
     promo = book.create_fund(
-        "promotion", "Promotion & petition collection",
+        "promotion",
+        "Promotion & petition collection",
         name_km="ការផ្សព្វផ្សាយ និងការប្រមូលញត្តិ",
         description="Promotion to collect more signatures and petitions, and to make the "
-                    "public more aware of the right to vote of Khmers overseas.", by=admin)
+        "public more aware of the right to vote of Khmers overseas.",
+        by=admin,
+    )
     donor = lambda **kw: book.create_donor(parse_donor(kw), by=treasurer)  # noqa: E731
-    cnrp = donor(name_en="CNRP Minnesota", name_km="គ.ស.ជ. រដ្ឋមីនីសូតា", kind="group",
-                 city="Minneapolis", region="Minnesota", country="US")
-    ika = donor(name_en="IKA", kind="group", city="Minneapolis", region="Minnesota",
-                country="US", note="Gave together with CNRP Minnesota.")
-    youth = donor(name_en="Khmer Youth Movement of New Market, Ontario",
-                  name_km="ចលនាយុវជនខ្មែរ ញូម៉ាឃីត រដ្ឋអុនតារីយ៉ូ", kind="group",
-                  city="Newmarket", region="Ontario", country="CA")
-    book.record_contribution(parse_contribution({
-        "amount": "400", "currency": "USD", "received_on": "2014-06-15",
-        "received_by": "Mrs. Janet Seng", "fund_id": str(promo.id),
-        "occasion": "Trip to Minnesota accompanying MP Mu Sochua",
-        "purpose": "Promotion to collect more signatures and petitions, and to make the public "
-                   "more aware of the right to vote in Cambodia's elections by Khmers overseas",
-        "method": "cash", "note": SEED_NOTE,
-    }, donor_ids=[str(cnrp.id), str(ika.id)]), by=treasurer)
-    book.record_contribution(parse_contribution({
-        "amount": "700", "currency": "USD", "received_on": "2014-08-10",
-        "received_by": "Mrs. Janet Seng", "fund_id": str(general.id),
-        "occasion": "Trip to Canada accompanying MP Mu Sochua",
-        "purpose": "The right to vote of all overseas Cambodians",
-        "method": "cash",
-        "note": "The seed says \"$700\" without naming the dollar; recorded as written, in US "
+    cnrp = donor(
+        name_en="CNRP Minnesota",
+        name_km="គ.ស.ជ. រដ្ឋមីនីសូតា",
+        kind="group",
+        city="Minneapolis",
+        region="Minnesota",
+        country="US",
+    )
+    ika = donor(
+        name_en="IKA",
+        kind="group",
+        city="Minneapolis",
+        region="Minnesota",
+        country="US",
+        note="Gave together with CNRP Minnesota.",
+    )
+    youth = donor(
+        name_en="Khmer Youth Movement of New Market, Ontario",
+        name_km="ចលនាយុវជនខ្មែរ ញូម៉ាឃីត រដ្ឋអុនតារីយ៉ូ",
+        kind="group",
+        city="Newmarket",
+        region="Ontario",
+        country="CA",
+    )
+    book.record_contribution(
+        parse_contribution(
+            {
+                "amount": "400",
+                "currency": "USD",
+                "received_on": "2014-06-15",
+                "received_by": "Mrs. Janet Seng",
+                "fund_id": str(promo.id),
+                "occasion": "Trip to Minnesota accompanying MP Mu Sochua",
+                "purpose": "Promotion to collect more signatures and petitions, "
+                "and to make the public "
+                "more aware of the right to vote in Cambodia's elections by Khmers overseas",
+                "method": "cash",
+                "note": SEED_NOTE,
+            },
+            donor_ids=[str(cnrp.id), str(ika.id)],
+        ),
+        by=treasurer,
+    )
+    book.record_contribution(
+        parse_contribution(
+            {
+                "amount": "700",
+                "currency": "USD",
+                "received_on": "2014-08-10",
+                "received_by": "Mrs. Janet Seng",
+                "fund_id": str(general.id),
+                "occasion": "Trip to Canada accompanying MP Mu Sochua",
+                "purpose": "The right to vote of all overseas Cambodians",
+                "method": "cash",
+                "note": 'The seed says "$700" without naming the dollar; '
+                "recorded as written, in US "
                 "dollars. Check whether it was Canadian dollars. " + SEED_NOTE,
-    }, donor_ids=[str(youth.id)]), by=treasurer)
+            },
+            donor_ids=[str(youth.id)],
+        ),
+        by=treasurer,
+    )
     for paid_on, payee, amount, cat, en, km in (
-        ("2014-06-20", "Print shop (example)", "120.00", "printing",
-         "Example: petition forms printed for the signature drive",
-         "ឧទាហរណ៍៖ បោះពុម្ពសន្លឹកញត្តិ សម្រាប់ការប្រមូលហត្ថលេខា"),
-        ("2014-07-02", "Community radio (example)", "85.50", "promotion",
-         "Example: radio announcement on the right to vote of Khmers overseas",
-         "ឧទាហរណ៍៖ ការផ្សាយតាមវិទ្យុ អំពីសិទ្ធិបោះឆ្នោតរបស់ខ្មែរនៅក្រៅប្រទេស"),
+        (
+            "2014-06-20",
+            "Print shop (example)",
+            "120.00",
+            "printing",
+            "Example: petition forms printed for the signature drive",
+            "ឧទាហរណ៍៖ បោះពុម្ពសន្លឹកញត្តិ សម្រាប់ការប្រមូលហត្ថលេខា",
+        ),
+        (
+            "2014-07-02",
+            "Community radio (example)",
+            "85.50",
+            "promotion",
+            "Example: radio announcement on the right to vote of Khmers overseas",
+            "ឧទាហរណ៍៖ ការផ្សាយតាមវិទ្យុ អំពីសិទ្ធិបោះឆ្នោតរបស់ខ្មែរនៅក្រៅប្រទេស",
+        ),
     ):
-        book.record_expense(parse_expense({
-            "paid_on": paid_on, "payee": payee, "amount": amount, "currency": "USD",
-            "category": cat, "fund_id": str(promo.id), "description_en": en,
-            "description_km": km}), by=treasurer, is_example=True)
+        book.record_expense(
+            parse_expense(
+                {
+                    "paid_on": paid_on,
+                    "payee": payee,
+                    "amount": amount,
+                    "currency": "USD",
+                    "category": cat,
+                    "fund_id": str(promo.id),
+                    "description_en": en,
+                    "description_km": km,
+                }
+            ),
+            by=treasurer,
+            is_example=True,
+        )
     db.session.flush()
     return [(email, role, pw) for email, _n, role, pw in DEMO_USERS]
-

@@ -22,9 +22,21 @@ def N_(message: str) -> str:
 #: expense categories, payment methods with ``_`` as a space): pybabel cannot see
 #: dynamic msgids, so they are declared here to be in the catalogue.
 DYNAMIC_MSGIDS = (
-    N_("admin"), N_("treasurer"), N_("board"), N_("member"),
-    N_("promotion"), N_("printing"), N_("travel"), N_("events"), N_("fees"), N_("other"),
-    N_("cash"), N_("cheque"), N_("bank transfer"), N_("online"), N_("in kind"),
+    N_("admin"),
+    N_("treasurer"),
+    N_("board"),
+    N_("member"),
+    N_("promotion"),
+    N_("printing"),
+    N_("travel"),
+    N_("events"),
+    N_("fees"),
+    N_("other"),
+    N_("cash"),
+    N_("cheque"),
+    N_("bank transfer"),
+    N_("online"),
+    N_("in kind"),
     N_("contribution"),
 )
 
@@ -38,8 +50,9 @@ def select_locale() -> str:
         return current_user.locale
     if session.get("locale") in languages:
         return session["locale"]
-    return request.accept_languages.best_match(languages) or current_app.config[
-        "BABEL_DEFAULT_LOCALE"]
+    return (
+        request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    )
 
 
 def locale_code() -> str:
@@ -59,7 +72,8 @@ def _money_text(value: Money, locale: str, plain: bool) -> str:
     if plain:
         return format_plain(value, locale)
     return format_money(value, "en" if locale == "en" else "km_KH").translate(
-        str.maketrans("០១២៣៤៥៦៧៨៩", "0123456789"))
+        str.maketrans("០១២៣៤៥៦៧៨៩", "0123456789")
+    )
 
 
 def date_filter(value: date | None, style: str = "medium") -> str:
@@ -78,8 +92,9 @@ def _date_text(value: date, style: str, locale: str) -> str:
 
 def init_i18n(app: Flask, babel) -> None:
     # Relative to app.root_path, i.e. ceroc_donations/translations.
-    babel.init_app(app, locale_selector=select_locale,
-                   default_translation_directories="translations")
+    babel.init_app(
+        app, locale_selector=select_locale, default_translation_directories="translations"
+    )
     app.jinja_env.filters["money"] = money_filter
     app.jinja_env.filters["day"] = date_filter
     app.jinja_env.filters["khmer_digits"] = to_khmer_digits

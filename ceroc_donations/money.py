@@ -51,8 +51,9 @@ def check_currency(code: str) -> str:
     """Return the upper-cased ISO 4217 *code* or raise :class:`MoneyError`."""
     code = (code or "").strip().upper()
     if code not in CURRENCIES:
-        raise MoneyError(N_("Unknown currency %(code)s: use an ISO 4217 code such as USD."),
-                         code=repr(code))
+        raise MoneyError(
+            N_("Unknown currency %(code)s: use an ISO 4217 code such as USD."), code=repr(code)
+        )
     return code
 
 
@@ -84,8 +85,11 @@ class Money:
         exp = exponent(currency)
         scaled = amount.scaleb(exp)
         if scaled != scaled.to_integral_value():
-            raise MoneyError(N_("%(currency)s amounts have at most %(n)d decimal places."),
-                         currency=currency, n=exp)
+            raise MoneyError(
+                N_("%(currency)s amounts have at most %(n)d decimal places."),
+                currency=currency,
+                n=exp,
+            )
         return cls(int(scaled), currency)
 
     def __add__(self, other: Money) -> Money:
@@ -123,14 +127,18 @@ def parse_amount(text: str | Decimal | int, currency: str, *, allow_zero: bool =
     if value < 0 or (value == 0 and not allow_zero):
         raise MoneyError(N_("Amount must be greater than 0."))
     if value > MAX_MAJOR:
-        raise MoneyError(N_("Amount is too large (at most %(max)s %(currency)s)."),
-                         max=f"{MAX_MAJOR:,}", currency=currency)
+        raise MoneyError(
+            N_("Amount is too large (at most %(max)s %(currency)s)."),
+            max=f"{MAX_MAJOR:,}",
+            currency=currency,
+        )
     exp = CURRENCIES[currency]
     if -value.as_tuple().exponent > exp and value != value.quantize(Decimal(1).scaleb(-exp)):
         if exp == 0:
             raise MoneyError(N_("%(currency)s amounts have no decimal places."), currency=currency)
-        raise MoneyError(N_("%(currency)s amounts have at most %(n)d decimal places."),
-                         currency=currency, n=exp)
+        raise MoneyError(
+            N_("%(currency)s amounts have at most %(n)d decimal places."), currency=currency, n=exp
+        )
     return Money.from_decimal(value, currency)
 
 

@@ -35,122 +35,255 @@ def _enum(values) -> dict:
     return {"type": "string", "enum": list(values)}
 
 
-_AMOUNT = {"type": "string", "pattern": r"^[0-9][0-9,]*(\.[0-9]+)?$", "example": "400.00",
-           "description": "A decimal string; numbers (floats) are refused."}
+_AMOUNT = {
+    "type": "string",
+    "pattern": r"^[0-9][0-9,]*(\.[0-9]+)?$",
+    "example": "400.00",
+    "description": "A decimal string; numbers (floats) are refused.",
+}
 _DAY = {"type": "string", "format": "date", "example": "2014-06-15"}
 _MOMENT = {"type": "string", "format": "date-time", "nullable": True}
-_FUND_REF = {"type": "object", "required": ["id", "code", "name_en"], "properties": {
-    "id": {"type": "integer"}, "code": {"type": "string"}, "name_en": {"type": "string"},
-    "name_km": _text()}}
+_FUND_REF = {
+    "type": "object",
+    "required": ["id", "code", "name_en"],
+    "properties": {
+        "id": {"type": "integer"},
+        "code": {"type": "string"},
+        "name_en": {"type": "string"},
+        "name_km": _text(),
+    },
+}
 _MONEY = {
-    "amount": _AMOUNT, "currency": _enum(CURRENCIES), "amount_minor": {"type": "integer"},
-    "base_amount": _AMOUNT, "base_currency": _enum(CURRENCIES),
+    "amount": _AMOUNT,
+    "currency": _enum(CURRENCIES),
+    "amount_minor": {"type": "integer"},
+    "base_amount": _AMOUNT,
+    "base_currency": _enum(CURRENCIES),
     "base_amount_minor": {"type": "integer"},
     "exchange_rate": {"type": "string", "example": "1"},
 }
 _VOIDING = {
-    "voided": {"type": "boolean"}, "void_reason": _text(), "voided_at": _MOMENT,
-    "is_example": {"type": "boolean"}, "created_at": _MOMENT, "updated_at": _MOMENT,
+    "voided": {"type": "boolean"},
+    "void_reason": _text(),
+    "voided_at": _MOMENT,
+    "is_example": {"type": "boolean"},
+    "created_at": _MOMENT,
+    "updated_at": _MOMENT,
 }
 
 _DONOR_INPUT = {
-    "kind": _enum(DONOR_KINDS), "name_en": _text(200), "name_km": _text(200),
-    "city": _text(100), "region": _text(100),
+    "kind": _enum(DONOR_KINDS),
+    "name_en": _text(200),
+    "name_km": _text(200),
+    "city": _text(100),
+    "region": _text(100),
     "country": _text(2, description="Two-letter country code, e.g. US."),
-    "email": _text(254, format="email"), "postal_address": _text(1000),
-    "letter_language": _enum(LETTER_LANGUAGES), "public_display": _enum(DONOR_DISPLAY),
+    "email": _text(254, format="email"),
+    "postal_address": _text(1000),
+    "letter_language": _enum(LETTER_LANGUAGES),
+    "public_display": _enum(DONOR_DISPLAY),
     "note": _text(5000),
 }
-_FUND_INPUT = {"code": _text(40, pattern="^[a-z0-9][a-z0-9-]*$"), "name_en": _text(120),
-               "name_km": _text(120), "description": _text(2000)}
-_FUND_ID = {"oneOf": [{"type": "integer"}, {"type": "string"}],
-            "description": "The fund's id, or its code."}
+_FUND_INPUT = {
+    "code": _text(40, pattern="^[a-z0-9][a-z0-9-]*$"),
+    "name_en": _text(120),
+    "name_km": _text(120),
+    "description": _text(2000),
+}
+_FUND_ID = {
+    "oneOf": [{"type": "integer"}, {"type": "string"}],
+    "description": "The fund's id, or its code.",
+}
 _CONTRIBUTION_INPUT = {
-    "donor_ids": {"type": "array", "items": {"type": "integer"}, "minItems": 1,
-                  "maxItems": 100, "description": "Several donors for a joint gift."},
-    "shares": {"type": "array", "maxItems": 100,
-               "items": {**_AMOUNT, "nullable": True},
-               "description": "Each donor's share, in donor_ids' order (null: unknown)."},
-    "amount": _AMOUNT, "currency": _enum(CURRENCIES),
-    "exchange_rate": {**_AMOUNT, "example": "1",
-                      "description": "Base currency per unit of the gift's currency."},
-    "received_on": _DAY, "received_by": _text(120), "occasion": _text(300),
-    "purpose": _text(300), "method": _enum(METHODS), "in_kind_description": _text(2000),
-    "fund_id": _FUND_ID, "public_display": _enum(GIFT_DISPLAY), "note": _text(5000),
+    "donor_ids": {
+        "type": "array",
+        "items": {"type": "integer"},
+        "minItems": 1,
+        "maxItems": 100,
+        "description": "Several donors for a joint gift.",
+    },
+    "shares": {
+        "type": "array",
+        "maxItems": 100,
+        "items": {**_AMOUNT, "nullable": True},
+        "description": "Each donor's share, in donor_ids' order (null: unknown).",
+    },
+    "amount": _AMOUNT,
+    "currency": _enum(CURRENCIES),
+    "exchange_rate": {
+        **_AMOUNT,
+        "example": "1",
+        "description": "Base currency per unit of the gift's currency.",
+    },
+    "received_on": _DAY,
+    "received_by": _text(120),
+    "occasion": _text(300),
+    "purpose": _text(300),
+    "method": _enum(METHODS),
+    "in_kind_description": _text(2000),
+    "fund_id": _FUND_ID,
+    "public_display": _enum(GIFT_DISPLAY),
+    "note": _text(5000),
 }
 _EXPENSE_INPUT = {
-    "paid_on": _DAY, "payee": _text(200), "amount": _AMOUNT, "currency": _enum(CURRENCIES),
-    "exchange_rate": {**_AMOUNT, "example": "1"}, "category": _enum(EXPENSE_CATEGORIES),
-    "fund_id": _FUND_ID, "description_en": _text(2000), "description_km": _text(2000),
+    "paid_on": _DAY,
+    "payee": _text(200),
+    "amount": _AMOUNT,
+    "currency": _enum(CURRENCIES),
+    "exchange_rate": {**_AMOUNT, "example": "1"},
+    "category": _enum(EXPENSE_CATEGORIES),
+    "fund_id": _FUND_ID,
+    "description_en": _text(2000),
+    "description_km": _text(2000),
 }
 
 SCHEMAS: dict = {
     "Error": {
-        "type": "object", "required": ["error", "fields"],
+        "type": "object",
+        "required": ["error", "fields"],
         "properties": {
             "error": {"type": "string"},
-            "fields": {"type": "object", "additionalProperties": {"type": "string"},
-                       "description": "A message per field that must be corrected."},
+            "fields": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "A message per field that must be corrected.",
+            },
         },
     },
-    "DonorInput": {"type": "object", "additionalProperties": False,
-                   "required": ["name_en"], "properties": _DONOR_INPUT},
-    "DonorPatch": {"type": "object", "additionalProperties": False,
-                   "properties": _DONOR_INPUT},
-    "Donor": {"type": "object", "required": ["id", "name_en"], "properties": {
-        "id": {"type": "integer"}, **_DONOR_INPUT, "created_at": _MOMENT}},
-    "FundInput": {"type": "object", "additionalProperties": False,
-                  "required": ["code", "name_en"], "properties": _FUND_INPUT},
-    "Fund": {"type": "object", "required": ["id", "code", "name_en"], "properties": {
-        "id": {"type": "integer"}, **_FUND_INPUT, "archived": {"type": "boolean"},
-        "currency": _enum(CURRENCIES), "money_in": _AMOUNT, "money_out": _AMOUNT,
-        "balance": {"type": "string", "example": "-12.50"}}},
+    "DonorInput": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name_en"],
+        "properties": _DONOR_INPUT,
+    },
+    "DonorPatch": {"type": "object", "additionalProperties": False, "properties": _DONOR_INPUT},
+    "Donor": {
+        "type": "object",
+        "required": ["id", "name_en"],
+        "properties": {"id": {"type": "integer"}, **_DONOR_INPUT, "created_at": _MOMENT},
+    },
+    "FundInput": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["code", "name_en"],
+        "properties": _FUND_INPUT,
+    },
+    "Fund": {
+        "type": "object",
+        "required": ["id", "code", "name_en"],
+        "properties": {
+            "id": {"type": "integer"},
+            **_FUND_INPUT,
+            "archived": {"type": "boolean"},
+            "currency": _enum(CURRENCIES),
+            "money_in": _AMOUNT,
+            "money_out": _AMOUNT,
+            "balance": {"type": "string", "example": "-12.50"},
+        },
+    },
     "ContributionInput": {
-        "type": "object", "additionalProperties": False,
+        "type": "object",
+        "additionalProperties": False,
         "required": ["donor_ids", "amount", "currency", "received_on", "fund_id"],
-        "properties": _CONTRIBUTION_INPUT},
-    "Contribution": {"type": "object", "required": ["id", "reference", "amount", "currency"],
-                     "properties": {
-        "id": {"type": "integer"}, "reference": {"type": "string", "example": "C-2014-0001"},
-        **_MONEY,
-        "donors": {"type": "array", "items": {"type": "object", "properties": {
-            "id": {"type": "integer"}, "name_en": {"type": "string"}, "name_km": _text(),
-            "share": {**_AMOUNT, "nullable": True},
-            "share_minor": {"type": "integer", "nullable": True}}}},
-        "received_on": _DAY, "received_by": _text(), "occasion": _text(),
-        "purpose": _text(), "method": _enum(METHODS), "in_kind_description": _text(),
-        "fund": _FUND_REF, "public_display": _enum(GIFT_DISPLAY), "note": _text(),
-        "thank_status": _enum(THANK_STATUSES), **_VOIDING}},
+        "properties": _CONTRIBUTION_INPUT,
+    },
+    "Contribution": {
+        "type": "object",
+        "required": ["id", "reference", "amount", "currency"],
+        "properties": {
+            "id": {"type": "integer"},
+            "reference": {"type": "string", "example": "C-2014-0001"},
+            **_MONEY,
+            "donors": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "name_en": {"type": "string"},
+                        "name_km": _text(),
+                        "share": {**_AMOUNT, "nullable": True},
+                        "share_minor": {"type": "integer", "nullable": True},
+                    },
+                },
+            },
+            "received_on": _DAY,
+            "received_by": _text(),
+            "occasion": _text(),
+            "purpose": _text(),
+            "method": _enum(METHODS),
+            "in_kind_description": _text(),
+            "fund": _FUND_REF,
+            "public_display": _enum(GIFT_DISPLAY),
+            "note": _text(),
+            "thank_status": _enum(THANK_STATUSES),
+            **_VOIDING,
+        },
+    },
     "ExpenseInput": {
-        "type": "object", "additionalProperties": False,
+        "type": "object",
+        "additionalProperties": False,
         "required": ["paid_on", "payee", "amount", "currency", "category", "fund_id"],
-        "properties": _EXPENSE_INPUT},
+        "properties": _EXPENSE_INPUT,
+    },
     "ExpenseUpload": {
-        "type": "object", "required": ["paid_on", "payee", "amount", "currency", "category",
-                                       "fund_id"],
-        "properties": {**{k: {"type": "string"} for k in _EXPENSE_INPUT},
-                       "receipt": {"type": "string", "format": "binary",
-                                   "description": "PDF, JPEG or PNG (checked by content), "
-                                                  "at most 10 MB."}}},
-    "Expense": {"type": "object", "required": ["id", "reference", "amount", "currency"],
+        "type": "object",
+        "required": ["paid_on", "payee", "amount", "currency", "category", "fund_id"],
+        "properties": {
+            **{k: {"type": "string"} for k in _EXPENSE_INPUT},
+            "receipt": {
+                "type": "string",
+                "format": "binary",
+                "description": "PDF, JPEG or PNG (checked by content), at most 10 MB.",
+            },
+        },
+    },
+    "Expense": {
+        "type": "object",
+        "required": ["id", "reference", "amount", "currency"],
+        "properties": {
+            "id": {"type": "integer"},
+            "reference": {"type": "string", "example": "E-2014-0001"},
+            **_MONEY,
+            "paid_on": _DAY,
+            "payee": {"type": "string"},
+            "category": _enum(EXPENSE_CATEGORIES),
+            "fund": _FUND_REF,
+            "description_en": _text(),
+            "description_km": _text(),
+            "receipt": {
+                "type": "object",
+                "nullable": True,
                 "properties": {
-        "id": {"type": "integer"}, "reference": {"type": "string", "example": "E-2014-0001"},
-        **_MONEY, "paid_on": _DAY, "payee": {"type": "string"},
-        "category": _enum(EXPENSE_CATEGORIES), "fund": _FUND_REF,
-        "description_en": _text(), "description_km": _text(),
-        "receipt": {"type": "object", "nullable": True, "properties": {
-            "name": {"type": "string"}, "mime": {"type": "string"},
-            "sha256": {"type": "string"}, "url": {"type": "string"}}},
-        **_VOIDING}},
-    "VoidInput": {"type": "object", "additionalProperties": False, "required": ["reason"],
-                  "properties": {"reason": _text(1000)}},
+                    "name": {"type": "string"},
+                    "mime": {"type": "string"},
+                    "sha256": {"type": "string"},
+                    "url": {"type": "string"},
+                },
+            },
+            **_VOIDING,
+        },
+    },
+    "VoidInput": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["reason"],
+        "properties": {"reason": _text(1000)},
+    },
 }
 for _name in ("Donor", "Fund", "Contribution", "Expense"):
     SCHEMAS[_name + "Page"] = {
-        "type": "object", "required": ["items", "next_cursor"],
-        "properties": {"items": {"type": "array", "items": _ref(_name)},
-                       "next_cursor": {"type": "string", "nullable": True,
-                                       "description": "Pass as ?cursor= for the next page."}}}
+        "type": "object",
+        "required": ["items", "next_cursor"],
+        "properties": {
+            "items": {"type": "array", "items": _ref(_name)},
+            "next_cursor": {
+                "type": "string",
+                "nullable": True,
+                "description": "Pass as ?cursor= for the next page.",
+            },
+        },
+    }
 
 _ERRORS = {
     "400": "The body is not JSON, not an object, or a header is malformed.",
@@ -163,20 +296,25 @@ _ERRORS = {
     "422": "Some fields are not valid: a message per field in 'fields'.",
 }
 RESPONSES = {
-    code: {"description": text,
-           "content": {"application/json": {"schema": _ref("Error")}}}
+    code: {"description": text, "content": {"application/json": {"schema": _ref("Error")}}}
     for code, text in _ERRORS.items()
 }
 
 
 def _param(name: str, description: str, schema: dict | None = None) -> dict:
-    return {"name": name, "in": "query", "required": False, "description": description,
-            "schema": schema or {"type": "string"}}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema or {"type": "string"},
+    }
 
 
 PARAMETERS = {
-    "q": _param("q", "Search text (names, references, descriptions).",
-                {"type": "string", "maxLength": 100}),
+    "q": _param(
+        "q", "Search text (names, references, descriptions).", {"type": "string", "maxLength": 100}
+    ),
     "fund": _param("fund", "Only this fund's id.", {"type": "integer"}),
     "from": _param("from", "On or after this day.", {"type": "string", "format": "date"}),
     "to": _param("to", "On or before this day.", {"type": "string", "format": "date"}),
@@ -185,13 +323,19 @@ PARAMETERS = {
     "category": _param("category", "Only this category.", _enum(EXPENSE_CATEGORIES)),
     "donor": _param("donor", "Only gifts of this donor id.", {"type": "integer"}),
     "cursor": _param("cursor", "next_cursor of the previous page."),
-    "limit": _param("limit", f"Items per page, at most {MAX_LIMIT}.",
-                    {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50}),
+    "limit": _param(
+        "limit",
+        f"Items per page, at most {MAX_LIMIT}.",
+        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
+    ),
     "Idempotency-Key": {
-        "name": "Idempotency-Key", "in": "header", "required": False,
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
         "description": "Sending the same key again returns the entry made the first time "
-                       "(200) and records nothing new.",
-        "schema": {"type": "string", "maxLength": 64}},
+        "(200) and records nothing new.",
+        "schema": {"type": "string", "maxLength": 64},
+    },
 }
 
 
@@ -204,11 +348,14 @@ def _errors(*codes: str) -> dict:
 
 
 def _ok(schema: str, code: str = "200", description: str = "OK", headers: bool = False) -> dict:
-    response: dict = {"description": description,
-                      "content": {"application/json": {"schema": _ref(schema)}}}
+    response: dict = {
+        "description": description,
+        "content": {"application/json": {"schema": _ref(schema)}},
+    }
     if headers:
-        response["headers"] = {"Location": {"description": "The new entry's address.",
-                                            "schema": {"type": "string"}}}
+        response["headers"] = {
+            "Location": {"description": "The new entry's address.", "schema": {"type": "string"}}
+        }
     return {code: response}
 
 
@@ -226,15 +373,27 @@ _WRITE = _errors("400", "401", "403", "413", "415", "422")
 
 
 def _list(tag: str, schema: str, params: list[dict]) -> dict:
-    return {"get": {"tags": [tag], "summary": f"List {tag}", "operationId": f"list_{tag}",
-                    "parameters": params,
-                    "responses": {**_ok(schema + "Page"), **_READ, **_errors("422")}}}
+    return {
+        "get": {
+            "tags": [tag],
+            "summary": f"List {tag}",
+            "operationId": f"list_{tag}",
+            "parameters": params,
+            "responses": {**_ok(schema + "Page"), **_READ, **_errors("422")},
+        }
+    }
 
 
 def _get(tag: str, schema: str, id_name: str) -> dict:
-    return {"get": {"tags": [tag], "summary": f"One {schema.lower()}",
-                    "operationId": f"get_{schema.lower()}",
-                    "parameters": _id_param(id_name), "responses": {**_ok(schema), **_READ_ONE}}}
+    return {
+        "get": {
+            "tags": [tag],
+            "summary": f"One {schema.lower()}",
+            "operationId": f"get_{schema.lower()}",
+            "parameters": _id_param(id_name),
+            "responses": {**_ok(schema), **_READ_ONE},
+        }
+    }
 
 
 def _create(tag: str, schema: str, *, idempotent: bool, body: dict | None = None) -> dict:
@@ -243,18 +402,28 @@ def _create(tag: str, schema: str, *, idempotent: bool, body: dict | None = None
         responses.update(_ok(schema, "200", "Already created with this Idempotency-Key"))
     if tag == "funds":
         responses.update(_errors("409"))
-    return {"tags": [tag], "summary": f"Create a {schema.lower()}",
-            "operationId": f"create_{schema.lower()}",
-            "parameters": _p("Idempotency-Key") if idempotent else [],
-            "requestBody": body or _json_body(schema + "Input"), "responses": responses}
+    return {
+        "tags": [tag],
+        "summary": f"Create a {schema.lower()}",
+        "operationId": f"create_{schema.lower()}",
+        "parameters": _p("Idempotency-Key") if idempotent else [],
+        "requestBody": body or _json_body(schema + "Input"),
+        "responses": responses,
+    }
 
 
 def _void(tag: str, schema: str, id_name: str) -> dict:
-    return {"post": {"tags": [tag], "summary": f"Void a {schema.lower()}",
-                     "description": "The entry stays, struck through, out of every total.",
-                     "operationId": f"void_{schema.lower()}", "parameters": _id_param(id_name),
-                     "requestBody": _json_body("VoidInput"),
-                     "responses": {**_ok(schema), **_WRITE, **_errors("404", "409")}}}
+    return {
+        "post": {
+            "tags": [tag],
+            "summary": f"Void a {schema.lower()}",
+            "description": "The entry stays, struck through, out of every total.",
+            "operationId": f"void_{schema.lower()}",
+            "parameters": _id_param(id_name),
+            "requestBody": _json_body("VoidInput"),
+            "responses": {**_ok(schema), **_WRITE, **_errors("404", "409")},
+        }
+    }
 
 
 def _extra_paths() -> list[dict]:
@@ -287,39 +456,66 @@ def _as_openapi_30(node):
 
 def build_spec() -> dict:
     """The whole document."""
-    expense_body = {"required": True, "content": {
-        "application/json": {"schema": _ref("ExpenseInput")},
-        "multipart/form-data": {"schema": _ref("ExpenseUpload")}}}
+    expense_body = {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _ref("ExpenseInput")},
+            "multipart/form-data": {"schema": _ref("ExpenseUpload")},
+        },
+    }
     paths = {
-        "/api/v1/openapi.json": {"get": {
-            "tags": ["meta"], "summary": "This document", "operationId": "openapi",
-            "security": [],
-            "responses": {"200": {"description": "OpenAPI 3 document",
-                                  "content": {"application/json": {"schema": {
-                                      "type": "object"}}}}}}},
+        "/api/v1/openapi.json": {
+            "get": {
+                "tags": ["meta"],
+                "summary": "This document",
+                "operationId": "openapi",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "OpenAPI 3 document",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
         "/api/v1/donors": {
             **_list("donors", "Donor", _p("q", "cursor", "limit")),
-            "post": _create("donors", "Donor", idempotent=False)},
+            "post": _create("donors", "Donor", idempotent=False),
+        },
         "/api/v1/donors/{donor_id}": {
             **_get("donors", "Donor", "donor_id"),
-            "patch": {"tags": ["donors"], "summary": "Change some of a donor's fields",
-                      "operationId": "update_donor", "parameters": _id_param("donor_id"),
-                      "requestBody": _json_body("DonorPatch"),
-                      "responses": {**_ok("Donor"), **_WRITE, **_errors("404")}}},
+            "patch": {
+                "tags": ["donors"],
+                "summary": "Change some of a donor's fields",
+                "operationId": "update_donor",
+                "parameters": _id_param("donor_id"),
+                "requestBody": _json_body("DonorPatch"),
+                "responses": {**_ok("Donor"), **_WRITE, **_errors("404")},
+            },
+        },
         "/api/v1/funds": {
             **_list("funds", "Fund", []),
-            "post": _create("funds", "Fund", idempotent=False)},
+            "post": _create("funds", "Fund", idempotent=False),
+        },
         "/api/v1/funds/{fund_id}": _get("funds", "Fund", "fund_id"),
         "/api/v1/contributions": {
-            **_list("contributions", "Contribution",
-                    _p("q", "fund", "from", "to", "void", "thanks", "donor", "cursor", "limit")),
-            "post": _create("contributions", "Contribution", idempotent=True)},
+            **_list(
+                "contributions",
+                "Contribution",
+                _p("q", "fund", "from", "to", "void", "thanks", "donor", "cursor", "limit"),
+            ),
+            "post": _create("contributions", "Contribution", idempotent=True),
+        },
         "/api/v1/contributions/{cid}": _get("contributions", "Contribution", "cid"),
         "/api/v1/contributions/{cid}/void": _void("contributions", "Contribution", "cid"),
         "/api/v1/expenses": {
-            **_list("expenses", "Expense",
-                    _p("q", "fund", "from", "to", "void", "category", "cursor", "limit")),
-            "post": _create("expenses", "Expense", idempotent=True, body=expense_body)},
+            **_list(
+                "expenses",
+                "Expense",
+                _p("q", "fund", "from", "to", "void", "category", "cursor", "limit"),
+            ),
+            "post": _create("expenses", "Expense", idempotent=True, body=expense_body),
+        },
         "/api/v1/expenses/{eid}": _get("expenses", "Expense", "eid"),
         "/api/v1/expenses/{eid}/void": _void("expenses", "Expense", "eid"),
     }
@@ -327,21 +523,32 @@ def build_spec() -> dict:
         paths.update(extra)
     return {
         "openapi": "3.0.3",
-        "info": {"title": "CEROC Donations API", "version": "1",
-                 "description": "The treasurer's book: donors, funds, contributions and "
-                                "expenses. Amounts are decimal strings with a currency; "
-                                "reads need any role, writes need a treasurer's or an "
-                                "admin's bearer token."},
+        "info": {
+            "title": "CEROC Donations API",
+            "version": "1",
+            "description": "The treasurer's book: donors, funds, contributions and "
+            "expenses. Amounts are decimal strings with a currency; "
+            "reads need any role, writes need a treasurer's or an "
+            "admin's bearer token.",
+        },
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}],
-        "tags": [{"name": t} for t in ("donors", "funds", "contributions", "expenses", "ledger",
-                                         "letters", "meta")],
+        "tags": [
+            {"name": t}
+            for t in ("donors", "funds", "contributions", "expenses", "ledger", "letters", "meta")
+        ],
         "paths": paths,
         "components": {
-            "securitySchemes": {"bearerAuth": {
-                "type": "http", "scheme": "bearer",
-                "description": "A token from `flask --app ceroc_donations create-token EMAIL` "
-                               "or the admin's token page."}},
-            "schemas": SCHEMAS, "parameters": PARAMETERS, "responses": RESPONSES,
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A token from `flask --app ceroc_donations create-token EMAIL` "
+                    "or the admin's token page.",
+                }
+            },
+            "schemas": SCHEMAS,
+            "parameters": PARAMETERS,
+            "responses": RESPONSES,
         },
     }

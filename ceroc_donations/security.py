@@ -24,8 +24,15 @@ _hasher = PasswordHasher()
 
 #: What each role may do. A role includes the capabilities listed for it.
 CAPABILITIES: dict[str, set[str]] = {
-    "admin": {"read", "write_book", "letters", "letters_download", "admin", "approve_claims",
-              "claim"},
+    "admin": {
+        "read",
+        "write_book",
+        "letters",
+        "letters_download",
+        "admin",
+        "approve_claims",
+        "claim",
+    },
     "treasurer": {"read", "write_book", "letters_download", "claim"},
     "board": {"read", "letters", "letters_download", "approve_claims", "claim"},
     "member": {"read", "claim"},
@@ -129,7 +136,8 @@ def api_requires(capability: str) -> Callable:
             user = api_user()
             if user is None:
                 return api_error(
-                    401, "Authentication required: send 'Authorization: Bearer <token>'.")
+                    401, "Authentication required: send 'Authorization: Bearer <token>'."
+                )
             if not can(user, capability):
                 return api_error(403, "Your role may not do this.")
             return view(*args, **kwargs)
@@ -149,7 +157,8 @@ def login_blocked(email: str) -> bool:
     since = utcnow() - timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
     for key in _login_key(email):
         n = db.session.execute(
-            select(func.count()).select_from(LoginFailure)
+            select(func.count())
+            .select_from(LoginFailure)
             .where(LoginFailure.key == key, LoginFailure.at >= since)
         ).scalar_one()
         limit = cfg["LOGIN_MAX_FAILURES"] * (4 if key.startswith("ip:") else 1)

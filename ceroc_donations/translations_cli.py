@@ -31,8 +31,19 @@ def _pybabel(*args: str) -> None:
 
 def _extract(pot: Path) -> None:
     keywords = [arg for k in KEYWORDS for arg in ("-k", k)]
-    _pybabel("extract", "-F", str(ROOT / "babel.cfg"), *keywords, "--no-location",
-             "--sort-output", "--project", "CEROC Donations", "-o", str(pot), ".")
+    _pybabel(
+        "extract",
+        "-F",
+        str(ROOT / "babel.cfg"),
+        *keywords,
+        "--no-location",
+        "--sort-output",
+        "--project",
+        "CEROC Donations",
+        "-o",
+        str(pot),
+        ".",
+    )
 
 
 def register(app: Flask) -> None:
@@ -46,8 +57,9 @@ def register(app: Flask) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             pot = Path(tmp) / "messages.pot"
             _extract(pot)
-            _pybabel("update", "-i", str(pot), "-d", str(TRANSLATIONS), "--no-wrap",
-                     "--ignore-obsolete")
+            _pybabel(
+                "update", "-i", str(pot), "-d", str(TRANSLATIONS), "--no-wrap", "--ignore-obsolete"
+            )
 
     @translations.command()
     def compile():

@@ -48,8 +48,9 @@ def book_filter() -> BookFilter:
 
 
 def active_funds() -> list[Fund]:
-    return list(db.session.execute(
-        select(Fund).where(Fund.archived.is_(False)).order_by(Fund.id)).scalars())
+    return list(
+        db.session.execute(select(Fund).where(Fund.archived.is_(False)).order_by(Fund.id)).scalars()
+    )
 
 
 def void_page(entry, kind: str, void, back: str, *, default_reason: str = ""):
@@ -65,9 +66,15 @@ def void_page(entry, kind: str, void, back: str, *, default_reason: str = ""):
             return redirect(back)
         else:
             db.session.commit()
-            flash(_("%(ref)s is void: kept, struck through, left out of totals.",
-                    ref=entry.reference), "success")
+            flash(
+                _(
+                    "%(ref)s is void: kept, struck through, left out of totals.",
+                    ref=entry.reference,
+                ),
+                "success",
+            )
             return redirect(back)
     reason = request.form.get("reason") or default_reason
-    return render_template("void.html", entry=entry, kind=kind, reason=reason, errors=errors,
-                           back=back), 422 if errors else 200
+    return render_template(
+        "void.html", entry=entry, kind=kind, reason=reason, errors=errors, back=back
+    ), 422 if errors else 200

@@ -21,21 +21,26 @@ _HASH = hash_password(PASSWORD)
 
 @pytest.fixture
 def app(tmp_path):
-    app = create_app({
-        "TESTING": True,
-        "SECRET_KEY": "test",
-        "SQLALCHEMY_DATABASE_URI": TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.sqlite'}",
-        "RECEIPTS_DIR": str(tmp_path / "receipts"),
-        "ARCHIVE_DIR": str(tmp_path / "letters"),
-        "WTF_CSRF_ENABLED": False,
-    })
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "SQLALCHEMY_DATABASE_URI": TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.sqlite'}",
+            "RECEIPTS_DIR": str(tmp_path / "receipts"),
+            "ARCHIVE_DIR": str(tmp_path / "letters"),
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
     with app.app_context():
         if TEST_DATABASE_URL:  # a server database is shared: start each test from empty
             db.drop_all()
         db.create_all()
         for role in ROLES:
-            db.session.add(User(email=f"{role}@test.example", name=role.title(), role=role,
-                                password_hash=_HASH))
+            db.session.add(
+                User(
+                    email=f"{role}@test.example", name=role.title(), role=role, password_hash=_HASH
+                )
+            )
         db.session.commit()
     yield app
     with app.app_context():
@@ -65,7 +70,8 @@ class Auth:
 
     def login(self, role: str = "treasurer"):
         response = self.client.post(
-            "/login", data={"email": f"{role}@test.example", "password": PASSWORD})
+            "/login", data={"email": f"{role}@test.example", "password": PASSWORD}
+        )
         assert response.status_code == 302, response.data
         return response
 
@@ -113,9 +119,17 @@ def donor(ctx, user):
 
 
 def contribution_form(donor_id, fund_id, **overrides):
-    data = {"donor_ids": [str(donor_id)], "amount": "400.00", "currency": "USD",
-            "exchange_rate": "1", "received_on": "2014-06-15", "fund_id": str(fund_id),
-            "received_by": "Mrs. Janet Seng", "occasion": "Trip to Minnesota",
-            "method": "cash", "public_display": "default"}
+    data = {
+        "donor_ids": [str(donor_id)],
+        "amount": "400.00",
+        "currency": "USD",
+        "exchange_rate": "1",
+        "received_on": "2014-06-15",
+        "fund_id": str(fund_id),
+        "received_by": "Mrs. Janet Seng",
+        "occasion": "Trip to Minnesota",
+        "method": "cash",
+        "public_display": "default",
+    }
     data.update(overrides)
     return data

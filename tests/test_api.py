@@ -45,14 +45,31 @@ def book(app):
         promo = svc.create_fund("promotion", "Promotion", by=user)
         donor = svc.create_donor(parse_donor({"name_en": "CNRP Minnesota"}), by=user)
         c = svc.record_contribution(
-            parse_contribution(contribution_form(donor.id, general.id)), by=user)
-        e = svc.record_expense(parse_expense({
-            "paid_on": "2014-06-20", "payee": "Print shop", "amount": "120", "currency": "USD",
-            "category": "printing", "fund_id": str(promo.id)}), by=user)
+            parse_contribution(contribution_form(donor.id, general.id)), by=user
+        )
+        e = svc.record_expense(
+            parse_expense(
+                {
+                    "paid_on": "2014-06-20",
+                    "payee": "Print shop",
+                    "amount": "120",
+                    "currency": "USD",
+                    "category": "printing",
+                    "fund_id": str(promo.id),
+                }
+            ),
+            by=user,
+        )
         tokens = {role: new_api_token(u, "test") for role, u in users.items()}
         db.session.commit()
-        return Book(fund=general.id, promo=promo.id, donor=donor.id, contribution=c.id,
-                    expense=e.id, tokens=tokens)
+        return Book(
+            fund=general.id,
+            promo=promo.id,
+            donor=donor.id,
+            contribution=c.id,
+            expense=e.id,
+            tokens=tokens,
+        )
 
 
 @pytest.fixture
@@ -68,27 +85,44 @@ def call(client, book):
 
 def counts(app) -> dict:
     with app.app_context():
-        return {m.__name__: db.session.execute(select(func.count()).select_from(m)).scalar_one()
-                for m in MODELS}
+        return {
+            m.__name__: db.session.execute(select(func.count()).select_from(m)).scalar_one()
+            for m in MODELS
+        }
 
 
 def contribution_body(book, **overrides):
-    body = {"donor_ids": [book.donor], "amount": "400.00", "currency": "USD",
-            "exchange_rate": "1", "received_on": "2014-06-15", "fund_id": book.fund,
-            "received_by": "Mrs. Janet Seng", "occasion": "Trip to Minnesota",
-            "method": "cash", "public_display": "default"}
+    body = {
+        "donor_ids": [book.donor],
+        "amount": "400.00",
+        "currency": "USD",
+        "exchange_rate": "1",
+        "received_on": "2014-06-15",
+        "fund_id": book.fund,
+        "received_by": "Mrs. Janet Seng",
+        "occasion": "Trip to Minnesota",
+        "method": "cash",
+        "public_display": "default",
+    }
     body.update(overrides)
     return body
 
 
 def expense_body(book, **overrides):
-    body = {"paid_on": "2014-06-20", "payee": "Print shop", "amount": "120.00",
-            "currency": "USD", "category": "printing", "fund_id": book.promo}
+    body = {
+        "paid_on": "2014-06-20",
+        "payee": "Print shop",
+        "amount": "120.00",
+        "currency": "USD",
+        "category": "printing",
+        "fund_id": book.promo,
+    }
     body.update(overrides)
     return body
 
 
 # --- the OpenAPI document ---------------------------------------------------------------------
+
 
 def _api_routes(app) -> set[tuple[str, str]]:
     found = set()
@@ -101,8 +135,12 @@ def _api_routes(app) -> set[tuple[str, str]]:
 
 def test_openapi_lists_exactly_the_routes(app, client):
     doc = client.get(API + "/openapi.json").json
-    documented = {(path, method) for path, ops in doc["paths"].items()
-                  for method in ops if method in ("get", "post", "patch", "put", "delete")}
+    documented = {
+        (path, method)
+        for path, ops in doc["paths"].items()
+        for method in ops
+        if method in ("get", "post", "patch", "put", "delete")
+    }
     assert documented == _api_routes(app)
     for path, ops in doc["paths"].items():
         names = set(re.findall(r"{([^}]+)}", path))
@@ -124,16 +162,28 @@ def test_openapi_bodies_name_the_fields_the_api_reads(client):
     from ceroc_donations.book import api
 
     schemas = client.get(API + "/openapi.json").json["components"]["schemas"]
-    for schema, fields in (("DonorInput", api.DONOR_FIELDS), ("FundInput", api.FUND_FIELDS),
-                           ("ContributionInput", api.CONTRIBUTION_FIELDS),
-                           ("ExpenseInput", api.EXPENSE_FIELDS), ("VoidInput", api.VOID_FIELDS)):
+    for schema, fields in (
+        ("DonorInput", api.DONOR_FIELDS),
+        ("FundInput", api.FUND_FIELDS),
+        ("ContributionInput", api.CONTRIBUTION_FIELDS),
+        ("ExpenseInput", api.EXPENSE_FIELDS),
+        ("VoidInput", api.VOID_FIELDS),
+    ):
         assert set(schemas[schema]["properties"]) == set(fields), schema
 
 
 # --- roles × endpoints ------------------------------------------------------------------------
 
-READS = ["/donors", "/donors/{donor}", "/funds", "/funds/{fund}", "/contributions",
-         "/contributions/{contribution}", "/expenses", "/expenses/{expense}"]
+READS = [
+    "/donors",
+    "/donors/{donor}",
+    "/funds",
+    "/funds/{fund}",
+    "/contributions",
+    "/contributions/{contribution}",
+    "/expenses",
+    "/expenses/{expense}",
+]
 
 
 def _writes(book):
@@ -199,14 +249,19 @@ def test_revoked_token_and_disabled_user(app, call, book):
     for role in ("admin", "treasurer"):
         assert call("GET", "/funds", role).status_code == 401
         before = counts(app)
-        assert call("POST", "/contributions", role,
-                    json=contribution_body(book)).status_code == 401
+        assert call("POST", "/contributions", role, json=contribution_body(book)).status_code == 401
         assert counts(app) == before
 
 
 def test_bad_tokens_are_401(client, book):
-    for header in ("Bearer nope", "Bearer ", "Basic abc", "bearer " + book.tokens["admin"],
-                   "Bearer " + book.tokens["admin"] + "x", "Bearer \u00e9"):
+    for header in (
+        "Bearer nope",
+        "Bearer ",
+        "Basic abc",
+        "bearer " + book.tokens["admin"],
+        "Bearer " + book.tokens["admin"] + "x",
+        "Bearer \u00e9",
+    ):
         r = client.get(API + "/funds", headers={"Authorization": header})
         assert r.status_code == 401 and r.is_json, header
 
@@ -217,17 +272,30 @@ def test_cli_token_works(app, runner, client, book):
     token = result.output.strip().splitlines()[-1]
     r = client.get(API + "/contributions", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200 and len(r.json["items"]) == 1
-    r = client.post(API + "/funds", json={"code": "x", "name_en": "X"},
-                    headers={"Authorization": f"Bearer {token}"})
+    r = client.post(
+        API + "/funds",
+        json={"code": "x", "name_en": "X"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert r.status_code == 403
 
 
 # --- shapes -----------------------------------------------------------------------------------
 
+
 def test_contribution_json_shape_and_money(call, book):
-    r = call("POST", "/contributions", json=contribution_body(
-        book, amount="1,000.50", currency="EUR", exchange_rate="1.1", shares=["600.50", None],
-        donor_ids=[book.donor, _new_donor(call)]))
+    r = call(
+        "POST",
+        "/contributions",
+        json=contribution_body(
+            book,
+            amount="1,000.50",
+            currency="EUR",
+            exchange_rate="1.1",
+            shares=["600.50", None],
+            donor_ids=[book.donor, _new_donor(call)],
+        ),
+    )
     assert r.status_code == 201, r.json
     c = r.json
     assert r.headers["Location"].endswith(f"/api/v1/contributions/{c['id']}")
@@ -237,10 +305,24 @@ def test_contribution_json_shape_and_money(call, book):
     assert c["reference"].startswith("C-2014-") and c["fund"]["id"] == book.fund
     assert call("GET", f"/contributions/{c['id']}", "member").json == c
     first = call("GET", f"/contributions/{book.contribution}", "board").json
-    assert {k: first[k] for k in ("amount", "currency", "amount_minor", "base_amount",
-                                  "base_currency", "exchange_rate")} == {
-        "amount": "400.00", "currency": "USD", "amount_minor": 40000,
-        "base_amount": "400.00", "base_currency": "USD", "exchange_rate": "1"}
+    assert {
+        k: first[k]
+        for k in (
+            "amount",
+            "currency",
+            "amount_minor",
+            "base_amount",
+            "base_currency",
+            "exchange_rate",
+        )
+    } == {
+        "amount": "400.00",
+        "currency": "USD",
+        "amount_minor": 40000,
+        "base_amount": "400.00",
+        "base_currency": "USD",
+        "exchange_rate": "1",
+    }
 
 
 def _new_donor(call) -> int:
@@ -248,11 +330,17 @@ def _new_donor(call) -> int:
 
 
 def test_zero_decimal_currency_is_shown_without_decimals(call, book):
-    r = call("POST", "/expenses", json=expense_body(book, amount="5000", currency="JPY",
-                                                    exchange_rate="0.0091"))
+    r = call(
+        "POST",
+        "/expenses",
+        json=expense_body(book, amount="5000", currency="JPY", exchange_rate="0.0091"),
+    )
     assert r.status_code == 201, r.json
     assert (r.json["amount"], r.json["amount_minor"], r.json["base_amount"]) == (
-        "5000", 5000, "45.50")
+        "5000",
+        5000,
+        "45.50",
+    )
 
 
 # --- bad input --------------------------------------------------------------------------------
@@ -320,8 +408,11 @@ BAD_CONTRIBUTIONS = [
 ]
 
 
-@pytest.mark.parametrize(("overrides", "field"), BAD_CONTRIBUTIONS,
-                         ids=[f"{f}-{i}" for i, (_, f) in enumerate(BAD_CONTRIBUTIONS)])
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    BAD_CONTRIBUTIONS,
+    ids=[f"{f}-{i}" for i, (_, f) in enumerate(BAD_CONTRIBUTIONS)],
+)
 def test_bad_contribution_is_422_with_a_field_message(app, call, book, overrides, field):
     before = counts(app)
     r = call("POST", "/contributions", json=contribution_body(book, **overrides))
@@ -351,9 +442,17 @@ BAD_BODIES = [
 
 
 @pytest.mark.parametrize(("content_type", "data", "status"), BAD_BODIES)
-@pytest.mark.parametrize("url", ["/contributions", "/expenses", "/donors", "/funds",
-                                 "/contributions/{contribution}/void",
-                                 "/expenses/{expense}/void"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/contributions",
+        "/expenses",
+        "/donors",
+        "/funds",
+        "/contributions/{contribution}/void",
+        "/expenses/{expense}/void",
+    ],
+)
 def test_malformed_bodies(app, call, book, url, content_type, data, status):
     if url == "/expenses" and content_type is None:
         return  # no body at all: read as JSON and refused below
@@ -368,8 +467,12 @@ def test_malformed_bodies(app, call, book, url, content_type, data, status):
 def test_patch_with_bad_bodies(app, call, book):
     before = counts(app)
     for body in ([{"city": "x"}], "x", None):
-        r = call("PATCH", f"/donors/{book.donor}", data=json.dumps(body),
-                 headers={"Content-Type": "application/json"})
+        r = call(
+            "PATCH",
+            f"/donors/{book.donor}",
+            data=json.dumps(body),
+            headers={"Content-Type": "application/json"},
+        )
         assert r.status_code == 400
     r = call("PATCH", f"/donors/{book.donor}", json={"name_en": None})
     assert r.status_code == 422 and "name_en" in r.json["fields"]
@@ -379,18 +482,52 @@ def test_patch_with_bad_bodies(app, call, book):
     assert call("GET", f"/donors/{book.donor}").json["name_en"] == "CNRP Minnesota"
 
 
-WEIRD = [None, True, False, 0, -1, 1.5, 10**30, "", " ", "<b>", [], [1], ["x"], {}, {"a": 1},
-         "\u0000", "\ud800", "x" * 10000, "NaN", "1e5", "٣", "１２", "0x10", "²"]
+WEIRD = [
+    None,
+    True,
+    False,
+    0,
+    -1,
+    1.5,
+    10**30,
+    "",
+    " ",
+    "<b>",
+    [],
+    [1],
+    ["x"],
+    {},
+    {"a": 1},
+    "\u0000",
+    "\ud800",
+    "x" * 10000,
+    "NaN",
+    "1e5",
+    "٣",
+    "１２",
+    "0x10",
+    "²",
+]
 
 
-@pytest.mark.parametrize(("url", "fields"), [
-    ("/contributions", "CONTRIBUTION_FIELDS"), ("/expenses", "EXPENSE_FIELDS"),
-    ("/donors", "DONOR_FIELDS"), ("/funds", "FUND_FIELDS")])
+@pytest.mark.parametrize(
+    ("url", "fields"),
+    [
+        ("/contributions", "CONTRIBUTION_FIELDS"),
+        ("/expenses", "EXPENSE_FIELDS"),
+        ("/donors", "DONOR_FIELDS"),
+        ("/funds", "FUND_FIELDS"),
+    ],
+)
 def test_no_value_in_any_field_is_a_500(app, call, book, url, fields):
     from ceroc_donations.book import api
 
-    good = {"/contributions": contribution_body(book), "/expenses": expense_body(book),
-            "/donors": {"name_en": "D"}, "/funds": {"code": "c", "name_en": "C"}}[url]
+    good = {
+        "/contributions": contribution_body(book),
+        "/expenses": expense_body(book),
+        "/donors": {"name_en": "D"},
+        "/funds": {"code": "c", "name_en": "C"},
+    }[url]
     for field in getattr(api, fields):
         for value in WEIRD:
             r = call("POST", url, json={**good, field: value})
@@ -402,24 +539,49 @@ def test_no_value_in_any_field_is_a_500(app, call, book, url, fields):
 
 def test_html_and_khmer_are_kept_as_typed(call, book):
     text = f"{HTML} {KHMER}"
-    donor = call("POST", "/donors", json={
-        "name_en": text, "name_km": text, "city": text, "region": text, "email": None,
-        "postal_address": text, "note": text}).json
+    donor = call(
+        "POST",
+        "/donors",
+        json={
+            "name_en": text,
+            "name_km": text,
+            "city": text,
+            "region": text,
+            "email": None,
+            "postal_address": text,
+            "note": text,
+        },
+    ).json
     for key in ("name_en", "name_km", "city", "region", "postal_address", "note"):
         assert donor[key] == text, key
-    c = call("POST", "/contributions", json=contribution_body(
-        book, donor_ids=[donor["id"]], received_by=text[:120], occasion=text, purpose=text,
-        note=text, method="in_kind", in_kind_description=text)).json
+    c = call(
+        "POST",
+        "/contributions",
+        json=contribution_body(
+            book,
+            donor_ids=[donor["id"]],
+            received_by=text[:120],
+            occasion=text,
+            purpose=text,
+            note=text,
+            method="in_kind",
+            in_kind_description=text,
+        ),
+    ).json
     for key in ("occasion", "purpose", "note", "in_kind_description"):
         assert c[key] == text, key
     assert c["received_by"] == text[:120].strip()
     assert c["donors"][0]["name_en"] == text
-    e = call("POST", "/expenses", json=expense_body(
-        book, payee=text, description_en=text, description_km=text)).json
+    e = call(
+        "POST",
+        "/expenses",
+        json=expense_body(book, payee=text, description_en=text, description_km=text),
+    ).json
     for key in ("payee", "description_en", "description_km"):
         assert e[key] == text, key
-    f = call("POST", "/funds", json={"code": "k", "name_en": text, "name_km": text,
-                                     "description": text}).json
+    f = call(
+        "POST", "/funds", json={"code": "k", "name_en": text, "name_km": text, "description": text}
+    ).json
     for key in ("name_en", "name_km", "description"):
         assert f[key] == text, key
     voided = call("POST", f"/contributions/{c['id']}/void", json={"reason": text}).json
@@ -431,8 +593,10 @@ def test_html_and_khmer_are_kept_as_typed(call, book):
 
 # --- idempotency, voiding ---------------------------------------------------------------------
 
-@pytest.mark.parametrize(("url", "body"), [("/contributions", contribution_body),
-                                           ("/expenses", expense_body)])
+
+@pytest.mark.parametrize(
+    ("url", "body"), [("/contributions", contribution_body), ("/expenses", expense_body)]
+)
 def test_idempotency_key_returns_the_first_entry(app, call, book, url, body):
     headers = {"Idempotency-Key": "abc-123"}
     first = call("POST", url, json=body(book), headers=headers)
@@ -465,9 +629,18 @@ def test_void_twice_is_409(app, call, book):
     assert call("GET", "/contributions?void=1").json["items"][0]["voided"]
 
 
-@pytest.mark.parametrize("url", ["/contributions/999", "/expenses/999", "/donors/999",
-                                 "/funds/999", "/contributions/99999999999999999999999",
-                                 "/nothing-here", "/contributions/abc"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/contributions/999",
+        "/expenses/999",
+        "/donors/999",
+        "/funds/999",
+        "/contributions/99999999999999999999999",
+        "/nothing-here",
+        "/contributions/abc",
+    ],
+)
 def test_not_found_is_json(call, book, url):
     r = call("GET", url)
     assert r.status_code == 404 and r.is_json and r.json["error"]
@@ -476,13 +649,13 @@ def test_not_found_is_json(call, book, url):
 def test_unknown_ids_on_writes(app, call, book):
     before = counts(app)
     assert call("POST", "/contributions/999/void", json={"reason": "x"}).status_code == 404
-    assert call("PATCH", "/donors/99999999999999999999999",
-                json={"city": "x"}).status_code == 404
+    assert call("PATCH", "/donors/99999999999999999999999", json={"city": "x"}).status_code == 404
     assert call("DELETE", f"/contributions/{book.contribution}").status_code == 405
     assert counts(app) == before
 
 
 # --- funds and donors -------------------------------------------------------------------------
+
 
 def test_funds_create_duplicate_and_balance(call, book):
     r = call("POST", "/funds", json={"code": "general", "name_en": "Again"})
@@ -490,7 +663,10 @@ def test_funds_create_duplicate_and_balance(call, book):
     assert call("POST", "/funds", json={"code": "Bad Code", "name_en": "x"}).status_code == 422
     general = call("GET", f"/funds/{book.fund}", "member").json
     assert (general["money_in"], general["balance"], general["currency"]) == (
-        "400.00", "400.00", "USD")
+        "400.00",
+        "400.00",
+        "USD",
+    )
     promo = call("GET", f"/funds/{book.promo}").json
     assert promo["balance"] == "-120.00"
     assert [f["code"] for f in call("GET", "/funds").json["items"]] == ["general", "promotion"]
@@ -500,15 +676,25 @@ def test_donor_patch_changes_only_what_is_sent(call, book):
     r = call("PATCH", f"/donors/{book.donor}", json={"city": "Saint Paul", "country": "us"})
     assert r.status_code == 200
     assert (r.json["name_en"], r.json["city"], r.json["country"]) == (
-        "CNRP Minnesota", "Saint Paul", "US")
+        "CNRP Minnesota",
+        "Saint Paul",
+        "US",
+    )
 
 
 # --- lists ------------------------------------------------------------------------------------
 
+
 def test_cursor_pages_cover_everything_once(call, book):
     for day in range(1, 8):
-        assert call("POST", "/contributions", json=contribution_body(
-            book, received_on=f"2015-01-{day:02d}")).status_code == 201
+        assert (
+            call(
+                "POST",
+                "/contributions",
+                json=contribution_body(book, received_on=f"2015-01-{day:02d}"),
+            ).status_code
+            == 201
+        )
     seen, cursor, pages = [], None, 0
     while True:
         r = call("GET", "/contributions?limit=3" + (f"&cursor={cursor}" if cursor else ""))
@@ -552,11 +738,25 @@ def test_filters(call, book):
     assert ids("/expenses?q=print") == [book.expense]
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=201", "limit=abc", "limit=-1",
-                                   "limit=99999999999999999999999", "from=2014-13-01",
-                                   "to=yesterday", "fund=x", "fund=99999999999999999999999",
-                                   "donor=-1", "void=maybe", "thanks=lots", "cursor=%%%",
-                                   "cursor=WyIyMDE0LTAxLTAxIiwgOTk5OTk5OTk5OTk5OTk5OTk5OTk5OTld"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=0",
+        "limit=201",
+        "limit=abc",
+        "limit=-1",
+        "limit=99999999999999999999999",
+        "from=2014-13-01",
+        "to=yesterday",
+        "fund=x",
+        "fund=99999999999999999999999",
+        "donor=-1",
+        "void=maybe",
+        "thanks=lots",
+        "cursor=%%%",
+        "cursor=WyIyMDE0LTAxLTAxIiwgOTk5OTk5OTk5OTk5OTk5OTk5OTk5OTld",
+    ],
+)
 def test_bad_list_parameters_are_422(call, book, query):
     url = "/contributions?" + query
     r = call("GET", url)
@@ -572,6 +772,7 @@ def test_limit_200_is_accepted(call, book):
 
 # --- receipts ---------------------------------------------------------------------------------
 
+
 def _multipart(book, **overrides):
     data = {k: str(v) for k, v in expense_body(book).items()}
     data.update(overrides)
@@ -580,14 +781,23 @@ def _multipart(book, **overrides):
 
 def test_multipart_expense_with_receipt(app, call, book):
     data = _multipart(book, receipt=(io.BytesIO(PNG), "receipt.png"))
-    r = call("POST", "/expenses", data=data, content_type="multipart/form-data",
-             headers={"Idempotency-Key": "upload-1"})
+    r = call(
+        "POST",
+        "/expenses",
+        data=data,
+        content_type="multipart/form-data",
+        headers={"Idempotency-Key": "upload-1"},
+    )
     assert r.status_code == 201, r.json
     assert r.json["receipt"]["mime"] == "image/png" and r.json["receipt"]["name"] == "receipt.png"
     before, files = counts(app), os.listdir(app.config["RECEIPTS_DIR"])
-    again = call("POST", "/expenses", data=_multipart(
-        book, receipt=(io.BytesIO(PNG), "receipt.png")), content_type="multipart/form-data",
-        headers={"Idempotency-Key": "upload-1"})
+    again = call(
+        "POST",
+        "/expenses",
+        data=_multipart(book, receipt=(io.BytesIO(PNG), "receipt.png")),
+        content_type="multipart/form-data",
+        headers={"Idempotency-Key": "upload-1"},
+    )
     assert again.status_code == 200 and again.json["id"] == r.json["id"]
     assert counts(app) == before and os.listdir(app.config["RECEIPTS_DIR"]) == files
     assert r.json["receipt"]["url"] == f"/expenses/{r.json['id']}/receipt"  # the page serves it
@@ -603,19 +813,26 @@ def test_multipart_expense_without_receipt(call, book):
     assert r.status_code == 201 and r.json["receipt"] is None
 
 
-@pytest.mark.parametrize(("content", "name"), [
-    (b"<html>not a receipt</html>", "receipt.pdf"),
-    (b"", "empty.png"),
-    (PNG, "renamed.pdf"),
-    (b"%PDF-" + b"0" * (10 * 1024 + 1), "huge.pdf"),
-])
+@pytest.mark.parametrize(
+    ("content", "name"),
+    [
+        (b"<html>not a receipt</html>", "receipt.pdf"),
+        (b"", "empty.png"),
+        (PNG, "renamed.pdf"),
+        (b"%PDF-" + b"0" * (10 * 1024 + 1), "huge.pdf"),
+    ],
+)
 def test_bad_receipts_store_nothing(app, call, book, content, name):
     # A small limit keeps the test fast (and clear of the test client's spooled temp file);
     # the rule is the same at 10 MB.
     app.config["MAX_RECEIPT_BYTES"] = 10 * 1024
     before = counts(app)
-    r = call("POST", "/expenses", data=_multipart(book, receipt=(io.BytesIO(content), name)),
-             content_type="multipart/form-data")
+    r = call(
+        "POST",
+        "/expenses",
+        data=_multipart(book, receipt=(io.BytesIO(content), name)),
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 422, r.json
     if content:
         assert r.json["fields"]["receipt"]
@@ -626,9 +843,12 @@ def test_bad_receipts_store_nothing(app, call, book, content, name):
 
 def test_bad_multipart_fields_store_nothing(app, call, book):
     before = counts(app)
-    r = call("POST", "/expenses", data=_multipart(
-        book, amount="12.345", paid_on=FUTURE, receipt=(io.BytesIO(PNG), "r.png")),
-        content_type="multipart/form-data")
+    r = call(
+        "POST",
+        "/expenses",
+        data=_multipart(book, amount="12.345", paid_on=FUTURE, receipt=(io.BytesIO(PNG), "r.png")),
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 422 and {"amount", "paid_on"} <= set(r.json["fields"])
     assert counts(app) == before
     folder = app.config["RECEIPTS_DIR"]
@@ -638,12 +858,19 @@ def test_bad_multipart_fields_store_nothing(app, call, book):
 def test_request_over_the_upload_limit_is_a_json_413(app, call, book):
     app.config["MAX_CONTENT_LENGTH"] = 20 * 1024
     before = counts(app)
-    r = call("POST", "/expenses", data=_multipart(
-        book, receipt=(io.BytesIO(b"%PDF-" + b"0" * 40000), "b.pdf")),
-        content_type="multipart/form-data")
+    r = call(
+        "POST",
+        "/expenses",
+        data=_multipart(book, receipt=(io.BytesIO(b"%PDF-" + b"0" * 40000), "b.pdf")),
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 413 and r.is_json and r.json["error"]
-    r = call("POST", "/contributions", data=b'{"note": "' + b"x" * 40000 + b'"}',
-             headers={"Content-Type": "application/json"})
+    r = call(
+        "POST",
+        "/contributions",
+        data=b'{"note": "' + b"x" * 40000 + b'"}',
+        headers={"Content-Type": "application/json"},
+    )
     assert r.status_code == 413 and r.is_json
     assert counts(app) == before
 

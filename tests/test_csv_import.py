@@ -16,10 +16,12 @@ from ceroc_donations.extensions import db
 from ceroc_donations.imports import service as csv_import
 
 HEADER = "donor,amount,currency,exchange_rate,received_on,fund,occasion,note\n"
-GOOD = (HEADER
-        + "CNRP Minnesota & IKA,400.00,USD,1,2014-06-15,promotion,Trip to Minnesota,\n"
-        + "cnrp minnesota,25,USD,,2014-07-01,General,Picnic,\n"
-        + "IKA,100,CAD,0.9,2014-08-02,general,Visit,paid in Canada\n").encode()
+GOOD = (
+    HEADER
+    + "CNRP Minnesota & IKA,400.00,USD,1,2014-06-15,promotion,Trip to Minnesota,\n"
+    + "cnrp minnesota,25,USD,,2014-07-01,General,Picnic,\n"
+    + "IKA,100,CAD,0.9,2014-08-02,general,Visit,paid in Canada\n"
+).encode()
 
 
 @pytest.fixture
@@ -49,9 +51,11 @@ def n_contributions(app) -> int:
 
 
 def upload(client, content: bytes, name: str = "gifts.csv"):
-    return client.post("/contributions/import",
-                       data={"file": (io.BytesIO(content), name)},
-                       content_type="multipart/form-data")
+    return client.post(
+        "/contributions/import",
+        data={"file": (io.BytesIO(content), name)},
+        content_type="multipart/form-data",
+    )
 
 
 def preview(client, content: bytes, create_missing: bool = False):
@@ -65,9 +69,15 @@ def preview(client, content: bytes, create_missing: bool = False):
 
 
 def confirm(client, token, content: bytes, create_missing=False, ack=(), sha=None):
-    return client.post("/contributions/import/confirm", data={
-        "token": token, "sha256": sha or hashlib.sha256(content).hexdigest(),
-        "create_missing": "1" if create_missing else "0", "ack": [str(a) for a in ack]})
+    return client.post(
+        "/contributions/import/confirm",
+        data={
+            "token": token,
+            "sha256": sha or hashlib.sha256(content).hexdigest(),
+            "create_missing": "1" if create_missing else "0",
+            "ack": [str(a) for a in ack],
+        },
+    )
 
 
 def test_good_file_imports_every_row_with_sequential_references(client, auth, imports):
@@ -80,7 +90,8 @@ def test_good_file_imports_every_row_with_sequential_references(client, auth, im
     r = confirm(client, token, GOOD)
     assert r.status_code == 302 and r.location.endswith("/contributions/")
     assert "3 contributions imported (C-2014-0001 … C-2014-0003)" in client.get(
-        r.location).get_data(as_text=True)
+        r.location
+    ).get_data(as_text=True)
     with imports.app_context():
         rows = db.session.execute(select(Contribution).order_by(Contribution.id)).scalars().all()
         assert [c.reference for c in rows] == ["C-2014-0001", "C-2014-0002", "C-2014-0003"]
@@ -90,10 +101,12 @@ def test_good_file_imports_every_row_with_sequential_references(client, auth, im
         actions = db.session.execute(select(AuditEvent.action)).scalars().all()
         assert actions.count("contribution.recorded") == 3
         done = db.session.execute(
-            select(AuditEvent).where(AuditEvent.action == "import.completed")).scalar_one()
+            select(AuditEvent).where(AuditEvent.action == "import.completed")
+        ).scalar_one()
         assert hashlib.sha256(GOOD).hexdigest() in done.after_json
         assert '"rows": 3' in done.after_json
         from ceroc_donations import audit
+
         assert audit.verify()[1] == []
 
 
@@ -122,8 +135,10 @@ def test_errors_are_reported_per_column(client, auth, imports):
 
 def test_bom_semicolon_and_latin1(client, auth, imports):
     auth.login("treasurer")
-    semicolon = ("\ufeffDonor;Amount;Currency;Received_On;Fund;Note\n"
-                 "IKA;1 250,50;USD;2014-06-15;general;Crème brûlée sale\n")
+    semicolon = (
+        "\ufeffDonor;Amount;Currency;Received_On;Fund;Note\n"
+        "IKA;1 250,50;USD;2014-06-15;general;Crème brûlée sale\n"
+    )
     token, page = preview(client, semicolon.encode("utf-8"))
     assert "not UTF-8" not in page.get_data(as_text=True)
     # a decimal comma would be read as a thousands separator: refused, not read as 125050
@@ -144,9 +159,11 @@ def test_bom_semicolon_and_latin1(client, auth, imports):
 
 def test_khmer_html_and_formulas_are_kept_as_text(client, auth, imports):
     auth.login("treasurer")
-    content = (HEADER + 'IKA,10,USD,1,2014-06-15,general,<script>alert(1)</script> <b>x</b>,'
-               '"=HYPERLINK(""http://evil.example"",""click"")"\n'
-               'IKA,11,USD,1,2014-06-15,general,បុណ្យភ្ជុំបិណ្ឌ,@SUM(A1)\n').encode()
+    content = (
+        HEADER + "IKA,10,USD,1,2014-06-15,general,<script>alert(1)</script> <b>x</b>,"
+        '"=HYPERLINK(""http://evil.example"",""click"")"\n'
+        "IKA,11,USD,1,2014-06-15,general,បុណ្យភ្ជុំបិណ្ឌ,@SUM(A1)\n"
+    ).encode()
     token, page = preview(client, content)
     text = page.get_data(as_text=True)
     assert "<script>alert(1)" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
@@ -163,9 +180,11 @@ def test_khmer_html_and_formulas_are_kept_as_text(client, auth, imports):
 
 def test_unknown_donor_blocks_unless_created(client, auth, imports):
     auth.login("treasurer")
-    content = ("donor,donor_km,amount,currency,received_on,fund\n"
-               "Khmer Youth Movement,ចលនាយុវជនខ្មែរ,700,USD,2014-08-10,general\n"
-               "IKA & New Friend,& មិត្តថ្មី,50,USD,2014-08-11,general\n").encode()
+    content = (
+        "donor,donor_km,amount,currency,received_on,fund\n"
+        "Khmer Youth Movement,ចលនាយុវជនខ្មែរ,700,USD,2014-08-10,general\n"
+        "IKA & New Friend,& មិត្តថ្មី,50,USD,2014-08-11,general\n"
+    ).encode()
     token, page = preview(client, content)
     text = page.get_data(as_text=True)
     assert "No donor named “Khmer Youth Movement”" in text and "“New Friend”" in text
@@ -178,16 +197,31 @@ def test_unknown_donor_blocks_unless_created(client, auth, imports):
     r = confirm(client, token2, content, create_missing=True)
     assert r.status_code == 302
     with imports.app_context():
-        made = db.session.execute(
-            select(Donor).where(Donor.name_en.in_(["Khmer Youth Movement", "New Friend"]))
-            .order_by(Donor.id)).scalars().all()
+        made = (
+            db.session.execute(
+                select(Donor)
+                .where(Donor.name_en.in_(["Khmer Youth Movement", "New Friend"]))
+                .order_by(Donor.id)
+            )
+            .scalars()
+            .all()
+        )
         assert [(d.name_en, d.name_km) for d in made] == [
-            ("Khmer Youth Movement", "ចលនាយុវជនខ្មែរ"), ("New Friend", "មិត្តថ្មី")]
-        joint = db.session.execute(select(Contribution).where(
-            Contribution.amount_minor == 5000)).scalar_one()
+            ("Khmer Youth Movement", "ចលនាយុវជនខ្មែរ"),
+            ("New Friend", "មិត្តថ្មី"),
+        ]
+        joint = db.session.execute(
+            select(Contribution).where(Contribution.amount_minor == 5000)
+        ).scalar_one()
         assert joint.donor_names == "IKA & New Friend"
-        assert db.session.execute(select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.action == "donor.created")).scalar() == 4
+        assert (
+            db.session.execute(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.action == "donor.created")
+            ).scalar()
+            == 4
+        )
 
 
 def test_duplicates_need_acknowledgement(client, auth, imports):
@@ -195,9 +229,11 @@ def test_duplicates_need_acknowledgement(client, auth, imports):
     first = (HEADER + "IKA,100,USD,1,2014-06-15,general,,\n").encode()
     token, _page = preview(client, first)
     assert confirm(client, token, first).status_code == 302
-    again = (HEADER + "ika,100.00,USD,1,2014-06-15,general,,\n"
-             "CNRP Minnesota,5,USD,1,2014-06-16,general,,\n"
-             "CNRP Minnesota,5,USD,1,2014-06-16,general,,\n").encode()
+    again = (
+        HEADER + "ika,100.00,USD,1,2014-06-15,general,,\n"
+        "CNRP Minnesota,5,USD,1,2014-06-16,general,,\n"
+        "CNRP Minnesota,5,USD,1,2014-06-16,general,,\n"
+    ).encode()
     token, page = preview(client, again)
     text = page.get_data(as_text=True)
     assert "3 possible duplicates" in text and "as C-2014-0001, already recorded" in text
@@ -217,8 +253,15 @@ def test_confirm_twice_imports_once(client, auth, imports):
     assert r.status_code == 302
     assert "already imported" in client.get(r.location).get_data(as_text=True)
     assert n_contributions(imports) == 3
-    assert scalar(imports, select(func.count()).select_from(AuditEvent).where(
-        AuditEvent.action == "import.completed")) == 1
+    assert (
+        scalar(
+            imports,
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "import.completed"),
+        )
+        == 1
+    )
 
 
 def test_tampered_or_missing_token_imports_nothing(client, auth, imports):
@@ -250,8 +293,11 @@ def test_another_users_token_is_not_found(client, auth, imports):
 @pytest.mark.parametrize("role", ["member", "board"])
 def test_member_and_board_get_403(client, auth, imports, role):
     auth.login(role)
-    for url in ("/contributions/import", "/contributions/import/template.csv",
-                "/contributions/import/preview?token=" + "0" * 32):
+    for url in (
+        "/contributions/import",
+        "/contributions/import/template.csv",
+        "/contributions/import/preview?token=" + "0" * 32,
+    ):
         assert client.get(url).status_code == 403, url
     assert upload(client, GOOD).status_code == 403
     assert confirm(client, "0" * 32, GOOD).status_code == 403
@@ -270,13 +316,19 @@ def test_oversize_and_too_many_rows_are_rejected(client, auth, imports):
     many = (HEADER + "IKA,1,USD,1,2014-06-15,general,,\n" * 51).encode()
     r = upload(client, many)
     assert r.status_code == 422 and "at most 50 at a time" in r.get_data(as_text=True)
-    for content, message in ((b"", "empty"), (b"name,amount\nx,1\n", "Unknown column"),
-                             (b"donor,amount\nx,1\n", "missing: currency"),
-                             (HEADER.encode(), "no rows below the header")):
+    for content, message in (
+        (b"", "empty"),
+        (b"name,amount\nx,1\n", "Unknown column"),
+        (b"donor,amount\nx,1\n", "missing: currency"),
+        (HEADER.encode(), "no rows below the header"),
+    ):
         r = upload(client, content)
         assert r.status_code == 422 and message in r.get_data(as_text=True), message
-    assert not os.listdir(imports.config["IMPORTS_DIR"]) if os.path.isdir(
-        imports.config["IMPORTS_DIR"]) else True
+    assert (
+        not os.listdir(imports.config["IMPORTS_DIR"])
+        if os.path.isdir(imports.config["IMPORTS_DIR"])
+        else True
+    )
     assert n_contributions(imports) == 0
 
 
@@ -293,8 +345,10 @@ def test_upload_page_and_template_round_trip(client, auth, imports):
     assert "0 with errors" in page.get_data(as_text=True)
     assert confirm(client, token, template.data, create_missing=True).status_code == 302
     with imports.app_context():
-        youth = db.session.execute(select(Donor).where(
-            Donor.name_en == "Khmer Youth Movement of New Market, Ontario")).scalar_one()
+        youth = db.session.execute(
+            select(Donor).where(Donor.name_en == "Khmer Youth Movement of New Market, Ontario")
+        ).scalar_one()
         assert youth.name_km == "ចលនាយុវជនខ្មែរ ញូម៉ាឃីត រដ្ឋអុនតារីយ៉ូ"
-        assert db.session.execute(select(Donor.name_km).where(
-            Donor.name_en == "IKA")).scalar() is None
+        assert (
+            db.session.execute(select(Donor.name_km).where(Donor.name_en == "IKA")).scalar() is None
+        )

@@ -37,7 +37,8 @@ def extracted_msgids() -> dict[str, str]:
         method_map, options_map = parse_mapping_cfg(f, str(ROOT / "babel.cfg"))
     found: dict[str, str] = {}
     for filename, lineno, message, _comments, _context in extract_from_dir(
-            str(ROOT), method_map, options_map, keywords=KEYWORDS):
+        str(ROOT), method_map, options_map, keywords=KEYWORDS
+    ):
         # A plural (ngettext) entry is filed under its singular msgid.
         msgid = message[0] if isinstance(message, tuple) else message
         if msgid:
@@ -62,15 +63,19 @@ def test_every_marked_string_has_a_khmer_translation():
     missing = []
     for msgid, where in sorted(extracted_msgids().items()):
         message = catalogue.get(msgid)
-        strings = message.string if message and message.pluralizable else (
-            message.string if message else "",)
+        strings = (
+            message.string
+            if message and message.pluralizable
+            else (message.string if message else "",)
+        )
         if message is None or not all(strings) or message.fuzzy:
             state = "missing" if message is None else "fuzzy" if message.fuzzy else "empty"
             missing.append(f"  {state}: {msgid!r} ({where})")
     assert not missing, (
         f"{len(missing)} msgid(s) without Khmer; run `flask --app ceroc_donations translations "
         "update`, translate them in km/LC_MESSAGES/messages.po, then `translations compile`:\n"
-        + "\n".join(missing))
+        + "\n".join(missing)
+    )
 
 
 def test_dynamic_values_shown_through_gettext_are_in_the_catalogue():
@@ -106,15 +111,18 @@ def test_compiled_catalogue_is_up_to_date():
     """The .mo is committed (a fresh clone needs no compile step): it must match the .po."""
     with open(KM_DIR / "messages.mo", "rb") as f:
         compiled = {_key(m.id): _key(m.string) for m in read_mo(f) if m.id}
-    source = {_key(m.id): _key(m.string) for m in km_catalogue()
-              if m.id and m.string and not m.fuzzy}
+    source = {
+        _key(m.id): _key(m.string) for m in km_catalogue() if m.id and m.string and not m.fuzzy
+    }
     assert compiled == source, (
-        "messages.mo is stale: run `flask --app ceroc_donations translations compile`")
+        "messages.mo is stale: run `flask --app ceroc_donations translations compile`"
+    )
 
 
 def test_translations_directory_resolves_inside_the_package(app):
     assert app.extensions["babel"].translation_directories == [
-        str(ROOT / "ceroc_donations" / "translations")]
+        str(ROOT / "ceroc_donations" / "translations")
+    ]
 
 
 def test_translations_cli_group_is_registered(runner):
@@ -134,6 +142,7 @@ def test_locale_outside_a_request_is_the_default(app):
 
 # -- pages ------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def entries(app):
     """A fund, a donor, a contribution on 15 June 2014 and a printing expense."""
@@ -144,11 +153,22 @@ def entries(app):
         user = db.session.execute(select(User).where(User.role == "treasurer")).scalar_one()
         general = svc.create_fund("general", "General", by=user)
         donor = svc.create_donor(parse_donor({"name_en": "CNRP Minnesota"}), by=user)
-        svc.record_contribution(parse_contribution(contribution_form(donor.id, general.id)),
-                                by=user)
-        svc.record_expense(parse_expense({
-            "paid_on": "2014-11-27", "payee": "Print shop", "amount": "120", "currency": "USD",
-            "category": "printing", "fund_id": str(general.id)}), by=user)
+        svc.record_contribution(
+            parse_contribution(contribution_form(donor.id, general.id)), by=user
+        )
+        svc.record_expense(
+            parse_expense(
+                {
+                    "paid_on": "2014-11-27",
+                    "payee": "Print shop",
+                    "amount": "120",
+                    "currency": "USD",
+                    "category": "printing",
+                    "fund_id": str(general.id),
+                }
+            ),
+            by=user,
+        )
         db.session.commit()
         return general.id
 
@@ -173,7 +193,8 @@ def test_english_by_default(client):
 
 def test_accept_language_km_gives_khmer_login_page(client):
     html = client.get("/login", headers={"Accept-Language": "km-KH,km;q=0.9,en;q=0.5"}).get_data(
-        as_text=True)
+        as_text=True
+    )
     assert '<html lang="km">' in html
     assert "ចូលប្រើ" in html  # Log in
     assert "ពាក្យសម្ងាត់" in html  # Password
@@ -224,12 +245,15 @@ def test_choice_is_remembered_per_user(app, client, auth):
     assert '<html lang="km">' in page(client, "/")
     # and a different browser signing in as the same person gets Khmer too.
     other = app.test_client()
-    other.post("/login", data={"email": "board@test.example",
-                               "password": "correct-horse-battery"})
+    other.post("/login", data={"email": "board@test.example", "password": "correct-horse-battery"})
     assert '<html lang="km">' in other.get("/").get_data(as_text=True)
     with app.app_context():
-        assert db.session.execute(
-            select(User.locale).where(User.email == "board@test.example")).scalar() == "km"
+        assert (
+            db.session.execute(
+                select(User.locale).where(User.email == "board@test.example")
+            ).scalar()
+            == "km"
+        )
 
 
 def test_user_choice_beats_accept_language(client, auth):
@@ -242,9 +266,17 @@ def test_user_choice_beats_accept_language(client, auth):
 def test_field_errors_follow_the_page_language(client, auth, entries):
     auth.login("treasurer")
     choose(client, "km")
-    response = client.post("/expenses/new", data={
-        "paid_on": "2014-11-27", "payee": "", "amount": "0", "currency": "USD",
-        "category": "printing", "fund_id": str(entries)})
+    response = client.post(
+        "/expenses/new",
+        data={
+            "paid_on": "2014-11-27",
+            "payee": "",
+            "amount": "0",
+            "currency": "USD",
+            "category": "printing",
+            "fund_id": str(entries),
+        },
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "ចំនួនទឹកប្រាក់ត្រូវតែធំជាង 0។" in html  # Amount must be greater than 0.

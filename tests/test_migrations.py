@@ -11,8 +11,13 @@ from ceroc_donations.extensions import db
 
 
 def test_migrations_match_models(tmp_path):
-    app = create_app({"TESTING": True, "SECRET_KEY": "t",
-                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'm.sqlite'}"})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "t",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'm.sqlite'}",
+        }
+    )
     with app.app_context():
         upgrade()
         with db.engine.connect() as conn:
@@ -22,9 +27,15 @@ def test_migrations_match_models(tmp_path):
 
 
 def test_demo_command_on_a_fresh_database(tmp_path):
-    app = create_app({"TESTING": True, "SECRET_KEY": "t",
-                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'd.sqlite'}",
-                      "RECEIPTS_DIR": str(tmp_path / "r"), "ARCHIVE_DIR": str(tmp_path / "l")})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "t",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'd.sqlite'}",
+            "RECEIPTS_DIR": str(tmp_path / "r"),
+            "ARCHIVE_DIR": str(tmp_path / "l"),
+        }
+    )
     runner = app.test_cli_runner()
     result = runner.invoke(args=["demo"])
     assert result.exit_code == 0, result.output
@@ -48,8 +59,10 @@ def test_demo_command_on_a_fresh_database(tmp_path):
 
 
 def test_create_user_reads_password_from_stdin(runner):
-    result = runner.invoke(args=["create-user", "new@test.example", "--role", "board"],
-                           input="a-long-enough-password\n")
+    result = runner.invoke(
+        args=["create-user", "new@test.example", "--role", "board"],
+        input="a-long-enough-password\n",
+    )
     assert result.exit_code == 0, result.output
     result = runner.invoke(args=["create-user", "bad", "--role", "board"], input="short\n")
     assert result.exit_code == 2 and "email" in result.output

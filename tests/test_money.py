@@ -18,20 +18,37 @@ from ceroc_donations.money import (
 )
 
 
-@pytest.mark.parametrize("text, minor", [
-    ("400", 40000), ("400.00", 40000), ("1,250.50", 125050), (" 7 ", 700), ("0.01", 1),
-    ("៤០០", 40000), ("+5", 500),
-])
+@pytest.mark.parametrize(
+    "text, minor",
+    [
+        ("400", 40000),
+        ("400.00", 40000),
+        ("1,250.50", 125050),
+        (" 7 ", 700),
+        ("0.01", 1),
+        ("៤០០", 40000),
+        ("+5", 500),
+    ],
+)
 def test_parse_amount_usd(text, minor):
     assert parse_amount(text, "USD") == Money(minor, "USD")
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "Enter an amount"), ("-5", "greater than 0"), ("0", "greater than 0"),
-    ("10.005", "at most 2 decimal places"), ("abc", "as a number"), ("NaN", "as a number"),
-    ("Infinity", "as a number"), ("1e400", "too large"), ("99999999999", "too large"),
-    ("<script>", "as a number"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "Enter an amount"),
+        ("-5", "greater than 0"),
+        ("0", "greater than 0"),
+        ("10.005", "at most 2 decimal places"),
+        ("abc", "as a number"),
+        ("NaN", "as a number"),
+        ("Infinity", "as a number"),
+        ("1e400", "too large"),
+        ("99999999999", "too large"),
+        ("<script>", "as a number"),
+    ],
+)
 def test_parse_amount_rejects(text, message):
     with pytest.raises(MoneyError, match=message):
         parse_amount(text, "USD")
@@ -82,8 +99,13 @@ def test_format_money_khmer_digits():
     assert to_khmer_digits("2026") == "២០២៦"
 
 
-amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("9999999999"), places=2,
-                      allow_nan=False, allow_infinity=False)
+amounts = st.decimals(
+    min_value=Decimal("0.01"),
+    max_value=Decimal("9999999999"),
+    places=2,
+    allow_nan=False,
+    allow_infinity=False,
+)
 
 
 @given(amounts, st.sampled_from(["USD", "CAD", "EUR", "KHR", "AUD"]))

@@ -51,8 +51,12 @@ def book(app):
         def donor(name, **extra):
             return svc.create_donor(parse_donor({"name_en": name, **extra}), by=user)
 
-        cnrp = donor("CNRP Minnesota", name_km="គណបក្សសង្គ្រោះជាតិ មីនីសូតា",
-                     email="secret-mail@example.org", postal_address="12 Hidden Street")
+        cnrp = donor(
+            "CNRP Minnesota",
+            name_km="គណបក្សសង្គ្រោះជាតិ មីនីសូតា",
+            email="secret-mail@example.org",
+            postal_address="12 Hidden Street",
+        )
         secret = donor(SECRET_DONOR, kind="person", public_display="anonymous")
         hidden = donor(SECRET_GIFT_DONOR, kind="person")
         sok = donor("Sok Dara", kind="person", name_km="សុខ ដារា")
@@ -71,9 +75,19 @@ def book(app):
         svc.void_contribution(void, "typed twice", by=user)
 
         def expense(day, amount, category, fund):
-            return svc.record_expense(parse_expense({
-                "paid_on": day, "payee": "Print shop", "amount": amount, "currency": "USD",
-                "category": category, "fund_id": str(fund.id)}), by=user)
+            return svc.record_expense(
+                parse_expense(
+                    {
+                        "paid_on": day,
+                        "payee": "Print shop",
+                        "amount": amount,
+                        "currency": "USD",
+                        "category": category,
+                        "fund_id": str(fund.id),
+                    }
+                ),
+                by=user,
+            )
 
         expense("2024-12-01", "30.00", "fees", general)
         expense("2025-03-01", "120.00", "printing", promo)
@@ -86,7 +100,8 @@ def book(app):
 def ledger_sum(direction, *where) -> int:
     return db.session.execute(
         select(func.coalesce(func.sum(LedgerEntry.base_amount_minor), 0)).where(
-            LedgerEntry.voided.is_(False), LedgerEntry.direction == direction, *where)
+            LedgerEntry.voided.is_(False), LedgerEntry.direction == direction, *where
+        )
     ).scalar_one()
 
 
@@ -141,8 +156,10 @@ def test_data_totals_are_sums_of_non_voided_entries(book):
         assert data.out_minor == ledger_sum("out", *in_period)
         before = LedgerEntry.entry_on < SINCE
         assert data.opening_minor == ledger_sum("in", before) - ledger_sum("out", before)
-        n = db.session.execute(select(func.count()).select_from(Contribution).where(
-            Contribution.voided.is_(False), Contribution.received_on.between(SINCE, UNTIL))
+        n = db.session.execute(
+            select(func.count())
+            .select_from(Contribution)
+            .where(Contribution.voided.is_(False), Contribution.received_on.between(SINCE, UNTIL))
         ).scalar_one()
     assert data.in_minor == 40000 + 25000 + 7525 + 10000 + 51100  # CA$700 × 0.73 = US$511
     assert data.out_minor == 12000 + 8050
@@ -150,8 +167,10 @@ def test_data_totals_are_sums_of_non_voided_entries(book):
     assert len(data.contributions) == n == 5
     assert sum(f.in_minor for f in data.funds) == data.in_minor
     assert sum(f.closing_minor for f in data.funds) == data.closing_minor
-    assert [(c.code, c.out_minor) for c in data.categories] == [("printing", 12000),
-                                                                ("promotion", 8050)]
+    assert [(c.code, c.out_minor) for c in data.categories] == [
+        ("printing", 12000),
+        ("promotion", 8050),
+    ]
     assert data.monthly[-1].balance_minor == data.closing_minor
     assert sum(p.in_minor for p in data.monthly) == data.in_minor
 
@@ -175,19 +194,26 @@ def test_group_only_names_groups(ctx, user, funds):
     group = svc.create_donor(parse_donor({"name_en": "IKA"}), by=user)
     person = svc.create_donor(parse_donor({"name_en": "Mrs. Janet Seng", "kind": "person"}),
                               by=user)  # fmt: skip
-    both = svc.record_contribution(parse_contribution(
-        contribution_form(group.id, funds[0].id, public_display="group_only"),
-        donor_ids=[str(group.id), str(person.id)]), by=user)
-    alone = svc.record_contribution(parse_contribution(
-        contribution_form(person.id, funds[0].id, public_display="group_only")), by=user)
+    both = svc.record_contribution(
+        parse_contribution(
+            contribution_form(group.id, funds[0].id, public_display="group_only"),
+            donor_ids=[str(group.id), str(person.id)],
+        ),
+        by=user,
+    )
+    alone = svc.record_contribution(
+        parse_contribution(contribution_form(person.id, funds[0].id, public_display="group_only")),
+        by=user,
+    )
     assert display_names(both) == ("IKA & Individual donor", "IKA និង អ្នកបរិច្ចាគជាបុគ្គល")
     assert display_names(alone) == ("Individual donor", "អ្នកបរិច្ចាគជាបុគ្គល")
 
 
 @pytest.mark.parametrize("kind", ["group", "person"])
 @pytest.mark.parametrize("donor_display", ["named", "anonymous"])
-@pytest.mark.parametrize("gift_display", ["default", "full_name", "group_only", "initials",
-                                          "anonymous"])
+@pytest.mark.parametrize(
+    "gift_display", ["default", "full_name", "group_only", "initials", "anonymous"]
+)
 def test_english_names_match_the_ledger_page(kind, donor_display, gift_display):
     from ceroc_donations.ledger.report import public_names
     from ceroc_donations.ledger.service import public_donor_name
@@ -207,8 +233,14 @@ def test_pdf_shows_totals_and_hides_anonymous_names(book, lang, tmp_path):
     locale = "en" if lang == "en" else "km"
     for minor in (data.in_minor, data.out_minor, data.opening_minor, data.closing_minor):
         assert format_money(Money(minor, "USD"), locale, latin_digits=True) in text
-    for secret in (SECRET_DONOR, SECRET_GIFT_DONOR, "Zqxmarker", "Qwvmarker", "secret-mail",
-                   "Hidden Street"):
+    for secret in (
+        SECRET_DONOR,
+        SECRET_GIFT_DONOR,
+        "Zqxmarker",
+        "Qwvmarker",
+        "secret-mail",
+        "Hidden Street",
+    ):
         assert secret not in text
     html = render_report_html(data, lang)
     assert SECRET_DONOR not in html and SECRET_GIFT_DONOR not in html
@@ -254,10 +286,13 @@ def test_every_font_embedded(book, lang, tmp_path):
 
 
 @needs_poppler
-@pytest.mark.parametrize(("lang", "message"), [
-    ("en", "Nothing was received or spent in this period."),
-    ("km", "គ្មានប្រាក់ចូល ឬប្រាក់ចេញក្នុងរយៈពេលនេះទេ។"),
-])
+@pytest.mark.parametrize(
+    ("lang", "message"),
+    [
+        ("en", "Nothing was received or spent in this period."),
+        ("km", "គ្មានប្រាក់ចូល ឬប្រាក់ចេញក្នុងរយៈពេលនេះទេ។"),
+    ],
+)
 def test_empty_period_says_so(book, lang, message, tmp_path):
     data = build(book, date(2030, 1, 1), date(2030, 3, 31))
     assert data.is_empty and not data.contributions and not data.monthly
@@ -300,14 +335,22 @@ def test_default_period_is_this_year_in_khmer(book, client, auth):
     response = client.get("/ledger/report.pdf?lang=km")
     assert response.status_code == 200
     year = date.today().year
-    assert f"ceroc-report-{year}-01-01-{year}-12-31-km.pdf" in response.headers[
-        "Content-Disposition"]
+    assert (
+        f"ceroc-report-{year}-01-01-{year}-12-31-km.pdf" in response.headers["Content-Disposition"]
+    )
 
 
-@pytest.mark.parametrize("query", [
-    "from=2025-13-01", "to=yesterday", "from=2025-02-30", "from=2025-12-31&to=2025-01-01",
-    "lang=fr", "from=%00",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "from=2025-13-01",
+        "to=yesterday",
+        "from=2025-02-30",
+        "from=2025-12-31&to=2025-01-01",
+        "lang=fr",
+        "from=%00",
+    ],
+)
 def test_bad_parameters_are_400(book, client, auth, query):
     auth.login("member")
     response = client.get(f"/ledger/report.pdf?{query}")

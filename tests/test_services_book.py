@@ -78,33 +78,53 @@ def test_void_keeps_row_and_leaves_totals(funds, donor, user):
     with pytest.raises(Conflict):
         book.void_contribution(gone, "again", by=user)
     with pytest.raises(Conflict):
-        book.update_contribution(gone, parse_contribution(
-            contribution_form(donor.id, general.id)), by=user)
+        book.update_contribution(
+            gone, parse_contribution(contribution_form(donor.id, general.id)), by=user
+        )
 
 
 def test_edit_moves_totals_between_funds_and_months(funds, donor, user):
     general, promo = funds
     c = record(donor, general, user)
-    book.update_contribution(c, parse_contribution(contribution_form(
-        donor.id, promo.id, amount="450", received_on="2014-09-01")), by=user)
+    book.update_contribution(
+        c,
+        parse_contribution(
+            contribution_form(donor.id, promo.id, amount="450", received_on="2014-09-01")
+        ),
+        by=user,
+    )
     db.session.commit()
-    rows = {(r.fund_id, r.month): (r.in_minor, r.in_count)
-            for r in db.session.execute(select(FundMonthTotal)).scalars()}
+    rows = {
+        (r.fund_id, r.month): (r.in_minor, r.in_count)
+        for r in db.session.execute(select(FundMonthTotal)).scalars()
+    }
     assert rows[(general.id, date(2014, 6, 1))] == (0, 0)
     assert rows[(promo.id, date(2014, 9, 1))] == (45000, 1)
-    ev = db.session.execute(select(AuditEvent).where(
-        AuditEvent.action == "contribution.updated")).scalar_one()
+    ev = db.session.execute(
+        select(AuditEvent).where(AuditEvent.action == "contribution.updated")
+    ).scalar_one()
     assert '"amount_minor": 40000' in ev.before_json and '"amount_minor": 45000' in ev.after_json
 
 
 def test_expense_posts_out(funds, user):
     _, promo = funds
-    e = book.record_expense(parse_expense({
-        "paid_on": "2014-06-20", "payee": "Print shop", "amount": "120", "currency": "USD",
-        "category": "printing", "fund_id": str(promo.id)}), by=user)
+    e = book.record_expense(
+        parse_expense(
+            {
+                "paid_on": "2014-06-20",
+                "payee": "Print shop",
+                "amount": "120",
+                "currency": "USD",
+                "category": "printing",
+                "fund_id": str(promo.id),
+            }
+        ),
+        by=user,
+    )
     db.session.commit()
     entry = db.session.execute(
-        select(LedgerEntry).where(LedgerEntry.expense_id == e.id)).scalar_one()
+        select(LedgerEntry).where(LedgerEntry.expense_id == e.id)
+    ).scalar_one()
     assert entry.direction == "out" and entry.base_amount_minor == 12000
     [b] = [b for b in queries.fund_balances() if b.fund.id == promo.id]
     assert b.balance == Money(-12000, "USD")
@@ -120,21 +140,24 @@ def test_idempotency_key_records_once(funds, donor, user):
     assert db.session.execute(select(func.count()).select_from(Contribution)).scalar() == 1
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("amount", "-5", "greater than 0"),
-    ("amount", "1e12", "too large"),
-    ("amount", "10.005", "decimal places"),
-    ("currency", "XYZ", "Unknown currency"),
-    ("received_on", "2014-02-30", "real date"),
-    ("received_on", (date.today() + timedelta(days=60)).isoformat(), "future"),
-    ("received_on", "1900-01-01", "before"),
-    ("exchange_rate", "", "Enter how many"),
-    ("occasion", "x" * 301, "under 300"),
-    ("fund_id", "999", "Choose a fund"),
-    ("donor_ids", [], "Choose the donor"),
-    ("method", "bitcoin", "Choose one of"),
-    ("note", "bad\x00byte", "control characters"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("amount", "-5", "greater than 0"),
+        ("amount", "1e12", "too large"),
+        ("amount", "10.005", "decimal places"),
+        ("currency", "XYZ", "Unknown currency"),
+        ("received_on", "2014-02-30", "real date"),
+        ("received_on", (date.today() + timedelta(days=60)).isoformat(), "future"),
+        ("received_on", "1900-01-01", "before"),
+        ("exchange_rate", "", "Enter how many"),
+        ("occasion", "x" * 301, "under 300"),
+        ("fund_id", "999", "Choose a fund"),
+        ("donor_ids", [], "Choose the donor"),
+        ("method", "bitcoin", "Choose one of"),
+        ("note", "bad\x00byte", "control characters"),
+    ],
+)
 def test_contribution_bad_input(funds, donor, field, value, message):
     general, _ = funds
     form = contribution_form(donor.id, general.id)
@@ -153,10 +176,12 @@ def test_html_and_khmer_kept_as_text(funds, donor, user):
     assert db.session.get(Contribution, c.id).occasion == text
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.integers(1, 10**9), st.booleans(), st.booleans()),
-                min_size=1, max_size=8))
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.tuples(st.integers(1, 10**9), st.booleans(), st.booleans()), min_size=1, max_size=8)
+)
 def test_totals_equal_sum_of_entries_not_voided(funds, donor, user, entries):
     general, promo = funds
     db.session.execute(LedgerEntry.__table__.delete())
@@ -166,13 +191,24 @@ def test_totals_equal_sum_of_entries_not_voided(funds, donor, user, entries):
     for minor, voided, is_expense in entries:
         amount = str(Money(minor, "USD").amount)
         if is_expense:
-            item = book.record_expense(parse_expense({
-                "paid_on": "2014-07-01", "payee": "P", "amount": amount, "currency": "USD",
-                "category": "other", "fund_id": str(promo.id)}), by=user)
+            item = book.record_expense(
+                parse_expense(
+                    {
+                        "paid_on": "2014-07-01",
+                        "payee": "P",
+                        "amount": amount,
+                        "currency": "USD",
+                        "category": "other",
+                        "fund_id": str(promo.id),
+                    }
+                ),
+                by=user,
+            )
             fund_id, sign = promo.id, -1
         else:
-            item = book.record_contribution(parse_contribution(
-                contribution_form(donor.id, general.id, amount=amount)), by=user)
+            item = book.record_contribution(
+                parse_contribution(contribution_form(donor.id, general.id, amount=amount)), by=user
+            )
             fund_id, sign = general.id, 1
         if voided:
             (book.void_expense if is_expense else book.void_contribution)(item, "x", by=user)
@@ -197,13 +233,15 @@ def test_audit_chain_detects_alteration_and_removal(funds, donor, user):
     _, problems = audit.verify()
     assert [p.seq for p in problems] == [2]
     db.session.delete(
-        db.session.execute(select(AuditEvent).where(AuditEvent.seq == 3)).scalar_one())
+        db.session.execute(select(AuditEvent).where(AuditEvent.seq == 3)).scalar_one()
+    )
     db.session.commit()
     _, problems = audit.verify()
     assert any("missing" in p.message for p in problems)
     last = db.session.execute(select(func.max(AuditEvent.seq))).scalar()
     db.session.delete(
-        db.session.execute(select(AuditEvent).where(AuditEvent.seq == last)).scalar_one())
+        db.session.execute(select(AuditEvent).where(AuditEvent.seq == last)).scalar_one()
+    )
     db.session.commit()
     _, problems = audit.verify()
     assert any("end of the chain" in p.message for p in problems)

@@ -35,10 +35,16 @@ def _write(entries, fund_ids):
     written = []
     for offset, direction, fi, base, voided, category, foreign in entries:
         amount = Money(base * 4000, "KHR") if foreign else Money(base, "USD")
-        e = book._post(LedgerEntry(), day=START + timedelta(days=offset), direction=direction,
-                       fund_id=fund_ids[fi], category="contribution" if direction == "in"
-                       else category, amount=amount, base=Money(base, "USD"),
-                       label=f"entry {len(written)} ស្រុកខ្មែរ")
+        e = book._post(
+            LedgerEntry(),
+            day=START + timedelta(days=offset),
+            direction=direction,
+            fund_id=fund_ids[fi],
+            category="contribution" if direction == "in" else category,
+            amount=amount,
+            base=Money(base, "USD"),
+            label=f"entry {len(written)} ស្រុកខ្មែរ",
+        )
         db.session.flush()
         if voided:
             book._unpost(e)
@@ -55,13 +61,16 @@ def _naive(written, f: ledger.LedgerFilter):
         if (f.fund_id is None or e.fund_id == f.fund_id) and not e.voided:
             running += e.signed_base_minor
         balance_after[e.id] = running
-    shown = [e for e in ordered
-             if (f.include_void or not e.voided)
-             and (f.fund_id is None or e.fund_id == f.fund_id)
-             and (f.date_from is None or e.entry_on >= f.date_from)
-             and (f.date_to is None or e.entry_on <= f.date_to)
-             and (f.category is None or e.category == f.category)
-             and (f.direction is None or e.direction == f.direction)]
+    shown = [
+        e
+        for e in ordered
+        if (f.include_void or not e.voided)
+        and (f.fund_id is None or e.fund_id == f.fund_id)
+        and (f.date_from is None or e.entry_on >= f.date_from)
+        and (f.date_to is None or e.entry_on <= f.date_to)
+        and (f.category is None or e.category == f.category)
+        and (f.direction is None or e.direction == f.direction)
+    ]
     return [(e.id, balance_after[e.id]) for e in reversed(shown)]
 
 
@@ -77,8 +86,9 @@ def _walk(f, limit):
         cursor = page.next_cursor
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(entries=st.lists(entry_st, max_size=40), data=st.data())
 def test_running_balance_matches_naive_recomputation(funds, entries, data):
     general, promo = funds
@@ -107,9 +117,14 @@ def test_running_balance_matches_naive_recomputation(funds, entries, data):
 
 def test_balance_of_unfiltered_first_row_equals_total(funds):
     general, promo = funds
-    _write([(0, "in", 0, 1000, False, "printing", False),
+    _write(
+        [
+            (0, "in", 0, 1000, False, "printing", False),
             (40, "out", 1, 300, False, "printing", True),
-            (41, "in", 1, 50, True, "printing", False)], [general.id, promo.id])
+            (41, "in", 1, 50, True, "printing", False),
+        ],
+        [general.id, promo.id],
+    )
     page = ledger.ledger_page(ledger.LedgerFilter(), None, 10)
     assert [r.balance.minor for r in page.rows] == [700, 1000]
     assert page.rows[0].foreign and page.rows[0].amount == Money(1_200_000, "KHR")
@@ -128,10 +143,12 @@ def _gift(user, donor_ids, fund_id, amount="100", day="2024-01-10", **extra):
 
 def test_donor_filter_and_void_reason(funds, user):
     general, _promo = funds
-    a = book.create_donor(parse_donor({"name_en": "Sok Dara", "country": "US",
-                                       "city": "Lowell"}), by=user)
-    b = book.create_donor(parse_donor({"name_en": "Chan Thy", "country": "FR",
-                                       "city": "Paris"}), by=user)
+    a = book.create_donor(
+        parse_donor({"name_en": "Sok Dara", "country": "US", "city": "Lowell"}), by=user
+    )
+    b = book.create_donor(
+        parse_donor({"name_en": "Chan Thy", "country": "FR", "city": "Paris"}), by=user
+    )
     g1 = _gift(user, [a.id], general.id, "100")
     _gift(user, [b.id], general.id, "50", day="2024-01-11")
     joint = _gift(user, [a.id, b.id], general.id, "31", day="2024-01-12")
@@ -149,26 +166,30 @@ def test_donor_filter_and_void_reason(funds, user):
 
 def test_public_names(funds, user):
     general, _promo = funds
-    hidden = book.create_donor(parse_donor({"name_en": "Secret Person",
-                                            "public_display": "anonymous"}), by=user)
-    named = book.create_donor(parse_donor({"name_en": "Sophea Chan", "kind": "person"}),
-                              by=user)
+    hidden = book.create_donor(
+        parse_donor({"name_en": "Secret Person", "public_display": "anonymous"}), by=user
+    )
+    named = book.create_donor(parse_donor({"name_en": "Sophea Chan", "kind": "person"}), by=user)
     group = book.create_donor(parse_donor({"name_en": "CNRP Minnesota"}), by=user)
     _gift(user, [hidden.id], general.id, day="2024-01-01")
     _gift(user, [named.id], general.id, day="2024-01-02", public_display="initials")
-    _gift(user, [named.id, group.id], general.id, day="2024-01-03",
-          public_display="group_only")
+    _gift(user, [named.id, group.id], general.id, day="2024-01-03", public_display="group_only")
     _gift(user, [group.id], general.id, day="2024-01-04", public_display="anonymous")
     db.session.commit()
     labels = [r.label for r in ledger.ledger_page(ledger.LedgerFilter(), names="public").rows]
-    assert labels == ["Anonymous donor", "Individual donor & CNRP Minnesota", "S. C.",
-                      "Anonymous donor"]
+    assert labels == [
+        "Anonymous donor",
+        "Individual donor & CNRP Minnesota",
+        "S. C.",
+        "Anonymous donor",
+    ]
 
 
 def test_parse_filter_messages(funds):
     with pytest.raises(Invalid) as exc:
-        ledger.parse_filter({"from": "2024-13-01", "fund": "999", "category": "x",
-                             "direction": "sideways"})
+        ledger.parse_filter(
+            {"from": "2024-13-01", "fund": "999", "category": "x", "direction": "sideways"}
+        )
     assert set(exc.value.fields) == {"from", "fund", "category", "direction"}
     with pytest.raises(Invalid) as exc:
         ledger.parse_filter({"from": "2024-02-01", "to": "2024-01-01"})
@@ -178,18 +199,28 @@ def test_parse_filter_messages(funds):
     with pytest.raises(Invalid):
         ledger.parse_limit("500")
     f = ledger.parse_filter({"from": "2024-01-01", "fund": str(funds[0].id), "void": "1"})
-    assert f.include_void and f.as_args() == {"from": "2024-01-01",
-                                              "fund": str(funds[0].id), "void": "1"}
+    assert f.include_void and f.as_args() == {
+        "from": "2024-01-01",
+        "fund": str(funds[0].id),
+        "void": "1",
+    }
 
 
 def test_monthly_flow_carries_the_balance(funds):
     general, promo = funds
-    _write([(0, "in", 0, 1000, False, "printing", False),  # Nov 2023
+    _write(
+        [
+            (0, "in", 0, 1000, False, "printing", False),  # Nov 2023
             (60, "out", 1, 300, False, "printing", False),  # Jan 2024
-            (61, "in", 1, 99, True, "printing", False)], [general.id, promo.id])
+            (61, "in", 1, 99, True, "printing", False),
+        ],
+        [general.id, promo.id],
+    )
     points = ledger.monthly_flow(ledger.LedgerFilter())
     assert [(p.month, p.in_minor, p.out_minor, p.balance_minor) for p in points] == [
-        (date(2023, 11, 1), 1000, 0, 1000), (date(2024, 1, 1), 0, 300, 700)]
+        (date(2023, 11, 1), 1000, 0, 1000),
+        (date(2024, 1, 1), 0, 300, 700),
+    ]
     later = ledger.monthly_flow(ledger.LedgerFilter(date_from=date(2024, 1, 5)))
     assert [(p.month, p.balance_minor) for p in later] == [(date(2024, 1, 1), 700)]
     assert ledger.spending_by_category(ledger.LedgerFilter()) == [("printing", 300)]

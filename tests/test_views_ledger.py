@@ -18,7 +18,7 @@ MARKER = "Zq7MarkerXx"
 def tbody(html: str) -> str:
     """The ledger list's rows only."""
     start = html.index('<table class="ledger">')
-    return html[start:html.index("</table>", start)]
+    return html[start : html.index("</table>", start)]
 
 
 class Ref:
@@ -38,29 +38,70 @@ def book(app):
         user = db.session.execute(select(User).where(User.role == "treasurer")).scalar_one()
         general = svc.create_fund("general", "General", name_km="ទូទៅ", by=user)
         promo = svc.create_fund("promotion", "Promotion", by=user)
-        named = svc.create_donor(parse_donor({
-            "name_en": "CNRP Minnesota", "name_km": "គណបក្សសង្គ្រោះជាតិ", "country": "US",
-            "city": "Saint Paul"}), by=user)
-        secret = svc.create_donor(parse_donor({
-            "name_en": f"Sok {MARKER}", "kind": "person", "public_display": "anonymous",
-            "email": f"{MARKER.lower()}@example.org", "city": "Lowell", "country": "US",
-            "postal_address": f"1 {MARKER} Street"}), by=user)
-        svc.record_contribution(parse_contribution(contribution_form(named.id, general.id)),
-                                by=user)
-        svc.record_contribution(parse_contribution(contribution_form(
-            secret.id, general.id, amount="250000", currency="KHR", exchange_rate="0.00025",
-            received_on="2014-07-01", occasion=f"Gift {MARKER}")), by=user)
-        svc.record_expense(parse_expense({
-            "paid_on": "2014-06-20", "payee": f"Reimbursed {MARKER}", "amount": "120",
-            "currency": "USD", "category": "printing", "fund_id": str(promo.id),
-            "description_en": f"Flyers ខិត្តប័ណ្ណ {MARKER}"}), by=user)
+        named = svc.create_donor(
+            parse_donor(
+                {
+                    "name_en": "CNRP Minnesota",
+                    "name_km": "គណបក្សសង្គ្រោះជាតិ",
+                    "country": "US",
+                    "city": "Saint Paul",
+                }
+            ),
+            by=user,
+        )
+        secret = svc.create_donor(
+            parse_donor(
+                {
+                    "name_en": f"Sok {MARKER}",
+                    "kind": "person",
+                    "public_display": "anonymous",
+                    "email": f"{MARKER.lower()}@example.org",
+                    "city": "Lowell",
+                    "country": "US",
+                    "postal_address": f"1 {MARKER} Street",
+                }
+            ),
+            by=user,
+        )
+        svc.record_contribution(
+            parse_contribution(contribution_form(named.id, general.id)), by=user
+        )
+        svc.record_contribution(
+            parse_contribution(
+                contribution_form(
+                    secret.id,
+                    general.id,
+                    amount="250000",
+                    currency="KHR",
+                    exchange_rate="0.00025",
+                    received_on="2014-07-01",
+                    occasion=f"Gift {MARKER}",
+                )
+            ),
+            by=user,
+        )
+        svc.record_expense(
+            parse_expense(
+                {
+                    "paid_on": "2014-06-20",
+                    "payee": f"Reimbursed {MARKER}",
+                    "amount": "120",
+                    "currency": "USD",
+                    "category": "printing",
+                    "fund_id": str(promo.id),
+                    "description_en": f"Flyers ខិត្តប័ណ្ណ {MARKER}",
+                }
+            ),
+            by=user,
+        )
         tokens = {}
         for role in ("member", "board"):
             who = db.session.execute(select(User).where(User.role == role)).scalar_one()
             tokens[role] = new_api_token(who, "test")
         db.session.commit()
-        return Ref(general=general.id, promo=promo.id, named=named.id, secret=secret.id,
-                   tokens=tokens)
+        return Ref(
+            general=general.id, promo=promo.id, named=named.id, secret=secret.id, tokens=tokens
+        )
 
 
 def test_ledger_needs_login(client, book):
@@ -79,7 +120,7 @@ def test_ledger_page_any_role(client, auth, book, role):
     assert "$342.50" in html  # balance: 400 + 62.50 - 120
     assert "Print" not in html or "printing" in html.lower()
     assert ("CNRP Minnesota" in html) and ("Sok " + MARKER in html) == (role != "member")
-    assert ('aria-current="page"' in html and 'href="/ledger/"' in html)
+    assert 'aria-current="page"' in html and 'href="/ledger/"' in html
 
 
 def test_ledger_filters_void_and_errors(client, auth, book, app):
@@ -164,10 +205,8 @@ def test_api_roles_and_shape(client, book):
     first = body["items"][0]
     assert first["label"] == "Anonymous donor" and MARKER not in str(body)
     assert first["balance"] == {"amount": "342.50", "minor": 34250, "currency": "USD"}
-    assert first["original"] == {"amount": "250000.00", "minor": 25000000,
-                                 "currency": "KHR"}
-    rest = client.get(f"/api/v1/ledger?limit=2&cursor={body['next_cursor']}",
-                      headers=member).json
+    assert first["original"] == {"amount": "250000.00", "minor": 25000000, "currency": "KHR"}
+    rest = client.get(f"/api/v1/ledger?limit=2&cursor={body['next_cursor']}", headers=member).json
     assert len(rest["items"]) == 1 and rest["next_cursor"] is None
     assert rest["items"][0]["balance"]["minor"] == 40000
     r = client.get("/api/v1/ledger?limit=500&from=nope", headers=member)
@@ -179,7 +218,9 @@ def test_api_roles_and_shape(client, book):
     balances = client.get("/api/v1/balances", headers=member).json
     assert balances["total"]["balance"]["amount"] == "342.50"
     assert {f["code"]: f["balance"]["minor"] for f in balances["funds"]} == {
-        "general": 46250, "promotion": -12000}
+        "general": 46250,
+        "promotion": -12000,
+    }
 
 
 def test_openapi_paths():
@@ -208,8 +249,9 @@ def test_settings_admin_only_and_audited(client, auth, book, app):
     assert r.status_code == 302
     with app.app_context():
         assert db.session.get(Setting, "transparency_public").value == "1"
-        event = db.session.execute(select(AuditEvent).where(
-            AuditEvent.action == "setting.changed")).scalar_one()
+        event = db.session.execute(
+            select(AuditEvent).where(AuditEvent.action == "setting.changed")
+        ).scalar_one()
         assert event.actor == "admin@test.example" and '"1"' in event.after_json
 
 
@@ -224,8 +266,11 @@ def test_transparency_on_shows_no_personal_data(client, auth, book, app):
     assert "CNRP Minnesota" in html and "Printing" in html
     assert MARKER not in html and MARKER.lower() not in html
     assert "/receipt" not in html and "C-2014" not in html and "@" not in html
-    for url in ["/transparency?void=1", "/transparency?donor=2",
-                f"/transparency?fund={book.general}&from=2014-01-01"]:
+    for url in [
+        "/transparency?void=1",
+        "/transparency?donor=2",
+        f"/transparency?fund={book.general}&from=2014-01-01",
+    ]:
         assert MARKER not in client.get(url).get_data(as_text=True)
     csv_text = client.get("/transparency/export.csv").get_data().decode("utf-8-sig")
     assert MARKER not in csv_text and MARKER.lower() not in csv_text

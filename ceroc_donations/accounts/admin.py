@@ -27,8 +27,12 @@ def audit_log():
     if entity in ("contribution", "expense", "donor", "fund", "user", "claim"):
         stmt = stmt.where(AuditEvent.entity_type == entity)
     events = list(db.session.execute(stmt).scalars())
-    return render_template("accounts/audit.html", events=events[:50], entity=entity,
-                           older=events[49].seq if len(events) > 50 else None)
+    return render_template(
+        "accounts/audit.html",
+        events=events[:50],
+        entity=entity,
+        older=events[49].seq if len(events) > 50 else None,
+    )
 
 
 @bp.post("/audit/verify")
@@ -36,8 +40,14 @@ def audit_log():
 def audit_verify():
     count, problems = audit.verify()
     if problems:
-        flash(_("Audit chain: %(n)d problems found in %(count)d events.", n=len(problems),
-                count=count), "error")
+        flash(
+            _(
+                "Audit chain: %(n)d problems found in %(count)d events.",
+                n=len(problems),
+                count=count,
+            ),
+            "error",
+        )
         for p in problems[:10]:
             flash(_("Event %(seq)d: %(problem)s", seq=p.seq, problem=p.message), "error")
     else:
@@ -51,10 +61,13 @@ def user_list():
     errors: dict = {}
     if request.method == "POST":
         try:
-            user = users.create_user(request.form.get("email", "").strip(),
-                                     request.form.get("name", ""),
-                                     request.form.get("role", ""),
-                                     request.form.get("password", ""), by=current_user)
+            user = users.create_user(
+                request.form.get("email", "").strip(),
+                request.form.get("name", ""),
+                request.form.get("role", ""),
+                request.form.get("password", ""),
+                by=current_user,
+            )
         except Invalid as exc:
             errors = exc.fields
         else:
@@ -62,8 +75,9 @@ def user_list():
             flash(_("Account for %(email)s created.", email=user.email), "success")
             return redirect(url_for("admin.user_list"))
     people = list(db.session.execute(select(User).order_by(User.role, User.email)).scalars())
-    return render_template("accounts/users.html", users=people, roles=ROLES, errors=errors,
-                           values=request.form), 422 if errors else 200
+    return render_template(
+        "accounts/users.html", users=people, roles=ROLES, errors=errors, values=request.form
+    ), 422 if errors else 200
 
 
 @bp.post("/users/<int:user_id>/active")
@@ -75,8 +89,14 @@ def toggle_active(user_id: int):
         return redirect(url_for("admin.user_list"))
     users.set_active(user, not user.active, by=current_user)
     db.session.commit()
-    flash(_("%(email)s is now %(state)s.", email=user.email,
-            state=_("active") if user.active else _("disabled")), "success")
+    flash(
+        _(
+            "%(email)s is now %(state)s.",
+            email=user.email,
+            state=_("active") if user.active else _("disabled"),
+        ),
+        "success",
+    )
     return redirect(url_for("admin.user_list"))
 
 

@@ -26,7 +26,8 @@ def check_new_user(email: str, name: str, role: str, password: str) -> None:
     if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", email or "") or len(email) > 254:
         errors["email"] = _("Enter an email address such as name@example.org.")
     elif db.session.execute(
-            select(User.id).where(func.lower(User.email) == email.lower())).scalar():
+        select(User.id).where(func.lower(User.email) == email.lower())
+    ).scalar():
         errors["email"] = _("There is already an account with this email.")
     if not (name or "").strip() or len(name) > 120:
         errors["name"] = _("Enter the person's name (at most 120 characters).")
@@ -42,8 +43,9 @@ def check_new_user(email: str, name: str, role: str, password: str) -> None:
 
 def create_user(email: str, name: str, role: str, password: str, *, by: User | None) -> User:
     check_new_user(email, name, role, password)
-    user = User(email=email.strip(), name=name.strip(), role=role,
-                password_hash=hash_password(password))
+    user = User(
+        email=email.strip(), name=name.strip(), role=role, password_hash=hash_password(password)
+    )
     db.session.add(user)
     db.session.flush()
     audit.log(by, "user.created", "user", user.id, after=_snapshot(user))
@@ -58,8 +60,14 @@ def set_active(user: User, active: bool, *, by: User | None) -> User:
         for token in user.tokens:
             token.revoked_at = token.revoked_at or utcnow()
     db.session.flush()
-    audit.log(by, "user.enabled" if active else "user.disabled", "user", user.id,
-              before=before, after=_snapshot(user))
+    audit.log(
+        by,
+        "user.enabled" if active else "user.disabled",
+        "user",
+        user.id,
+        before=before,
+        after=_snapshot(user),
+    )
     return user
 
 

@@ -20,8 +20,12 @@ bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(
-            target).netloc:
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and not urlsplit(target).netloc
+    ):
         return target
     return url_for("dashboard.index")
 
@@ -39,7 +43,8 @@ def login():
             db.session.commit()
             abort(429)
         user = db.session.execute(
-            select(User).where(func.lower(User.email) == email.lower())).scalar()
+            select(User).where(func.lower(User.email) == email.lower())
+        ).scalar()
         if user is not None and user.active and check_password(user, password):
             clear_login_failures(email)
             db.session.commit()

@@ -52,17 +52,47 @@ MAX_DONORS = 100
 TEXT, AMOUNT, ID_OR_TEXT, ID_LIST, SHARE_LIST = "text", "amount", "id_or_text", "ids", "shares"
 
 DONOR_FIELDS = dict.fromkeys(
-    ("kind", "name_en", "name_km", "city", "region", "country", "email", "postal_address",
-     "letter_language", "public_display", "note"), TEXT)
+    (
+        "kind",
+        "name_en",
+        "name_km",
+        "city",
+        "region",
+        "country",
+        "email",
+        "postal_address",
+        "letter_language",
+        "public_display",
+        "note",
+    ),
+    TEXT,
+)
 CONTRIBUTION_FIELDS = {
-    "donor_ids": ID_LIST, "shares": SHARE_LIST, "amount": AMOUNT, "currency": TEXT,
-    "exchange_rate": AMOUNT, "received_on": TEXT, "received_by": TEXT, "occasion": TEXT,
-    "purpose": TEXT, "method": TEXT, "in_kind_description": TEXT, "fund_id": ID_OR_TEXT,
-    "public_display": TEXT, "note": TEXT,
+    "donor_ids": ID_LIST,
+    "shares": SHARE_LIST,
+    "amount": AMOUNT,
+    "currency": TEXT,
+    "exchange_rate": AMOUNT,
+    "received_on": TEXT,
+    "received_by": TEXT,
+    "occasion": TEXT,
+    "purpose": TEXT,
+    "method": TEXT,
+    "in_kind_description": TEXT,
+    "fund_id": ID_OR_TEXT,
+    "public_display": TEXT,
+    "note": TEXT,
 }
 EXPENSE_FIELDS = {
-    "paid_on": TEXT, "payee": TEXT, "amount": AMOUNT, "currency": TEXT, "exchange_rate": AMOUNT,
-    "category": TEXT, "fund_id": ID_OR_TEXT, "description_en": TEXT, "description_km": TEXT,
+    "paid_on": TEXT,
+    "payee": TEXT,
+    "amount": AMOUNT,
+    "currency": TEXT,
+    "exchange_rate": AMOUNT,
+    "category": TEXT,
+    "fund_id": ID_OR_TEXT,
+    "description_en": TEXT,
+    "description_km": TEXT,
 }
 FUND_FIELDS = dict.fromkeys(("code", "name_en", "name_km", "description"), TEXT)
 VOID_FIELDS = {"reason": TEXT}
@@ -115,7 +145,8 @@ def _type_error(kind: str, value) -> str | None:
             if _is_int(item) or isinstance(item, float):
                 return _NUMBER_AS_TEXT
         if isinstance(value, list) and all(
-                item is None or (isinstance(item, str) and not _bad_text(item)) for item in value):
+            item is None or (isinstance(item, str) and not _bad_text(item)) for item in value
+        ):
             return None
         return 'Send a list of amounts as strings (or null), e.g. ["250.00", "150.00"].'
     if kind == AMOUNT:
@@ -136,7 +167,7 @@ def json_body(fields: Mapping[str, str]) -> tuple[dict, dict]:
     if data is None:
         raise BadBody(400, "The body is not valid JSON.")
     if not isinstance(data, dict):
-        raise BadBody(400, "The body must be a JSON object, e.g. {\"amount\": \"400.00\"}.")
+        raise BadBody(400, 'The body must be a JSON object, e.g. {"amount": "400.00"}.')
     errors: dict[str, str] = {}
     values: dict = {}
     for key, value in data.items():
@@ -182,6 +213,7 @@ def _http_error(exc: HTTPException):
 
 # --- who may call ---------------------------------------------------------------------------
 
+
 def writes(capability: str = "write_book") -> Callable:
     """Writes need a bearer token: a browser's session cookie alone is refused (CSRF)."""
 
@@ -191,10 +223,14 @@ def writes(capability: str = "write_book") -> Callable:
             user = user_from_bearer()
             if user is None:
                 if api_user() is not None:
-                    return api_error(401, "Writes through the API need 'Authorization: Bearer "
-                                          "<token>'; a browser session cannot write here.")
-                return api_error(401, "Authentication required: send 'Authorization: Bearer "
-                                      "<token>'.")
+                    return api_error(
+                        401,
+                        "Writes through the API need 'Authorization: Bearer "
+                        "<token>'; a browser session cannot write here.",
+                    )
+                return api_error(
+                    401, "Authentication required: send 'Authorization: Bearer <token>'."
+                )
             g.api_user = user
             if not can(user, capability):
                 return api_error(403, "Your role may not do this.")
@@ -210,6 +246,7 @@ reads = api_requires("read")
 
 # --- JSON shapes ----------------------------------------------------------------------------
 
+
 def _day(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -224,10 +261,12 @@ def _amount(minor: int, currency: str) -> str:
 
 def money_json(entry) -> dict:
     return {
-        "amount": _amount(entry.amount_minor, entry.currency), "currency": entry.currency,
+        "amount": _amount(entry.amount_minor, entry.currency),
+        "currency": entry.currency,
         "amount_minor": entry.amount_minor,
         "base_amount": _amount(entry.base_amount_minor, entry.base_currency),
-        "base_currency": entry.base_currency, "base_amount_minor": entry.base_amount_minor,
+        "base_currency": entry.base_currency,
+        "base_amount_minor": entry.base_amount_minor,
         "exchange_rate": entry.exchange_rate,
     }
 
@@ -241,8 +280,12 @@ def fund_json(fund: Fund, balance: queries.FundBalance | None) -> dict:
     money_in = balance.money_in.minor if balance else 0
     money_out = balance.money_out.minor if balance else 0
     return {
-        **fund_ref(fund), "description": fund.description, "archived": fund.archived,
-        "currency": cur, "money_in": _amount(money_in, cur), "money_out": _amount(money_out, cur),
+        **fund_ref(fund),
+        "description": fund.description,
+        "archived": fund.archived,
+        "currency": cur,
+        "money_in": _amount(money_in, cur),
+        "money_out": _amount(money_out, cur),
         "balance": _amount(money_in - money_out, cur),
     }
 
@@ -252,21 +295,41 @@ def donor_json(donor: Donor) -> dict:
 
 
 def _voiding(entry) -> dict:
-    return {"voided": entry.voided, "void_reason": entry.void_reason,
-            "voided_at": _moment(entry.voided_at), "is_example": entry.is_example,
-            "created_at": _moment(entry.created_at), "updated_at": _moment(entry.updated_at)}
+    return {
+        "voided": entry.voided,
+        "void_reason": entry.void_reason,
+        "voided_at": _moment(entry.voided_at),
+        "is_example": entry.is_example,
+        "created_at": _moment(entry.created_at),
+        "updated_at": _moment(entry.updated_at),
+    }
 
 
 def contribution_json(c: Contribution) -> dict:
     return {
-        "id": c.id, "reference": c.reference, **money_json(c),
-        "donors": [{"id": s.donor_id, "name_en": s.donor.name_en, "name_km": s.donor.name_km,
-                    "share": None if s.share_minor is None else _amount(s.share_minor, c.currency),
-                    "share_minor": s.share_minor} for s in c.shares],
-        "received_on": _day(c.received_on), "received_by": c.received_by,
-        "occasion": c.occasion, "purpose": c.purpose, "method": c.method,
-        "in_kind_description": c.in_kind_description, "fund": fund_ref(c.fund),
-        "public_display": c.public_display, "note": c.note, "thank_status": c.thank_status,
+        "id": c.id,
+        "reference": c.reference,
+        **money_json(c),
+        "donors": [
+            {
+                "id": s.donor_id,
+                "name_en": s.donor.name_en,
+                "name_km": s.donor.name_km,
+                "share": None if s.share_minor is None else _amount(s.share_minor, c.currency),
+                "share_minor": s.share_minor,
+            }
+            for s in c.shares
+        ],
+        "received_on": _day(c.received_on),
+        "received_by": c.received_by,
+        "occasion": c.occasion,
+        "purpose": c.purpose,
+        "method": c.method,
+        "in_kind_description": c.in_kind_description,
+        "fund": fund_ref(c.fund),
+        "public_display": c.public_display,
+        "note": c.note,
+        "thank_status": c.thank_status,
         **_voiding(c),
     }
 
@@ -274,17 +337,29 @@ def contribution_json(c: Contribution) -> dict:
 def expense_json(e: Expense) -> dict:
     receipt = None
     if e.receipt_path:
-        receipt = {"name": e.receipt_name, "mime": e.receipt_mime, "sha256": e.receipt_sha256,
-                   "url": url_for("expenses.receipt", eid=e.id)}
+        receipt = {
+            "name": e.receipt_name,
+            "mime": e.receipt_mime,
+            "sha256": e.receipt_sha256,
+            "url": url_for("expenses.receipt", eid=e.id),
+        }
     return {
-        "id": e.id, "reference": e.reference, **money_json(e), "paid_on": _day(e.paid_on),
-        "payee": e.payee, "category": e.category, "fund": fund_ref(e.fund),
-        "description_en": e.description_en, "description_km": e.description_km,
-        "receipt": receipt, **_voiding(e),
+        "id": e.id,
+        "reference": e.reference,
+        **money_json(e),
+        "paid_on": _day(e.paid_on),
+        "payee": e.payee,
+        "category": e.category,
+        "fund": fund_ref(e.fund),
+        "description_en": e.description_en,
+        "description_km": e.description_km,
+        "receipt": receipt,
+        **_voiding(e),
     }
 
 
 # --- helpers for the views ------------------------------------------------------------------
+
 
 def _get(model, ident: int):
     row = db.session.get(model, ident) if 0 < ident <= MAX_ID else None
@@ -336,9 +411,15 @@ def _filter(*, thanks: bool = False, category: bool = False, donor: bool = False
     if cat and cat not in EXPENSE_CATEGORIES:
         errors["category"] = "Choose one of: " + ", ".join(EXPENSE_CATEGORIES) + "."
     f = queries.BookFilter(
-        q=(args.get("q") or "").strip()[:100] or None, fund_id=ident("fund"),
-        date_from=day("from"), date_to=day("to"), include_void=void in ("1", "true"),
-        thank_status=status, category=cat, donor_id=ident("donor") if donor else None)
+        q=(args.get("q") or "").strip()[:100] or None,
+        fund_id=ident("fund"),
+        date_from=day("from"),
+        date_to=day("to"),
+        include_void=void in ("1", "true"),
+        thank_status=status,
+        category=cat,
+        donor_id=ident("donor") if donor else None,
+    )
     cursor = _cursor(queries.decode_cursor, errors)
     try:
         limit = _limit()
@@ -358,8 +439,7 @@ def _cursor(decode: Callable, errors: dict) -> str | None:
 
 
 def _page(page: queries.Page, shape: Callable):
-    return jsonify({"items": [shape(item) for item in page.items],
-                    "next_cursor": page.next_cursor})
+    return jsonify({"items": [shape(item) for item in page.items], "next_cursor": page.next_cursor})
 
 
 def _idempotency_key() -> str | None:
@@ -387,6 +467,7 @@ def _commit_created(model, key: str | None, obj, shape: Callable, endpoint: str,
 
 # --- the OpenAPI document -------------------------------------------------------------------
 
+
 @bp.get("/openapi.json")
 def openapi():
     from ceroc_donations.openapi import build_spec
@@ -395,6 +476,7 @@ def openapi():
 
 
 # --- donors ---------------------------------------------------------------------------------
+
 
 @bp.get("/donors")
 @reads
@@ -441,6 +523,7 @@ def update_donor(donor_id: int):
 
 # --- funds ----------------------------------------------------------------------------------
 
+
 def _balances() -> dict[int, queries.FundBalance]:
     return {b.fund.id: b for b in queries.fund_balances()}
 
@@ -450,8 +533,9 @@ def _balances() -> dict[int, queries.FundBalance]:
 def list_funds():
     balances = _balances()
     funds = db.session.execute(select(Fund).order_by(Fund.id)).scalars()
-    return jsonify({"items": [fund_json(f, balances.get(f.id)) for f in funds],
-                    "next_cursor": None})
+    return jsonify(
+        {"items": [fund_json(f, balances.get(f.id)) for f in funds], "next_cursor": None}
+    )
 
 
 @bp.get("/funds/<int:fund_id>")
@@ -467,22 +551,34 @@ def create_fund():
     values, type_errors = json_body(FUND_FIELDS)
     data = parse_with(parse_fund, values, type_errors)
     if db.session.execute(select(Fund.id).where(Fund.code == data["code"])).scalar():
-        return api_error(409, "A fund with this code exists already.",
-                         {"code": "A fund with this code exists already."})
-    fund = book.create_fund(data["code"], data["name_en"], name_km=data["name_km"],
-                            description=data["description"], by=g.api_user)
+        return api_error(
+            409,
+            "A fund with this code exists already.",
+            {"code": "A fund with this code exists already."},
+        )
+    fund = book.create_fund(
+        data["code"],
+        data["name_en"],
+        name_km=data["name_km"],
+        description=data["description"],
+        by=g.api_user,
+    )
     try:
         db.session.commit()
     except IntegrityError:  # the same code, created by someone else a moment ago
         db.session.rollback()
-        return api_error(409, "A fund with this code exists already.",
-                         {"code": "A fund with this code exists already."})
+        return api_error(
+            409,
+            "A fund with this code exists already.",
+            {"code": "A fund with this code exists already."},
+        )
     response = jsonify(fund_json(fund, None))
     response.headers["Location"] = url_for("api.get_fund", fund_id=fund.id)
     return response, 201
 
 
 # --- contributions --------------------------------------------------------------------------
+
 
 @bp.get("/contributions")
 @reads
@@ -505,11 +601,17 @@ def create_contribution():
     if (done := book.find_by_idempotency_key(Contribution, key)) is not None:
         return jsonify(contribution_json(done)), 200
     shares = ["" if s is None else s for s in values.get("shares") or []]
-    data = parse_with(parse_contribution, values, type_errors,
-                      donor_ids=values.get("donor_ids") or [], shares=shares)
+    data = parse_with(
+        parse_contribution,
+        values,
+        type_errors,
+        donor_ids=values.get("donor_ids") or [],
+        shares=shares,
+    )
     c = book.record_contribution(data, by=g.api_user, idempotency_key=key)
-    return _commit_created(Contribution, key, c, contribution_json, "api.get_contribution",
-                           cid=c.id)
+    return _commit_created(
+        Contribution, key, c, contribution_json, "api.get_contribution", cid=c.id
+    )
 
 
 @bp.post("/contributions/<int:cid>/void")
@@ -532,6 +634,7 @@ def _void(item, void, to_json):
 
 
 # --- expenses -------------------------------------------------------------------------------
+
 
 @bp.get("/expenses")
 @reads

@@ -79,7 +79,7 @@ class Checker:
         if isinstance(value, bool):
             return "true" if value else ""
         if isinstance(value, float):
-            self.errors[name] = _("Send numbers as strings, e.g. \"400.00\".")
+            self.errors[name] = _('Send numbers as strings, e.g. "400.00".')
             return ""
         value = str(value)
         if "\x00" in value:  # no database stores it; PostgreSQL refuses it outright
@@ -87,8 +87,15 @@ class Checker:
             return ""
         return value.strip()
 
-    def text(self, name: str, *, max_len: int, required: bool = False,
-             label: str | None = None, multiline: bool = False) -> str | None:
+    def text(
+        self,
+        name: str,
+        *,
+        max_len: int,
+        required: bool = False,
+        label: str | None = None,
+        multiline: bool = False,
+    ) -> str | None:
         value = self.raw(name)
         if not multiline:
             value = " ".join(value.split())
@@ -97,12 +104,14 @@ class Checker:
             return None
         if not value:
             if required:
-                self.errors[name] = (_("Enter %(what)s.", what=label) if label
-                                     else _("Enter a value."))
+                self.errors[name] = (
+                    _("Enter %(what)s.", what=label) if label else _("Enter a value.")
+                )
             return None
         if len(value) > max_len:
-            self.errors[name] = _("Keep this under %(max)d characters (now %(now)d).",
-                                   max=max_len, now=len(value))
+            self.errors[name] = _(
+                "Keep this under %(max)d characters (now %(now)d).", max=max_len, now=len(value)
+            )
             return None
         return value
 
@@ -117,8 +126,7 @@ class Checker:
         value = self.raw(name)
         if not value:
             if required:
-                self.errors[name] = _("Enter %(what)s (YYYY-MM-DD).",
-                                       what=label or _("the date"))
+                self.errors[name] = _("Enter %(what)s (YYYY-MM-DD).", what=label or _("the date"))
             return None
         try:
             parsed = date.fromisoformat(value)
@@ -130,8 +138,9 @@ class Checker:
             self.errors[name] = _("This date is in the future: enter the day it happened.")
             return None
         if parsed < EARLIEST:
-            self.errors[name] = _("Dates before %(day)s are not accepted.",
-                                   day=EARLIEST.isoformat())
+            self.errors[name] = _(
+                "Dates before %(day)s are not accepted.", day=EARLIEST.isoformat()
+            )
             return None
         return parsed
 
@@ -139,8 +148,9 @@ class Checker:
         try:
             return check_currency(self.raw(name))
         except MoneyError:
-            self.errors[name] = _("Unknown currency: choose one of %(codes)s.",
-                                   codes=", ".join(CURRENCIES))
+            self.errors[name] = _(
+                "Unknown currency: choose one of %(codes)s.", codes=", ".join(CURRENCIES)
+            )
             return None
 
     def money(self, name: str, currency: str | None) -> Money | None:
@@ -163,14 +173,19 @@ class Checker:
                 try:
                     if parse_rate(raw) != 1:
                         self.errors[name] = _(
-                            "A %(base)s amount has no exchange rate: leave it at 1.", base=base)
+                            "A %(base)s amount has no exchange rate: leave it at 1.", base=base
+                        )
                 except MoneyError:
                     self.errors[name] = _(
-                        "A %(base)s amount has no exchange rate: leave it at 1.", base=base)
+                        "A %(base)s amount has no exchange rate: leave it at 1.", base=base
+                    )
             return Decimal(1)
         if not raw:
-            self.errors[name] = _("Enter how many %(base)s one %(currency)s was worth that day.",
-                                   base=base, currency=currency)
+            self.errors[name] = _(
+                "Enter how many %(base)s one %(currency)s was worth that day.",
+                base=base,
+                currency=currency,
+            )
             return None
         try:
             return parse_rate(raw)
@@ -300,8 +315,11 @@ def parse_contribution(data: Mapping, *, donor_ids=None, shares=None) -> Contrib
                 try:
                     share = parse_amount(raw_share, currency)
                 except MoneyError as exc:
-                    c.errors["shares"] = _("Share of %(name)s: %(problem)s", name=donor.name_en,
-                                           problem=money_message(exc))
+                    c.errors["shares"] = _(
+                        "Share of %(name)s: %(problem)s",
+                        name=donor.name_en,
+                        problem=money_message(exc),
+                    )
             share_inputs.append(ShareInput(donor, share))
         known = [s.share for s in share_inputs if s.share is not None]
         if amount and known and "shares" not in c.errors:
@@ -312,7 +330,8 @@ def parse_contribution(data: Mapping, *, donor_ids=None, shares=None) -> Contrib
     in_kind = c.text("in_kind_description", max_len=2000, multiline=True)
     if method == "in_kind" and not in_kind:
         c.errors["in_kind_description"] = _(
-            "Describe the gift in kind; its estimated value is the amount.")
+            "Describe the gift in kind; its estimated value is the amount."
+        )
     result = ContributionInput(
         shares=tuple(share_inputs),
         amount=amount,  # type: ignore[arg-type]

@@ -210,8 +210,15 @@ class LedgerEntry(db.Model):
         # sums voided/direction/base_amount_minor over at most one month of them, so neither
         # touches the table rows.
         Index("ix_ledger_order", "entry_on", "id", "voided", "direction", "base_amount_minor"),
-        Index("ix_ledger_fund_order", "fund_id", "entry_on", "id", "voided", "direction",
-              "base_amount_minor"),
+        Index(
+            "ix_ledger_fund_order",
+            "fund_id",
+            "entry_on",
+            "id",
+            "voided",
+            "direction",
+            "base_amount_minor",
+        ),
         Index("ix_ledger_category_order", "category", "entry_on", "id"),
         CheckConstraint("direction IN ('in', 'out')", name="ledger_direction"),
     )
@@ -226,9 +233,7 @@ class LedgerEntry(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     label: Mapped[str] = mapped_column(String(300))
     voided: Mapped[bool] = mapped_column(Boolean, default=False)
-    contribution_id: Mapped[int | None] = mapped_column(
-        ForeignKey("contribution.id"), unique=True
-    )
+    contribution_id: Mapped[int | None] = mapped_column(ForeignKey("contribution.id"), unique=True)
     expense_id: Mapped[int | None] = mapped_column(ForeignKey("expense.id"), unique=True)
 
     fund: Mapped[Fund] = relationship()

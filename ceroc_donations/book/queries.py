@@ -38,45 +38,63 @@ class FundBalance:
 def fund_balances(*, since: date | None = None, until: date | None = None) -> list[FundBalance]:
     """In, out and balance per fund, from the monthly totals (fast at any size)."""
     cur = base_currency()
-    stmt = select(FundMonthTotal.fund_id, func.coalesce(func.sum(FundMonthTotal.in_minor), 0),
-                  func.coalesce(func.sum(FundMonthTotal.out_minor), 0)).group_by(
-        FundMonthTotal.fund_id)
+    stmt = select(
+        FundMonthTotal.fund_id,
+        func.coalesce(func.sum(FundMonthTotal.in_minor), 0),
+        func.coalesce(func.sum(FundMonthTotal.out_minor), 0),
+    ).group_by(FundMonthTotal.fund_id)
     if since is not None:
         stmt = stmt.where(FundMonthTotal.month >= since.replace(day=1))
     if until is not None:
         stmt = stmt.where(FundMonthTotal.month <= until)
     sums = {fid: (i, o) for fid, i, o in db.session.execute(stmt)}
     funds = db.session.execute(select(Fund).order_by(Fund.id)).scalars()
-    return [FundBalance(f, Money(int(sums.get(f.id, (0, 0))[0]), cur),
-                        Money(int(sums.get(f.id, (0, 0))[1]), cur))
-            for f in funds if not f.archived or f.id in sums]
+    return [
+        FundBalance(
+            f,
+            Money(int(sums.get(f.id, (0, 0))[0]), cur),
+            Money(int(sums.get(f.id, (0, 0))[1]), cur),
+        )
+        for f in funds
+        if not f.archived or f.id in sums
+    ]
 
 
 def totals(balances: list[FundBalance]) -> FundBalance | None:
     if not balances:
         return None
     cur = base_currency()
-    return FundBalance(Fund(code="all", name_en="All funds"),
-                       Money(sum(b.money_in.minor for b in balances), cur),
-                       Money(sum(b.money_out.minor for b in balances), cur))
+    return FundBalance(
+        Fund(code="all", name_en="All funds"),
+        Money(sum(b.money_in.minor for b in balances), cur),
+        Money(sum(b.money_out.minor for b in balances), cur),
+    )
 
 
 def recent_entries(limit: int = 5) -> list[LedgerEntry]:
-    return list(db.session.execute(
-        select(LedgerEntry).where(LedgerEntry.voided.is_(False))
-        .order_by(LedgerEntry.entry_on.desc(), LedgerEntry.id.desc()).limit(limit)
-    ).scalars())
+    return list(
+        db.session.execute(
+            select(LedgerEntry)
+            .where(LedgerEntry.voided.is_(False))
+            .order_by(LedgerEntry.entry_on.desc(), LedgerEntry.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
 
 
 def count_to_thank() -> int:
     return db.session.execute(
-        select(func.count()).select_from(Contribution)
-        .where(Contribution.thank_status.in_(("not_thanked", "drafted")),
-               Contribution.voided.is_(False))
+        select(func.count())
+        .select_from(Contribution)
+        .where(
+            Contribution.thank_status.in_(("not_thanked", "drafted")),
+            Contribution.voided.is_(False),
+        )
     ).scalar_one()
 
 
 # --- keyset pagination ---------------------------------------------------------------------
+
 
 def encode_cursor(day: date, ident: int) -> str:
     raw = json.dumps([day.isoformat(), ident]).encode()
@@ -108,8 +126,9 @@ def _keyset(stmt: Select, day_col, id_col, cursor: str | None, limit: int, key) 
         # A row value, so the (day, id) index seeks to the cursor; "day < d OR (day = d AND
         # id < i)" made SQLite walk the index from the newest row (20 ms at 100,000 rows).
         stmt = stmt.where(tuple_(day_col, id_col) < tuple_(after[0], after[1]))
-    rows = list(db.session.execute(
-        stmt.order_by(day_col.desc(), id_col.desc()).limit(limit + 1)).scalars())
+    rows = list(
+        db.session.execute(stmt.order_by(day_col.desc(), id_col.desc()).limit(limit + 1)).scalars()
+    )
     nxt = encode_cursor(*key(rows[limit - 1])) if len(rows) > limit else None
     return Page(rows[:limit], nxt)
 
@@ -129,7 +148,8 @@ class BookFilter:
 def contributions_page(f: BookFilter, cursor: str | None = None, limit: int = 50) -> Page:
     stmt = select(Contribution).options(
         selectinload(Contribution.shares).selectinload(ContributionDonor.donor),
-        selectinload(Contribution.fund))
+        selectinload(Contribution.fund),
+    )
     if not f.include_void:
         stmt = stmt.where(Contribution.voided.is_(False))
     if f.fund_id:
@@ -141,17 +161,34 @@ def contributions_page(f: BookFilter, cursor: str | None = None, limit: int = 50
     if f.thank_status:
         stmt = stmt.where(Contribution.thank_status == f.thank_status)
     if f.donor_id:
-        stmt = stmt.where(Contribution.id.in_(
-            select(ContributionDonor.contribution_id)
-            .where(ContributionDonor.donor_id == f.donor_id)))
+        stmt = stmt.where(
+            Contribution.id.in_(
+                select(ContributionDonor.contribution_id).where(
+                    ContributionDonor.donor_id == f.donor_id
+                )
+            )
+        )
     if f.q:
         like = f"%{f.q}%"
-        stmt = stmt.where(or_(
-            Contribution.reference.ilike(like), Contribution.occasion.ilike(like),
-            Contribution.id.in_(select(ContributionDonor.contribution_id).join(Donor).where(
-                or_(Donor.name_en.ilike(like), Donor.name_km.like(like))))))
-    return _keyset(stmt, Contribution.received_on, Contribution.id, cursor, limit,
-                   lambda c: (c.received_on, c.id))
+        stmt = stmt.where(
+            or_(
+                Contribution.reference.ilike(like),
+                Contribution.occasion.ilike(like),
+                Contribution.id.in_(
+                    select(ContributionDonor.contribution_id)
+                    .join(Donor)
+                    .where(or_(Donor.name_en.ilike(like), Donor.name_km.like(like)))
+                ),
+            )
+        )
+    return _keyset(
+        stmt,
+        Contribution.received_on,
+        Contribution.id,
+        cursor,
+        limit,
+        lambda c: (c.received_on, c.id),
+    )
 
 
 def expenses_page(f: BookFilter, cursor: str | None = None, limit: int = 50) -> Page:
@@ -168,9 +205,14 @@ def expenses_page(f: BookFilter, cursor: str | None = None, limit: int = 50) -> 
         stmt = stmt.where(Expense.paid_on <= f.date_to)
     if f.q:
         like = f"%{f.q}%"
-        stmt = stmt.where(or_(Expense.payee.ilike(like), Expense.reference.ilike(like),
-                              Expense.description_en.ilike(like),
-                              Expense.description_km.like(like)))
+        stmt = stmt.where(
+            or_(
+                Expense.payee.ilike(like),
+                Expense.reference.ilike(like),
+                Expense.description_en.ilike(like),
+                Expense.description_km.like(like),
+            )
+        )
     return _keyset(stmt, Expense.paid_on, Expense.id, cursor, limit, lambda e: (e.paid_on, e.id))
 
 
@@ -178,8 +220,14 @@ def search_donors(q: str | None, limit: int = 50, offset: int = 0) -> list[Donor
     stmt = select(Donor).order_by(Donor.name_en, Donor.id)
     if q:
         like = f"%{q}%"
-        stmt = stmt.where(or_(Donor.name_en.ilike(like), Donor.name_km.like(like),
-                              Donor.city.ilike(like), Donor.email.ilike(like)))
+        stmt = stmt.where(
+            or_(
+                Donor.name_en.ilike(like),
+                Donor.name_km.like(like),
+                Donor.city.ilike(like),
+                Donor.email.ilike(like),
+            )
+        )
     return list(db.session.execute(stmt.limit(limit).offset(offset)).scalars())
 
 
@@ -188,14 +236,22 @@ def donors_page(q: str | None, cursor: str | None = None, limit: int = 50) -> Pa
     stmt = select(Donor)
     if q:
         like = f"%{q}%"
-        stmt = stmt.where(or_(Donor.name_en.ilike(like), Donor.name_km.like(like),
-                              Donor.city.ilike(like), Donor.email.ilike(like)))
+        stmt = stmt.where(
+            or_(
+                Donor.name_en.ilike(like),
+                Donor.name_km.like(like),
+                Donor.city.ilike(like),
+                Donor.email.ilike(like),
+            )
+        )
     after = decode_donor_cursor(cursor)
     if after is not None:
-        stmt = stmt.where(or_(Donor.name_en > after[0],
-                              and_(Donor.name_en == after[0], Donor.id > after[1])))
-    rows = list(db.session.execute(
-        stmt.order_by(Donor.name_en, Donor.id).limit(limit + 1)).scalars())
+        stmt = stmt.where(
+            or_(Donor.name_en > after[0], and_(Donor.name_en == after[0], Donor.id > after[1]))
+        )
+    rows = list(
+        db.session.execute(stmt.order_by(Donor.name_en, Donor.id).limit(limit + 1)).scalars()
+    )
     nxt = encode_donor_cursor(rows[limit - 1]) if len(rows) > limit else None
     return Page(rows[:limit], nxt)
 
@@ -211,8 +267,12 @@ def decode_donor_cursor(cursor: str | None) -> tuple[str, int] | None:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         name, ident = json.loads(base64.urlsafe_b64decode(padded))
-        if (not isinstance(name, str) or isinstance(ident, bool) or not isinstance(ident, int)
-                or abs(ident) > MAX_ID):
+        if (
+            not isinstance(name, str)
+            or isinstance(ident, bool)
+            or not isinstance(ident, int)
+            or abs(ident) > MAX_ID
+        ):
             return None
         return name, ident
     except (ValueError, TypeError):
@@ -228,11 +288,15 @@ class YearTotal:
 
 def donor_history(donor: Donor) -> tuple[list[Contribution], list[YearTotal]]:
     """The donor's gifts, newest first, and base-currency totals per year (shares when known)."""
-    gifts = list(db.session.execute(
-        select(Contribution).join(ContributionDonor)
-        .where(ContributionDonor.donor_id == donor.id)
-        .options(selectinload(Contribution.shares).selectinload(ContributionDonor.donor))
-        .order_by(Contribution.received_on.desc(), Contribution.id.desc())).scalars())
+    gifts = list(
+        db.session.execute(
+            select(Contribution)
+            .join(ContributionDonor)
+            .where(ContributionDonor.donor_id == donor.id)
+            .options(selectinload(Contribution.shares).selectinload(ContributionDonor.donor))
+            .order_by(Contribution.received_on.desc(), Contribution.id.desc())
+        ).scalars()
+    )
     per_year: dict[int, list[int]] = {}
     for c in gifts:
         if c.voided:

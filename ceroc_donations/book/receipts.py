@@ -17,8 +17,12 @@ SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
     (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
     (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
 )
-EXTENSIONS = {".pdf": "application/pdf", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
-              ".png": "image/png"}
+EXTENSIONS = {
+    ".pdf": "application/pdf",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+}
 
 
 class ReceiptError(ValueError):
@@ -45,16 +49,18 @@ def check_receipt(content: bytes, filename: str, *, max_bytes: int) -> tuple[str
     if not content:
         raise ReceiptError(_("The receipt file is empty."))
     if len(content) > max_bytes:
-        raise ReceiptError(_("The receipt is larger than %(mb)d MB.",
-                                     mb=max_bytes // (1024 * 1024)))
+        raise ReceiptError(
+            _("The receipt is larger than %(mb)d MB.", mb=max_bytes // (1024 * 1024))
+        )
     found = sniff(content[:16])
     if found is None:
         raise ReceiptError(_("Upload a PDF, JPEG or PNG file."))
     mime, ext = found
     claimed = EXTENSIONS.get(os.path.splitext(filename or "")[1].lower())
     if claimed is not None and claimed != mime:
-        raise ReceiptError(_("The file's content does not match its name: upload the real "
-                             "PDF, JPEG or PNG."))
+        raise ReceiptError(
+            _("The file's content does not match its name: upload the real PDF, JPEG or PNG.")
+        )
     return mime, ext
 
 
@@ -84,8 +90,7 @@ def receipts_dir() -> Path:
 
 def store_receipt(content: bytes, filename: str) -> StoredReceipt:
     """Check and write *content*; the name on disk is random, never the uploaded one."""
-    mime, ext = check_receipt(content, filename,
-                              max_bytes=current_app.config["MAX_RECEIPT_BYTES"])
+    mime, ext = check_receipt(content, filename, max_bytes=current_app.config["MAX_RECEIPT_BYTES"])
     name = secrets.token_hex(16) + ext
     target = receipts_dir() / name
     tmp = target.with_suffix(".part")

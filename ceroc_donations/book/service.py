@@ -36,41 +36,73 @@ class Conflict(ValueError):
 
 # --- snapshots for the audit trail -------------------------------------------------------
 
+
 def donor_snapshot(donor: Donor) -> dict:
-    return {k: getattr(donor, k) for k in (
-        "kind", "name_en", "name_km", "city", "region", "country", "email", "postal_address",
-        "letter_language", "public_display", "note")}
+    return {
+        k: getattr(donor, k)
+        for k in (
+            "kind",
+            "name_en",
+            "name_km",
+            "city",
+            "region",
+            "country",
+            "email",
+            "postal_address",
+            "letter_language",
+            "public_display",
+            "note",
+        )
+    }
 
 
 def contribution_snapshot(c: Contribution) -> dict:
     return {
         "reference": c.reference,
-        "donors": [
-            {"donor_id": s.donor_id, "share_minor": s.share_minor} for s in c.shares
-        ],
-        "amount_minor": c.amount_minor, "currency": c.currency,
-        "exchange_rate": c.exchange_rate, "base_amount_minor": c.base_amount_minor,
-        "base_currency": c.base_currency, "received_on": c.received_on,
-        "received_by": c.received_by, "occasion": c.occasion, "purpose": c.purpose,
-        "method": c.method, "in_kind_description": c.in_kind_description,
-        "fund_id": c.fund_id, "public_display": c.public_display, "note": c.note,
-        "voided": c.voided, "void_reason": c.void_reason, "thank_status": c.thank_status,
+        "donors": [{"donor_id": s.donor_id, "share_minor": s.share_minor} for s in c.shares],
+        "amount_minor": c.amount_minor,
+        "currency": c.currency,
+        "exchange_rate": c.exchange_rate,
+        "base_amount_minor": c.base_amount_minor,
+        "base_currency": c.base_currency,
+        "received_on": c.received_on,
+        "received_by": c.received_by,
+        "occasion": c.occasion,
+        "purpose": c.purpose,
+        "method": c.method,
+        "in_kind_description": c.in_kind_description,
+        "fund_id": c.fund_id,
+        "public_display": c.public_display,
+        "note": c.note,
+        "voided": c.voided,
+        "void_reason": c.void_reason,
+        "thank_status": c.thank_status,
     }
 
 
 def expense_snapshot(e: Expense) -> dict:
     return {
-        "reference": e.reference, "paid_on": e.paid_on, "payee": e.payee,
-        "amount_minor": e.amount_minor, "currency": e.currency,
-        "exchange_rate": e.exchange_rate, "base_amount_minor": e.base_amount_minor,
-        "base_currency": e.base_currency, "category": e.category, "fund_id": e.fund_id,
-        "description_en": e.description_en, "description_km": e.description_km,
-        "receipt_sha256": e.receipt_sha256, "receipt_name": e.receipt_name,
-        "voided": e.voided, "void_reason": e.void_reason,
+        "reference": e.reference,
+        "paid_on": e.paid_on,
+        "payee": e.payee,
+        "amount_minor": e.amount_minor,
+        "currency": e.currency,
+        "exchange_rate": e.exchange_rate,
+        "base_amount_minor": e.base_amount_minor,
+        "base_currency": e.base_currency,
+        "category": e.category,
+        "fund_id": e.fund_id,
+        "description_en": e.description_en,
+        "description_km": e.description_km,
+        "receipt_sha256": e.receipt_sha256,
+        "receipt_name": e.receipt_name,
+        "voided": e.voided,
+        "void_reason": e.void_reason,
     }
 
 
 # --- ledger projection and monthly totals ------------------------------------------------
+
 
 def _month(day: date) -> date:
     return day.replace(day=1)
@@ -91,8 +123,17 @@ def _bump_totals(fund_id: int, day: date, direction: str, base_minor: int, sign:
         row.out_count += sign
 
 
-def _post(entry: LedgerEntry, *, day: date, direction: str, fund_id: int, category: str,
-          amount: Money, base: Money, label: str) -> LedgerEntry:
+def _post(
+    entry: LedgerEntry,
+    *,
+    day: date,
+    direction: str,
+    fund_id: int,
+    category: str,
+    amount: Money,
+    base: Money,
+    label: str,
+) -> LedgerEntry:
     """Point *entry* at the given values, keeping the monthly totals in step."""
     if entry.id is not None and not entry.voided:
         _bump_totals(entry.fund_id, entry.entry_on, entry.direction, entry.base_amount_minor, -1)
@@ -116,18 +157,22 @@ def _unpost(entry: LedgerEntry) -> None:
         entry.voided = True
 
 
-def _entry_for(*, contribution: Contribution | None = None,
-               expense: Expense | None = None) -> LedgerEntry:
+def _entry_for(
+    *, contribution: Contribution | None = None, expense: Expense | None = None
+) -> LedgerEntry:
     if contribution is not None:
         found = db.session.execute(
-            select(LedgerEntry).where(LedgerEntry.contribution_id == contribution.id)).scalar()
+            select(LedgerEntry).where(LedgerEntry.contribution_id == contribution.id)
+        ).scalar()
         return found or LedgerEntry(contribution_id=contribution.id)
     found = db.session.execute(
-        select(LedgerEntry).where(LedgerEntry.expense_id == expense.id)).scalar()
+        select(LedgerEntry).where(LedgerEntry.expense_id == expense.id)
+    ).scalar()
     return found or LedgerEntry(expense_id=expense.id)
 
 
 # --- donors and funds ----------------------------------------------------------------------
+
 
 def create_donor(data: DonorInput, *, by: User | None) -> Donor:
     donor = Donor(**asdict(data))
@@ -148,14 +193,24 @@ def update_donor(donor: Donor, data: DonorInput, *, by: User | None) -> Donor:
     return donor
 
 
-def create_fund(code: str, name_en: str, *, name_km: str | None = None,
-                description: str | None = None, by: User | None) -> Fund:
+def create_fund(
+    code: str,
+    name_en: str,
+    *,
+    name_km: str | None = None,
+    description: str | None = None,
+    by: User | None,
+) -> Fund:
     fund = Fund(code=code, name_en=name_en, name_km=name_km, description=description)
     db.session.add(fund)
     db.session.flush()
-    audit.log(by, "fund.created", "fund", fund.id,
-              after={"code": code, "name_en": name_en, "name_km": name_km,
-                     "description": description})
+    audit.log(
+        by,
+        "fund.created",
+        "fund",
+        fund.id,
+        after={"code": code, "name_en": name_en, "name_km": name_km, "description": description},
+    )
     return fund
 
 
@@ -173,6 +228,7 @@ def update_fund(fund: Fund, data: dict, *, by: User | None) -> Fund:
 
 
 # --- contributions -------------------------------------------------------------------------
+
 
 def find_by_idempotency_key(model, key: str | None):
     if not key:
@@ -203,49 +259,75 @@ def _apply_contribution(c: Contribution, data: ContributionInput) -> None:
         c.shares.clear()
         db.session.flush()
         for position, share in enumerate(data.shares):
-            c.shares.append(ContributionDonor(
-                donor=share.donor, share_minor=share.share.minor if share.share else None,
-                position=position))
+            c.shares.append(
+                ContributionDonor(
+                    donor=share.donor,
+                    share_minor=share.share.minor if share.share else None,
+                    position=position,
+                )
+            )
 
 
 def _contribution_label(c: Contribution) -> str:
     return " & ".join(s.donor.name_en for s in c.shares)
 
 
-def record_contribution(data: ContributionInput, *, by: User | None,
-                        idempotency_key: str | None = None,
-                        is_example: bool = False) -> Contribution:
+def record_contribution(
+    data: ContributionInput,
+    *,
+    by: User | None,
+    idempotency_key: str | None = None,
+    is_example: bool = False,
+) -> Contribution:
     """Record a gift with a fresh reference ``C-YYYY-NNNN``. The caller commits."""
     existing = find_by_idempotency_key(Contribution, idempotency_key)
     if existing is not None:
         return existing
     year = data.received_on.year
     number = next_value(f"contribution-{year}")
-    c = Contribution(reference=f"C-{year}-{number:04d}", recorded_by=by,
-                     idempotency_key=idempotency_key, is_example=is_example)
+    c = Contribution(
+        reference=f"C-{year}-{number:04d}",
+        recorded_by=by,
+        idempotency_key=idempotency_key,
+        is_example=is_example,
+    )
     _apply_contribution(c, data)
     db.session.add(c)
     db.session.flush()
-    _post(_entry_for(contribution=c), day=c.received_on, direction="in", fund_id=c.fund_id,
-          category="contribution", amount=c.amount, base=c.base_amount,
-          label=_contribution_label(c))
+    _post(
+        _entry_for(contribution=c),
+        day=c.received_on,
+        direction="in",
+        fund_id=c.fund_id,
+        category="contribution",
+        amount=c.amount,
+        base=c.base_amount,
+        label=_contribution_label(c),
+    )
     db.session.flush()
-    audit.log(by, "contribution.recorded", "contribution", c.id,
-              after=contribution_snapshot(c))
+    audit.log(by, "contribution.recorded", "contribution", c.id, after=contribution_snapshot(c))
     return c
 
 
-def update_contribution(c: Contribution, data: ContributionInput, *,
-                        by: User | None) -> Contribution:
+def update_contribution(
+    c: Contribution, data: ContributionInput, *, by: User | None
+) -> Contribution:
     if c.voided:
         raise Conflict(_("A voided contribution cannot be edited."))
     before = contribution_snapshot(c)
     _apply_contribution(c, data)
     c.updated_at = utcnow()
     db.session.flush()
-    _post(_entry_for(contribution=c), day=c.received_on, direction="in", fund_id=c.fund_id,
-          category="contribution", amount=c.amount, base=c.base_amount,
-          label=_contribution_label(c))
+    _post(
+        _entry_for(contribution=c),
+        day=c.received_on,
+        direction="in",
+        fund_id=c.fund_id,
+        category="contribution",
+        amount=c.amount,
+        base=c.base_amount,
+        label=_contribution_label(c),
+    )
     after = contribution_snapshot(c)
     if after != before:
         audit.log(by, "contribution.updated", "contribution", c.id, before=before, after=after)
@@ -253,8 +335,7 @@ def update_contribution(c: Contribution, data: ContributionInput, *,
     return c
 
 
-def _void(item: Contribution | Expense, reason: str, by: User | None, kind: str,
-          snapshot) -> None:
+def _void(item: Contribution | Expense, reason: str, by: User | None, kind: str, snapshot) -> None:
     """Void *item*: kept, struck through, out of every total; its ledger line leaves too."""
     if item.voided:
         raise Conflict(_("%(ref)s is already void.", ref=item.reference))
@@ -279,12 +360,19 @@ def set_thank_status(c: Contribution, status: str, *, by: User | None) -> Contri
         before = {"thank_status": c.thank_status}
         c.thank_status = status
         db.session.flush()
-        audit.log(by, "contribution.thank_status", "contribution", c.id, before=before,
-                  after={"thank_status": status})
+        audit.log(
+            by,
+            "contribution.thank_status",
+            "contribution",
+            c.id,
+            before=before,
+            after={"thank_status": status},
+        )
     return c
 
 
 # --- expenses ------------------------------------------------------------------------------
+
 
 def _apply_expense(e: Expense, data: ExpenseInput) -> None:
     base = convert(data.amount, data.rate, base_currency())
@@ -303,20 +391,38 @@ def _apply_expense(e: Expense, data: ExpenseInput) -> None:
 
 
 def _post_expense(e: Expense) -> None:
-    _post(_entry_for(expense=e), day=e.paid_on, direction="out", fund_id=e.fund_id,
-          category=e.category, amount=e.amount, base=e.base_amount, label=e.payee)
+    _post(
+        _entry_for(expense=e),
+        day=e.paid_on,
+        direction="out",
+        fund_id=e.fund_id,
+        category=e.category,
+        amount=e.amount,
+        base=e.base_amount,
+        label=e.payee,
+    )
 
 
-def record_expense(data: ExpenseInput, *, by: User | None, receipt=None,
-                   idempotency_key: str | None = None, is_example: bool = False) -> Expense:
+def record_expense(
+    data: ExpenseInput,
+    *,
+    by: User | None,
+    receipt=None,
+    idempotency_key: str | None = None,
+    is_example: bool = False,
+) -> Expense:
     """Record money spent, with an optional checked receipt. The caller commits."""
     existing = find_by_idempotency_key(Expense, idempotency_key)
     if existing is not None:
         return existing
     year = data.paid_on.year
     number = next_value(f"expense-{year}")
-    e = Expense(reference=f"E-{year}-{number:04d}", recorded_by=by,
-                idempotency_key=idempotency_key, is_example=is_example)
+    e = Expense(
+        reference=f"E-{year}-{number:04d}",
+        recorded_by=by,
+        idempotency_key=idempotency_key,
+        is_example=is_example,
+    )
     _apply_expense(e, data)
     if receipt is not None:
         attach_receipt(e, receipt)

@@ -69,7 +69,10 @@ def parse_decision_note(data: Mapping, *, required: bool) -> str | None:
     """The rejection reason (required) or approval note (optional), field ``note``."""
     c = Checker(data)
     note = c.text(
-        "note", max_len=1000, required=required, multiline=True,
+        "note",
+        max_len=1000,
+        required=required,
+        multiline=True,
         label=gettext("why the claim is rejected"),
     )
     c.done()
@@ -91,8 +94,7 @@ def parse_payment(claim: ExpenseClaim, data: Mapping) -> PaymentInput:
         paid_on=c.day("paid_on", label=gettext("the day you paid the claimant")),  # type: ignore[arg-type]
     )
     if result.paid_on and claim.spent_on and result.paid_on < claim.spent_on:
-        c.errors["paid_on"] = gettext(
-            "The claim cannot be paid back before the money was spent.")
+        c.errors["paid_on"] = gettext("The claim cannot be paid back before the money was spent.")
     c.done()
     return result
 
@@ -148,10 +150,12 @@ def _check_decider(claim: ExpenseClaim, by: User | None) -> None:
     if not _has(by, "approve_claims"):
         raise NotAllowed(gettext("Only the board may approve or reject claims."))
     if by is not None and by.id == claim.claimant_id:
-        raise NotAllowed(gettext(
-            "This is your own claim: another board member must approve or "
-            "reject it (conflict of interest)."
-        ))
+        raise NotAllowed(
+            gettext(
+                "This is your own claim: another board member must approve or "
+                "reject it (conflict of interest)."
+            )
+        )
 
 
 # --- operations ----------------------------------------------------------------------------

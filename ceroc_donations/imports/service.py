@@ -37,12 +37,29 @@ from ceroc_donations.money import Money
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 5000
 #: Columns in the order of the template; header names are matched case-insensitively.
-COLUMNS = ("donor", "donor_km", "amount", "currency", "exchange_rate", "received_on",
-           "received_by", "occasion", "purpose", "method", "fund", "note")
+COLUMNS = (
+    "donor",
+    "donor_km",
+    "amount",
+    "currency",
+    "exchange_rate",
+    "received_on",
+    "received_by",
+    "occasion",
+    "purpose",
+    "method",
+    "fund",
+    "note",
+)
 REQUIRED = ("donor", "amount", "currency", "received_on", "fund")
 #: parse_contribution's field names → the CSV column a message belongs next to.
-FIELD_COLUMN = {"donor_ids": "donor", "shares": "donor", "fund_id": "fund",
-                "in_kind_description": "method", "public_display": "note"}
+FIELD_COLUMN = {
+    "donor_ids": "donor",
+    "shares": "donor",
+    "fund_id": "fund",
+    "in_kind_description": "method",
+    "public_display": "note",
+}
 ROW = ""  # key of a message about the row as a whole
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 #: Commas allowed in numbers: only between groups of three digits (1,250.50). Files from
@@ -147,6 +164,7 @@ def _size(n: int) -> str:
 
 # --- reading the file ----------------------------------------------------------------------
 
+
 def decode(content: bytes) -> tuple[str, str]:
     """Text and the encoding used: UTF-8 (BOM or not), else Windows-1252, else Latin-1."""
     try:
@@ -169,37 +187,53 @@ def read_rows(content: bytes) -> tuple[str, str, list[tuple[int, dict[str, str]]
     """Check size, encoding and header; return (encoding, delimiter, [(line, cells)])."""
     max_bytes, max_rows = limits()
     if len(content) > max_bytes:
-        raise FileProblem(_("The file is larger than %(size)s: split it into smaller files.",
-                            size=_size(max_bytes)))
+        raise FileProblem(
+            _(
+                "The file is larger than %(size)s: split it into smaller files.",
+                size=_size(max_bytes),
+            )
+        )
     if not content.strip():
         raise FileProblem(_("The file is empty."))
     text, encoding = decode(content)
     delimiter = _delimiter(text)
     try:
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
-                                  strict=True))
+        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
     except csv.Error as exc:
-        raise FileProblem(_("The file is not a readable CSV file (%(detail)s).",
-                            detail=str(exc))) from None
+        raise FileProblem(
+            _("The file is not a readable CSV file (%(detail)s).", detail=str(exc))
+        ) from None
     header = [h.strip().lower() for h in records[0]] if records else []
     unknown = [h for h in header if h and h not in COLUMNS]
     if unknown:
-        raise FileProblem(_("Unknown column(s): %(cols)s. The columns are: %(all)s.",
-                            cols=", ".join(unknown), all=", ".join(COLUMNS)))
+        raise FileProblem(
+            _(
+                "Unknown column(s): %(cols)s. The columns are: %(all)s.",
+                cols=", ".join(unknown),
+                all=", ".join(COLUMNS),
+            )
+        )
     doubled = sorted({h for h in header if h and header.count(h) > 1})
     if doubled:
         raise FileProblem(_("Column(s) given twice: %(cols)s.", cols=", ".join(doubled)))
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise FileProblem(_("The first row must name the columns; missing: %(cols)s.",
-                            cols=", ".join(missing)))
+        raise FileProblem(
+            _("The first row must name the columns; missing: %(cols)s.", cols=", ".join(missing))
+        )
     rows: list[tuple[int, dict[str, str]]] = []
     for index, record in enumerate(records[1:], start=2):
         if not any(cell.strip() for cell in record):
             continue  # spreadsheets leave empty rows (";;;;") at the end
-        if len(record) > len(header) and any(c.strip() for c in record[len(header):]):
-            cells = {ROW: _("This row has %(n)d cells but the header has %(m)d: look for a "
-                            "stray %(d)s.", n=len(record), m=len(header), d=delimiter)}
+        if len(record) > len(header) and any(c.strip() for c in record[len(header) :]):
+            cells = {
+                ROW: _(
+                    "This row has %(n)d cells but the header has %(m)d: look for a stray %(d)s.",
+                    n=len(record),
+                    m=len(header),
+                    d=delimiter,
+                )
+            }
         else:
             cells = {}
         for name, value in zip(header, record, strict=False):
@@ -209,12 +243,19 @@ def read_rows(content: bytes) -> tuple[str, str, list[tuple[int, dict[str, str]]
     if not rows:
         raise FileProblem(_("The file has no rows below the header."))
     if len(rows) > max_rows:
-        raise FileProblem(_("The file has %(n)d rows; import at most %(max)d at a time: "
-                            "split it into smaller files.", n=len(rows), max=max_rows))
+        raise FileProblem(
+            _(
+                "The file has %(n)d rows; import at most %(max)d at a time: "
+                "split it into smaller files.",
+                n=len(rows),
+                max=max_rows,
+            )
+        )
     return encoding, delimiter, rows
 
 
 # --- checking the rows ---------------------------------------------------------------------
+
 
 def _normal(name: str) -> str:
     return " ".join(name.split()).casefold()
@@ -249,8 +290,10 @@ def _check_donors(row: Row, donors: dict[str, list[int]], create_missing: bool) 
     km_raw = row.cells.get("donor_km", "").strip()
     row.donor_km = [k.strip() for k in km_raw.split("&")] if km_raw else []
     if row.donor_km and len(row.donor_km) != len(names):
-        row.errors["donor_km"] = _("Give one Khmer name per donor, in the same order, joined "
-                                   "with “ & ” (leave a part empty when unknown).")
+        row.errors["donor_km"] = _(
+            "Give one Khmer name per donor, in the same order, joined "
+            "with “ & ” (leave a part empty when unknown)."
+        )
     if len({_normal(n) for n in names}) != len(names):
         row.errors["donor"] = _("The same donor is listed twice.")
         return []
@@ -259,8 +302,11 @@ def _check_donors(row: Row, donors: dict[str, list[int]], create_missing: bool) 
     for i, name in enumerate(names):
         found = donors.get(_normal(name), [])
         if len(found) > 1:
-            row.errors["donor"] = _("Several donors are named “%(name)s”: record this gift "
-                                    "with the form, or rename one of them.", name=name)
+            row.errors["donor"] = _(
+                "Several donors are named “%(name)s”: record this gift "
+                "with the form, or rename one of them.",
+                name=name,
+            )
             return []
         if found:
             ids.append(str(found[0]))
@@ -274,9 +320,13 @@ def _check_donors(row: Row, donors: dict[str, list[int]], create_missing: bool) 
             row.errors[column] = next(iter(exc.fields.values()))
     row.unknown_donors = unknown
     if unknown and not create_missing:
-        row.errors.setdefault("donor", _(
-            "No donor named %(names)s. Add the donor first, or tick “create missing donors”.",
-            names=", ".join(f"“{n}”" for n in unknown)))
+        row.errors.setdefault(
+            "donor",
+            _(
+                "No donor named %(names)s. Add the donor first, or tick “create missing donors”.",
+                names=", ".join(f"“{n}”" for n in unknown),
+            ),
+        )
     elif unknown:
         row.new_donors = unknown
     return ids
@@ -286,8 +336,9 @@ def _check_row(row: Row, donors, funds, create_missing: bool) -> None:
     ids = _check_donors(row, donors, create_missing)
     fund_raw = row.cells.get("fund", "").strip()
     fund_id = funds.get(_normal(fund_raw)) if fund_raw else None
-    row.fields = {k: row.cells.get(k, "") for k in COLUMNS if k not in ("donor", "donor_km",
-                                                                         "fund")}
+    row.fields = {
+        k: row.cells.get(k, "") for k in COLUMNS if k not in ("donor", "donor_km", "fund")
+    }
     row.fields["fund_id"] = str(fund_id) if fund_id else ""
     try:
         parse_contribution(row.fields, donor_ids=ids, shares=[])
@@ -299,8 +350,10 @@ def _check_row(row: Row, donors, funds, create_missing: bool) -> None:
     for column in ("amount", "exchange_rate"):
         raw = row.cells.get(column, "").strip()
         if "," in raw and not _THOUSANDS.match(raw.replace(" ", "")):
-            row.errors[column] = _("Write decimals with a point, e.g. 1250.50 (a comma here "
-                                   "would be read as a thousands separator).")
+            row.errors[column] = _(
+                "Write decimals with a point, e.g. 1250.50 (a comma here "
+                "would be read as a thousands separator)."
+            )
     if fund_raw and fund_id is None:
         row.errors["fund"] = _("No fund with the code or name “%(fund)s”.", fund=fund_raw)
     # The amount for totals and duplicate checks, read by the same rules as the form.
@@ -312,8 +365,10 @@ def _check_row(row: Row, donors, funds, create_missing: bool) -> None:
 
 
 def _duplicate_key(row: Row, donors: dict[str, list[int]]):
-    who = frozenset(("id", donors[_normal(n)][0]) if donors.get(_normal(n))
-                    else ("name", _normal(n)) for n in row.donor_names)
+    who = frozenset(
+        ("id", donors[_normal(n)][0]) if donors.get(_normal(n)) else ("name", _normal(n))
+        for n in row.donor_names
+    )
     return who, row.amount.minor, row.amount.currency, row.fields.get("received_on", "").strip()
 
 
@@ -326,27 +381,39 @@ def _flag_duplicates(rows: list[Row], donors: dict[str, list[int]]) -> None:
         if len(group) > 1:
             for r in group:
                 others = ", ".join(str(o.line) for o in group if o is not r)
-                r.warnings.append(_("Same donors, amount, currency and date as row %(rows)s of "
-                                    "this file.", rows=others))
+                r.warnings.append(
+                    _(
+                        "Same donors, amount, currency and date as row %(rows)s of this file.",
+                        rows=others,
+                    )
+                )
     days = sorted({k[3] for k in by_key})
     if not days:
         return
     recorded: dict[int, tuple] = {}
     shares: dict[int, set] = defaultdict(set)
     for start in range(0, len(days), 500):
-        chunk = [date.fromisoformat(day) for day in days[start:start + 500]]
-        stmt = (select(Contribution.id, Contribution.reference, Contribution.amount_minor,
-                       Contribution.currency, Contribution.received_on,
-                       ContributionDonor.donor_id)
-                .join(ContributionDonor)
-                .where(Contribution.received_on.in_(chunk), Contribution.voided.is_(False)))
+        chunk = [date.fromisoformat(day) for day in days[start : start + 500]]
+        stmt = (
+            select(
+                Contribution.id,
+                Contribution.reference,
+                Contribution.amount_minor,
+                Contribution.currency,
+                Contribution.received_on,
+                ContributionDonor.donor_id,
+            )
+            .join(ContributionDonor)
+            .where(Contribution.received_on.in_(chunk), Contribution.voided.is_(False))
+        )
         for cid, ref, minor, cur, day, donor_id in db.session.execute(stmt):
             recorded[cid] = (ref, minor, cur, day.isoformat())
             shares[cid].add(("id", donor_id))
     for cid, (ref, minor, cur, day) in recorded.items():
         for r in by_key.get((frozenset(shares[cid]), minor, cur, day), []):
-            r.warnings.append(_("Same donors, amount, currency and date as %(ref)s, already "
-                                "recorded.", ref=ref))
+            r.warnings.append(
+                _("Same donors, amount, currency and date as %(ref)s, already recorded.", ref=ref)
+            )
 
 
 def preview(content: bytes, *, create_missing: bool = False) -> Preview:
@@ -362,23 +429,25 @@ def preview(content: bytes, *, create_missing: bool = False) -> Preview:
         _check_row(row, donors, funds, create_missing)
         rows.append(row)
     _flag_duplicates(rows, donors)
-    return Preview(hashlib.sha256(content).hexdigest(), encoding, delimiter, rows,
-                   create_missing)
+    return Preview(hashlib.sha256(content).hexdigest(), encoding, delimiter, rows, create_missing)
 
 
 # --- storing the upload between preview and confirm ----------------------------------------
 
+
 def imports_dir() -> str:
     path = current_app.config.get("IMPORTS_DIR") or os.path.join(
-        current_app.instance_path, "imports")
+        current_app.instance_path, "imports"
+    )
     os.makedirs(path, exist_ok=True)
     return path
 
 
 def _paths(token: str) -> tuple[str, str]:
     if not _TOKEN.match(token or ""):
-        raise ImportNotFound(_("This import was not found: upload the file again. Nothing "
-                               "was imported."))
+        raise ImportNotFound(
+            _("This import was not found: upload the file again. Nothing was imported.")
+        )
     base = os.path.join(imports_dir(), token)
     return base + ".csv", base + ".json"
 
@@ -391,8 +460,15 @@ def store_upload(content: bytes, filename: str, *, by: User) -> str:
     with open(data_path, "xb") as out:
         out.write(content)
     with open(meta_path, "x", encoding="utf-8") as out:
-        json.dump({"sha256": hashlib.sha256(content).hexdigest(), "user_id": by.id,
-                   "filename": filename[:255], "stored_at": time.time()}, out)
+        json.dump(
+            {
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "user_id": by.id,
+                "filename": filename[:255],
+                "stored_at": time.time(),
+            },
+            out,
+        )
     return token
 
 
@@ -405,15 +481,27 @@ def load_upload(token: str, *, by: User, sha256: str | None = None) -> tuple[byt
         with open(data_path, "rb") as f:
             content = f.read()
     except (OSError, ValueError):
-        raise ImportNotFound(_("This import was not found or has expired: upload the file "
-                               "again. Nothing was imported.")) from None
+        raise ImportNotFound(
+            _(
+                "This import was not found or has expired: upload the file "
+                "again. Nothing was imported."
+            )
+        ) from None
     if meta.get("user_id") != by.id:
-        raise ImportNotFound(_("This import was not found or has expired: upload the file "
-                               "again. Nothing was imported."))
+        raise ImportNotFound(
+            _(
+                "This import was not found or has expired: upload the file "
+                "again. Nothing was imported."
+            )
+        )
     actual = hashlib.sha256(content).hexdigest()
     if actual != meta.get("sha256") or (sha256 is not None and sha256 != actual):
-        raise ImportNotFound(_("The stored file does not match the one previewed: upload it "
-                               "again. Nothing was imported."))
+        raise ImportNotFound(
+            _(
+                "The stored file does not match the one previewed: upload it "
+                "again. Nothing was imported."
+            )
+        )
     return content, meta
 
 
@@ -431,6 +519,7 @@ def _remove_old() -> None:
 
 # --- the import ----------------------------------------------------------------------------
 
+
 def idempotency_key(token: str, line: int) -> str:
     return f"import-{token}-{line}"
 
@@ -438,12 +527,20 @@ def idempotency_key(token: str, line: int) -> str:
 def already_imported(token: str, content: bytes) -> bool:
     """True when this upload's first row was recorded already (each row carries its key)."""
     _encoding, _delimiter, rows = read_rows(content)
-    return book.find_by_idempotency_key(Contribution, idempotency_key(token, rows[0][0])) \
-        is not None
+    return (
+        book.find_by_idempotency_key(Contribution, idempotency_key(token, rows[0][0])) is not None
+    )
 
 
-def run_import(content: bytes, *, token: str, create_missing: bool, acknowledged: set[int],
-               by: User, filename: str | None = None) -> ImportResult:
+def run_import(
+    content: bytes,
+    *,
+    token: str,
+    create_missing: bool,
+    acknowledged: set[int],
+    by: User,
+    filename: str | None = None,
+) -> ImportResult:
     """Check everything again, then record every row, or raise and record nothing.
 
     The caller commits on success and rolls back on any exception.
@@ -452,13 +549,20 @@ def run_import(content: bytes, *, token: str, create_missing: bool, acknowledged
         return ImportResult([], [], already_imported=True)
     checked = preview(content, create_missing=create_missing)
     if checked.error_rows:
-        raise NotReady(_("Correct the rows marked below, then upload the file again. Nothing "
-                         "was imported."), checked)
+        raise NotReady(
+            _("Correct the rows marked below, then upload the file again. Nothing was imported."),
+            checked,
+        )
     unacknowledged = [r.line for r in checked.warning_rows if r.line not in acknowledged]
     if unacknowledged:
-        raise NotReady(_("Tick each possible duplicate to confirm it is a separate gift "
-                         "(rows %(rows)s). Nothing was imported.",
-                         rows=", ".join(map(str, unacknowledged))), checked)
+        raise NotReady(
+            _(
+                "Tick each possible duplicate to confirm it is a separate gift "
+                "(rows %(rows)s). Nothing was imported.",
+                rows=", ".join(map(str, unacknowledged)),
+            ),
+            checked,
+        )
     donors = _donor_index()
     created: list[Donor] = []
     for row in checked.rows:
@@ -474,17 +578,29 @@ def run_import(content: bytes, *, token: str, create_missing: bool, acknowledged
         for row in checked.rows:
             ids = [str(donors[_normal(n)][0]) for n in row.donor_names]
             data = parse_contribution(row.fields, donor_ids=ids, shares=[])
-            recorded.append(book.record_contribution(
-                data, by=by, idempotency_key=idempotency_key(token, row.line)))
+            recorded.append(
+                book.record_contribution(
+                    data, by=by, idempotency_key=idempotency_key(token, row.line)
+                )
+            )
     except IntegrityError:
         # Another request imported the same token first (PostgreSQL's unique key).
         db.session.rollback()
         return ImportResult([], [], already_imported=True)
-    audit.log(by, "import.completed", "import", None, after={
-        "sha256": checked.sha256, "rows": len(recorded), "filename": filename,
-        "encoding": checked.encoding, "created_donors": [d.id for d in created],
-        "references": [recorded[0].reference, recorded[-1].reference] if recorded else [],
-    })
+    audit.log(
+        by,
+        "import.completed",
+        "import",
+        None,
+        after={
+            "sha256": checked.sha256,
+            "rows": len(recorded),
+            "filename": filename,
+            "encoding": checked.encoding,
+            "created_donors": [d.id for d in created],
+            "references": [recorded[0].reference, recorded[-1].reference] if recorded else [],
+        },
+    )
     return ImportResult(recorded, created)
 
 
@@ -494,16 +610,37 @@ def template_csv() -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
-    writer.writerow([
-        "CNRP Minnesota & IKA", "គ.ស.ជ. រដ្ឋមីនីសូតា & ", "400.00", "USD", "1", "2014-06-15",
-        "Mrs. Janet Seng", "Trip to Minnesota accompanying MP Mu Sochua",
-        "Promotion to collect more signatures and petitions, and to make the public more "
-        "aware of the right to vote in Cambodia's elections by Khmers overseas",
-        "cash", "promotion", "Example row: replace it with your own."])
-    writer.writerow([
-        "Khmer Youth Movement of New Market, Ontario",
-        "ចលនាយុវជនខ្មែរ ញូម៉ាឃីត រដ្ឋអុនតារីយ៉ូ", "700.00", "USD", "1", "2014-08-10",
-        "Mrs. Janet Seng", "Trip to Canada accompanying MP Mu Sochua",
-        "The right to vote of all overseas Cambodians", "cash", "general",
-        "Example row: replace it with your own."])
+    writer.writerow(
+        [
+            "CNRP Minnesota & IKA",
+            "គ.ស.ជ. រដ្ឋមីនីសូតា & ",
+            "400.00",
+            "USD",
+            "1",
+            "2014-06-15",
+            "Mrs. Janet Seng",
+            "Trip to Minnesota accompanying MP Mu Sochua",
+            "Promotion to collect more signatures and petitions, and to make the public more "
+            "aware of the right to vote in Cambodia's elections by Khmers overseas",
+            "cash",
+            "promotion",
+            "Example row: replace it with your own.",
+        ]
+    )
+    writer.writerow(
+        [
+            "Khmer Youth Movement of New Market, Ontario",
+            "ចលនាយុវជនខ្មែរ ញូម៉ាឃីត រដ្ឋអុនតារីយ៉ូ",
+            "700.00",
+            "USD",
+            "1",
+            "2014-08-10",
+            "Mrs. Janet Seng",
+            "Trip to Canada accompanying MP Mu Sochua",
+            "The right to vote of all overseas Cambodians",
+            "cash",
+            "general",
+            "Example row: replace it with your own.",
+        ]
+    )
     return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")

@@ -16,21 +16,40 @@ bp = Blueprint("imports", __name__, url_prefix="/contributions/import")
 
 def _upload_form(error: str | None = None, status: int = 200):
     max_bytes, max_rows = csv_import.limits()
-    return render_template("imports/upload.html", error=error, columns=csv_import.COLUMNS,
-                           required=csv_import.REQUIRED, max_rows=max_rows,
-                           max_size=csv_import._size(max_bytes)), status
+    return render_template(
+        "imports/upload.html",
+        error=error,
+        columns=csv_import.COLUMNS,
+        required=csv_import.REQUIRED,
+        max_rows=max_rows,
+        max_size=csv_import._size(max_bytes),
+    ), status
 
 
 def _not_found(exc: ImportNotFound):
-    return render_template("error.html", status=400, title=_("Import not found"),
-                           message=str(exc)), 400
+    return render_template(
+        "error.html", status=400, title=_("Import not found"), message=str(exc)
+    ), 400
 
 
-def _preview_page(token: str, checked: csv_import.Preview, meta: dict, *,
-                  message: str | None = None, acknowledged=frozenset(), status: int = 200):
-    return render_template("imports/preview.html", token=token, p=checked, meta=meta,
-                           columns=csv_import.COLUMNS, message=message,
-                           acknowledged=acknowledged), status
+def _preview_page(
+    token: str,
+    checked: csv_import.Preview,
+    meta: dict,
+    *,
+    message: str | None = None,
+    acknowledged=frozenset(),
+    status: int = 200,
+):
+    return render_template(
+        "imports/preview.html",
+        token=token,
+        p=checked,
+        meta=meta,
+        columns=csv_import.COLUMNS,
+        message=message,
+        acknowledged=acknowledged,
+    ), status
 
 
 @bp.route("", methods=["GET", "POST"])
@@ -53,9 +72,11 @@ def contributions():
 @bp.get("/template.csv")
 @requires("write_book")
 def template():
-    return Response(csv_import.template_csv(), mimetype="text/csv",
-                    headers={"Content-Disposition":
-                             'attachment; filename="contributions-template.csv"'})
+    return Response(
+        csv_import.template_csv(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="contributions-template.csv"'},
+    )
 
 
 @bp.get("/preview")
@@ -64,8 +85,9 @@ def preview():
     token = request.args.get("token", "")
     try:
         content, meta = csv_import.load_upload(token, by=current_user)
-        checked = csv_import.preview(content,
-                                     create_missing=request.args.get("create_missing") == "1")
+        checked = csv_import.preview(
+            content, create_missing=request.args.get("create_missing") == "1"
+        )
     except ImportNotFound as exc:
         return _not_found(exc)
     except FileProblem as exc:
@@ -79,11 +101,17 @@ def confirm():
     token = request.form.get("token", "")
     acknowledged = {int(v) for v in request.form.getlist("ack") if v.isdigit()}
     try:
-        content, meta = csv_import.load_upload(token, by=current_user,
-                                               sha256=request.form.get("sha256", ""))
+        content, meta = csv_import.load_upload(
+            token, by=current_user, sha256=request.form.get("sha256", "")
+        )
         result = csv_import.run_import(
-            content, token=token, create_missing=request.form.get("create_missing") == "1",
-            acknowledged=acknowledged, by=current_user, filename=meta.get("filename"))
+            content,
+            token=token,
+            create_missing=request.form.get("create_missing") == "1",
+            acknowledged=acknowledged,
+            by=current_user,
+            filename=meta.get("filename"),
+        )
     except ImportNotFound as exc:
         db.session.rollback()
         return _not_found(exc)
@@ -92,8 +120,9 @@ def confirm():
         return _upload_form(str(exc), 422)
     except NotReady as exc:
         db.session.rollback()
-        return _preview_page(token, exc.preview, meta, message=str(exc),
-                             acknowledged=acknowledged, status=422)
+        return _preview_page(
+            token, exc.preview, meta, message=str(exc), acknowledged=acknowledged, status=422
+        )
     except Exception:
         db.session.rollback()
         raise
@@ -102,7 +131,14 @@ def confirm():
         return redirect(url_for("contributions.index"))
     db.session.commit()
     first, last = result.contributions[0].reference, result.contributions[-1].reference
-    flash(_("%(n)d contributions imported (%(first)s … %(last)s); %(d)d new donors.",
-            n=len(result.contributions), first=first, last=last,
-            d=len(result.created_donors)), "success")
+    flash(
+        _(
+            "%(n)d contributions imported (%(first)s … %(last)s); %(d)d new donors.",
+            n=len(result.contributions),
+            first=first,
+            last=last,
+            d=len(result.created_donors),
+        ),
+        "success",
+    )
     return redirect(url_for("contributions.index"))

@@ -51,8 +51,9 @@ def initials(name: str) -> str:
     return " ".join(part[0].upper() + "." for part in name.replace("&", " ").split() if part)
 
 
-def public_names(name_en: str, name_km: str | None, kind: str, donor_display: str,
-                 gift_display: str) -> tuple[str, str]:
+def public_names(
+    name_en: str, name_km: str | None, kind: str, donor_display: str, gift_display: str
+) -> tuple[str, str]:
     """One donor's public name in English and Khmer (the ledger page's rules)."""
     if donor_display == "anonymous" or gift_display == "anonymous":
         return ANONYMOUS_EN, ANONYMOUS_KM

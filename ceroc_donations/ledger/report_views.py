@@ -48,7 +48,11 @@ def pdf():
     since, until = period
     body = render_report_pdf(build_report(since, until), lang)
     name = f"ceroc-report-{since.isoformat()}-{until.isoformat()}-{lang}.pdf"
-    return Response(body, mimetype="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="{name}"',
-        "Cache-Control": "private, no-store",
-    })
+    return Response(
+        body,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "private, no-store",
+        },
+    )

@@ -205,9 +205,20 @@ _SIGNED = case((_E.direction == "in", _E.base_amount_minor), else_=-_E.base_amou
 
 
 def _filtered(f: LedgerFilter):
-    stmt = select(_E.id, _E.entry_on, _E.direction, _E.fund_id, _E.category, _E.label,
-                  _E.amount_minor, _E.currency, _E.base_amount_minor, _E.voided,
-                  _E.contribution_id, _E.expense_id)
+    stmt = select(
+        _E.id,
+        _E.entry_on,
+        _E.direction,
+        _E.fund_id,
+        _E.category,
+        _E.label,
+        _E.amount_minor,
+        _E.currency,
+        _E.base_amount_minor,
+        _E.voided,
+        _E.contribution_id,
+        _E.expense_id,
+    )
     if not f.include_void:
         stmt = stmt.where(_E.voided.is_(False))
     if f.fund_id:
@@ -221,9 +232,13 @@ def _filtered(f: LedgerFilter):
     if f.direction:
         stmt = stmt.where(_E.direction == f.direction)
     if f.donor_id:
-        stmt = stmt.where(_E.contribution_id.in_(
-            select(ContributionDonor.contribution_id)
-            .where(ContributionDonor.donor_id == f.donor_id)))
+        stmt = stmt.where(
+            _E.contribution_id.in_(
+                select(ContributionDonor.contribution_id).where(
+                    ContributionDonor.donor_id == f.donor_id
+                )
+            )
+        )
     return stmt
 
 
@@ -233,8 +248,9 @@ def _after(stmt, after: tuple[date, int] | None):
     day, ident = after
     # The plain bound on entry_on lets the planner seek in the index instead of scanning
     # from the newest entry down (the OR alone is not used as a range).
-    return stmt.where(_E.entry_on <= day,
-                      or_(_E.entry_on < day, and_(_E.entry_on == day, _E.id < ident)))
+    return stmt.where(
+        _E.entry_on <= day, or_(_E.entry_on < day, and_(_E.entry_on == day, _E.id < ident))
+    )
 
 
 def _month(day: date) -> date:
@@ -246,9 +262,9 @@ class _Balances:
 
     def __init__(self, fund_id: int | None):
         self.fund_id = fund_id
-        stmt = select(FundMonthTotal.month,
-                      func.sum(FundMonthTotal.in_minor - FundMonthTotal.out_minor)
-                      ).group_by(FundMonthTotal.month)
+        stmt = select(
+            FundMonthTotal.month, func.sum(FundMonthTotal.in_minor - FundMonthTotal.out_minor)
+        ).group_by(FundMonthTotal.month)
         if fund_id:
             stmt = stmt.where(FundMonthTotal.fund_id == fund_id)
         self.month_net = {m: int(n or 0) for m, n in db.session.execute(stmt)}
@@ -257,8 +273,7 @@ class _Balances:
         return sum(n for m, n in self.month_net.items() if m < month)
 
     def _sum(self, *conditions) -> int:
-        stmt = select(func.coalesce(func.sum(_SIGNED), 0)).where(
-            _E.voided.is_(False), *conditions)
+        stmt = select(func.coalesce(func.sum(_SIGNED), 0)).where(_E.voided.is_(False), *conditions)
         if self.fund_id:
             stmt = stmt.where(_E.fund_id == self.fund_id)
         return int(db.session.execute(stmt).scalar_one())
@@ -273,26 +288,36 @@ class _Balances:
         end = _month(start + timedelta(days=31))
         if (day - start).days < (end - day).days:
             return self.before_month(start) + self._sum(
-                _E.entry_on >= start, _E.entry_on <= day,
-                not_(and_(_E.entry_on == day, _E.id > ident)))
+                _E.entry_on >= start,
+                _E.entry_on <= day,
+                not_(and_(_E.entry_on == day, _E.id > ident)),
+            )
         return self.before_month(end) - self._sum(
-            _E.entry_on >= day, _E.entry_on < end,
-            not_(and_(_E.entry_on == day, _E.id <= ident)))
+            _E.entry_on >= day, _E.entry_on < end, not_(and_(_E.entry_on == day, _E.id <= ident))
+        )
 
     def in_month(self, newest: tuple[date, int], ids: list[int]) -> dict[int, int]:
         """Balance after each entry of *ids*, all in the month of *newest* and not newer:
         one windowed query over that month's entries of the scope."""
         start = _month(newest[0])
         moved = case((_E.voided.is_(True), 0), else_=_SIGNED)
-        inner = select(_E.id, func.sum(moved).over(order_by=(_E.entry_on, _E.id)).label("cum")
-                       ).where(_E.entry_on >= start, _E.entry_on <= newest[0],
-                               not_(and_(_E.entry_on == newest[0], _E.id > newest[1])))
+        inner = select(
+            _E.id, func.sum(moved).over(order_by=(_E.entry_on, _E.id)).label("cum")
+        ).where(
+            _E.entry_on >= start,
+            _E.entry_on <= newest[0],
+            not_(and_(_E.entry_on == newest[0], _E.id > newest[1])),
+        )
         if self.fund_id:
             inner = inner.where(_E.fund_id == self.fund_id)
         inner = inner.subquery()
         before = self.before_month(start)
-        return {ident: before + int(cum) for ident, cum in db.session.execute(
-            select(inner.c.id, inner.c.cum).where(inner.c.id.in_(ids)))}
+        return {
+            ident: before + int(cum)
+            for ident, cum in db.session.execute(
+                select(inner.c.id, inner.c.cum).where(inner.c.id.in_(ids))
+            )
+        }
 
 
 def _with_balances(raw: list, f: LedgerFilter, balances: _Balances) -> list[int]:
@@ -302,8 +327,11 @@ def _with_balances(raw: list, f: LedgerFilter, balances: _Balances) -> list[int]
     if f.contiguous:
         out = [balances.after(raw[0].entry_on, raw[0].id)]
         for prev in raw[:-1]:
-            moved = 0 if prev.voided else (
-                prev.base_amount_minor if prev.direction == "in" else -prev.base_amount_minor)
+            moved = (
+                0
+                if prev.voided
+                else (prev.base_amount_minor if prev.direction == "in" else -prev.base_amount_minor)
+            )
             out.append(out[-1] - moved)
         return out
     # Rows are sparse: one windowed query per month the page shows.
@@ -345,25 +373,37 @@ def _details(raw: list, *, names: str) -> tuple[dict, dict, dict]:
     labels: dict[int, str] = {}
     if cids:
         for cid, ref, reason, display in db.session.execute(
-                select(Contribution.id, Contribution.reference, Contribution.void_reason,
-                       Contribution.public_display).where(Contribution.id.in_(cids))):
+            select(
+                Contribution.id,
+                Contribution.reference,
+                Contribution.void_reason,
+                Contribution.public_display,
+            ).where(Contribution.id.in_(cids))
+        ):
             contributions[cid] = (ref, reason, display)
         if names == "public":
             parts: dict[int, list[str]] = {}
             for cid, name, kind, donor_display in db.session.execute(
-                    select(ContributionDonor.contribution_id, Donor.name_en, Donor.kind,
-                           Donor.public_display).join(Donor)
-                    .where(ContributionDonor.contribution_id.in_(cids))
-                    .order_by(ContributionDonor.contribution_id, ContributionDonor.position)):
-                shown = public_donor_name(name, kind, donor_display,
-                                          contributions.get(cid, (None, None, "default"))[2])
+                select(
+                    ContributionDonor.contribution_id,
+                    Donor.name_en,
+                    Donor.kind,
+                    Donor.public_display,
+                )
+                .join(Donor)
+                .where(ContributionDonor.contribution_id.in_(cids))
+                .order_by(ContributionDonor.contribution_id, ContributionDonor.position)
+            ):
+                shown = public_donor_name(
+                    name, kind, donor_display, contributions.get(cid, (None, None, "default"))[2]
+                )
                 if shown not in parts.setdefault(cid, []):
                     parts[cid].append(shown)
             labels = {cid: " & ".join(p) for cid, p in parts.items()}
     if eids:
         for eid, ref, reason in db.session.execute(
-                select(Expense.id, Expense.reference, Expense.void_reason)
-                .where(Expense.id.in_(eids))):
+            select(Expense.id, Expense.reference, Expense.void_reason).where(Expense.id.in_(eids))
+        ):
             expenses[eid] = (ref, reason)
     return contributions, expenses, labels
 
@@ -380,16 +420,25 @@ def _label(r, labels: dict, names: str) -> str:
 def category_label(category: str) -> str:
     """The category as people read it."""
     texts = {
-        "contribution": _("Contribution"), "promotion": _("Promotion"),
-        "printing": _("Printing"), "travel": _("Travel"), "events": _("Events"),
-        "fees": _("Fees"), "other": _("Other"),
+        "contribution": _("Contribution"),
+        "promotion": _("Promotion"),
+        "printing": _("Printing"),
+        "travel": _("Travel"),
+        "events": _("Events"),
+        "fees": _("Fees"),
+        "other": _("Other"),
     }
     return texts.get(category, category)
 
 
-def ledger_page(f: LedgerFilter, cursor: str | tuple[date, int] | None = None,
-                limit: int = 50, *, names: str = "recorded",
-                balances: _Balances | None = None) -> LedgerPage:
+def ledger_page(
+    f: LedgerFilter,
+    cursor: str | tuple[date, int] | None = None,
+    limit: int = 50,
+    *,
+    names: str = "recorded",
+    balances: _Balances | None = None,
+) -> LedgerPage:
     """One page of the ledger, newest first, with the running balance on every row.
 
     *names* is ``"recorded"`` (donors' names as entered) or ``"public"`` (as the donors
@@ -411,18 +460,30 @@ def ledger_page(f: LedgerFilter, cursor: str | tuple[date, int] | None = None,
             ref, reason, _display = contributions.get(r.contribution_id, (None, None, None))
         else:
             ref, reason = expenses.get(r.expense_id, (None, None))
-        rows.append(LedgerRow(
-            id=r.id, entry_on=r.entry_on, direction=r.direction, fund_id=r.fund_id,
-            category=r.category, label=_label(r, labels, names), reference=ref,
-            amount=Money(int(r.amount_minor), r.currency),
-            base_amount=Money(int(r.base_amount_minor), cur), balance=Money(bal, cur),
-            voided=bool(r.voided), void_reason=reason if r.voided else None,
-            contribution_id=r.contribution_id, expense_id=r.expense_id))
+        rows.append(
+            LedgerRow(
+                id=r.id,
+                entry_on=r.entry_on,
+                direction=r.direction,
+                fund_id=r.fund_id,
+                category=r.category,
+                label=_label(r, labels, names),
+                reference=ref,
+                amount=Money(int(r.amount_minor), r.currency),
+                base_amount=Money(int(r.base_amount_minor), cur),
+                balance=Money(bal, cur),
+                voided=bool(r.voided),
+                void_reason=reason if r.voided else None,
+                contribution_id=r.contribution_id,
+                expense_id=r.expense_id,
+            )
+        )
     return LedgerPage(rows, nxt, f.fund_id)
 
 
-def iter_rows(f: LedgerFilter, *, names: str = "recorded",
-              batch: int = 1000) -> Iterator[LedgerRow]:
+def iter_rows(
+    f: LedgerFilter, *, names: str = "recorded", batch: int = 1000
+) -> Iterator[LedgerRow]:
     """Every row of the filter, newest first, read page by page (flat memory)."""
     balances = _Balances(f.fund_id)
     cursor: tuple[date, int] | None = None
@@ -439,23 +500,45 @@ def iter_rows(f: LedgerFilter, *, names: str = "recorded",
 
 
 def export_header(*, public: bool = False) -> list[str]:
-    header = [_("Date"), _("Reference"), _("Who or what"), _("Category"), _("Fund"),
-              _("Direction"), _("Amount"), _("Running balance"), _("Base currency"),
-              _("Original amount"), _("Original currency"), _("Voided"), _("Void reason")]
+    header = [
+        _("Date"),
+        _("Reference"),
+        _("Who or what"),
+        _("Category"),
+        _("Fund"),
+        _("Direction"),
+        _("Amount"),
+        _("Running balance"),
+        _("Base currency"),
+        _("Original amount"),
+        _("Original currency"),
+        _("Voided"),
+        _("Void reason"),
+    ]
     if public:
         header = [h for i, h in enumerate(header) if i not in (1, 11, 12)]
     return header
 
 
 def export_rows(f: LedgerFilter, *, names: str = "recorded", public: bool = False):
-    """Rows for :func:`~ceroc_donations.ledger.exports.iter_csv` / ``write_xlsx``: Decimals, dates."""
+    """Rows for :func:`~ceroc_donations.ledger.exports.iter_csv` and ``write_xlsx``."""
     funds = fund_names()
     for r in iter_rows(f, names=names):
-        row = [r.entry_on, r.reference, r.label, category_label(r.category),
-               funds.get(r.fund_id, ""), _("in") if r.direction == "in" else _("out"),
-               r.signed_base.amount, r.balance.amount, r.base_amount.currency,
-               r.amount.amount, r.amount.currency, _("yes") if r.voided else "",
-               r.void_reason or ""]
+        row = [
+            r.entry_on,
+            r.reference,
+            r.label,
+            category_label(r.category),
+            funds.get(r.fund_id, ""),
+            _("in") if r.direction == "in" else _("out"),
+            r.signed_base.amount,
+            r.balance.amount,
+            r.base_amount.currency,
+            r.amount.amount,
+            r.amount.currency,
+            _("yes") if r.voided else "",
+            r.void_reason or "",
+        ]
         if public:
             row = [v for i, v in enumerate(row) if i not in (1, 11, 12)]
         yield row
@@ -480,9 +563,15 @@ def monthly_flow(f: LedgerFilter) -> list[FlowPoint]:
     """Money in and out per month and the balance at each month's end, from the monthly
     totals. Uses the fund and the months touched by the date range; other filters do not
     apply (the totals are kept per fund and month only)."""
-    stmt = select(FundMonthTotal.month, func.sum(FundMonthTotal.in_minor),
-                  func.sum(FundMonthTotal.out_minor)).group_by(FundMonthTotal.month
-                                                               ).order_by(FundMonthTotal.month)
+    stmt = (
+        select(
+            FundMonthTotal.month,
+            func.sum(FundMonthTotal.in_minor),
+            func.sum(FundMonthTotal.out_minor),
+        )
+        .group_by(FundMonthTotal.month)
+        .order_by(FundMonthTotal.month)
+    )
     if f.fund_id:
         stmt = stmt.where(FundMonthTotal.fund_id == f.fund_id)
     if f.date_to:
@@ -512,8 +601,12 @@ def _scope_where(stmt, f: LedgerFilter):
 
 def spending_by_category(f: LedgerFilter) -> list[tuple[str, int]]:
     """Money out per category (base currency), largest first."""
-    stmt = _scope_where(select(_E.category, func.sum(_E.base_amount_minor))
-                        .where(_E.direction == "out").group_by(_E.category), f)
+    stmt = _scope_where(
+        select(_E.category, func.sum(_E.base_amount_minor))
+        .where(_E.direction == "out")
+        .group_by(_E.category),
+        f,
+    )
     rows = [(c, int(t or 0)) for c, t in db.session.execute(stmt)]
     return sorted(rows, key=lambda r: (-r[1], r[0]))
 
@@ -525,15 +618,28 @@ def contributions_by_place(f: LedgerFilter) -> tuple[list[tuple[str, int]], list
     shares are not known, so no gift is counted twice.
     """
     stmt = _scope_where(
-        select(Contribution.id, Contribution.base_amount_minor, Contribution.amount_minor,
-               ContributionDonor.share_minor, Donor.country, Donor.city)
+        select(
+            Contribution.id,
+            Contribution.base_amount_minor,
+            Contribution.amount_minor,
+            ContributionDonor.share_minor,
+            Donor.country,
+            Donor.city,
+        )
         .join(LedgerEntry, LedgerEntry.contribution_id == Contribution.id)
         .join(ContributionDonor, ContributionDonor.contribution_id == Contribution.id)
         .join(Donor, Donor.id == ContributionDonor.donor_id)
-        .order_by(Contribution.id, ContributionDonor.position), f)
+        .order_by(Contribution.id, ContributionDonor.position),
+        f,
+    )
     if f.donor_id:
-        stmt = stmt.where(Contribution.id.in_(select(ContributionDonor.contribution_id)
-                                              .where(ContributionDonor.donor_id == f.donor_id)))
+        stmt = stmt.where(
+            Contribution.id.in_(
+                select(ContributionDonor.contribution_id).where(
+                    ContributionDonor.donor_id == f.donor_id
+                )
+            )
+        )
     by_gift: dict[int, list] = {}
     for cid, base, amount, share, country, city in db.session.execute(stmt):
         by_gift.setdefault(cid, []).append((base, amount, share, country, city))
@@ -542,8 +648,7 @@ def contributions_by_place(f: LedgerFilter) -> tuple[list[tuple[str, int]], list
     unknown = _("Not recorded")
     for parts in by_gift.values():
         base, amount = parts[0][0], parts[0][1]
-        credited = [base * p[2] // amount if p[2] is not None and amount else None
-                    for p in parts]
+        credited = [base * p[2] // amount if p[2] is not None and amount else None for p in parts]
         rest = base - sum(c for c in credited if c is not None)
         even = [i for i, c in enumerate(credited) if c is None]
         for n, i in enumerate(even):

@@ -52,11 +52,18 @@ def index():
     page = ledger.ledger_page(f, after, 50, names="public")
     choices = filter_choices(public=True)
     return render_template(
-        "ledger/transparency.html", f=f, page=page, balances=balances,
-        total=queries.totals(balances), charts=all_charts(f), errors=errors,
+        "ledger/transparency.html",
+        f=f,
+        page=page,
+        balances=balances,
+        total=queries.totals(balances),
+        charts=all_charts(f),
+        errors=errors,
         args={k: v for k, v in request.args.items() if k in PUBLIC_ARGS},
-        fund_names=ledger.fund_names(), funds=choices["funds"],
-        categories=choices["categories"]), 422 if errors else 200
+        fund_names=ledger.fund_names(),
+        funds=choices["funds"],
+        categories=choices["categories"],
+    ), 422 if errors else 200
 
 
 @bp.get("/transparency/export.csv")
@@ -76,7 +83,11 @@ def settings_page():
         on = request.form.get("transparency_public") == "1"
         settings.set_transparency_public(on, by=current_user)
         db.session.commit()
-        flash(_("The public transparency page is now on.") if on
-              else _("The public transparency page is now off."), "success")
+        flash(
+            _("The public transparency page is now on.")
+            if on
+            else _("The public transparency page is now off."),
+            "success",
+        )
         return redirect(url_for("transparency.settings_page"))
     return render_template("ledger/settings.html", on=settings.transparency_public())

@@ -45,12 +45,15 @@ def chart_locale() -> str:
 
 def flow_chart(f: ledger.LedgerFilter) -> dict:
     loc, cur = chart_locale(), base_currency()
-    points = [charts.MonthlyFlow(p.month, p.in_minor, p.out_minor, p.balance_minor)
-              for p in ledger.monthly_flow(f)]
+    points = [
+        charts.MonthlyFlow(p.month, p.in_minor, p.out_minor, p.balance_minor)
+        for p in ledger.monthly_flow(f)
+    ]
     title = _("Money in and out per month")
     return {
-        "svg": charts.monthly_flow_chart(points, currency=cur, locale=loc, title=title,
-                                         gettext=_, id_prefix="flow"),
+        "svg": charts.monthly_flow_chart(
+            points, currency=cur, locale=loc, title=title, gettext=_, id_prefix="flow"
+        ),
         "table": charts.flow_table(points, currency=cur, locale=loc, title=title, gettext=_),
     }
 
@@ -58,10 +61,12 @@ def flow_chart(f: ledger.LedgerFilter) -> dict:
 def bar(rows, title: str, label_header: str, pid: str) -> dict:
     loc, cur = chart_locale(), base_currency()
     return {
-        "svg": charts.bar_chart(rows, currency=cur, locale=loc, title=title, gettext=_,
-                                id_prefix=pid),
-        "table": charts.bar_table(rows, currency=cur, locale=loc, title=title,
-                                  label_header=label_header, gettext=_),
+        "svg": charts.bar_chart(
+            rows, currency=cur, locale=loc, title=title, gettext=_, id_prefix=pid
+        ),
+        "table": charts.bar_table(
+            rows, currency=cur, locale=loc, title=title, label_header=label_header, gettext=_
+        ),
     }
 
 
@@ -73,8 +78,12 @@ def all_charts(f: ledger.LedgerFilter) -> list[dict]:
     return [
         flow_chart(f),
         bar(spending, _("Spending by category"), _("Category"), "category"),
-        bar([(territories.get(c, c), v) for c, v in countries],
-            _("Contributions by donor country"), _("Country"), "country"),
+        bar(
+            [(territories.get(c, c), v) for c, v in countries],
+            _("Contributions by donor country"),
+            _("Country"),
+            "country",
+        ),
         bar(cities, _("Contributions by donor city"), _("City"), "city"),
     ]
 
@@ -97,10 +106,12 @@ def filter_choices(*, public: bool = False) -> dict:
     anyone else the filter would tell who gave a gift shown as anonymous."""
     donors = []
     if not public and names_for(current_user) == "recorded":
-        donors = list(db.session.execute(
-            select(Donor.id, Donor.name_en).order_by(Donor.name_en, Donor.id).limit(500)))
-    return {"funds": queries.fund_balances(), "categories": ledger.categories(),
-            "donors": donors}
+        donors = list(
+            db.session.execute(
+                select(Donor.id, Donor.name_en).order_by(Donor.name_en, Donor.id).limit(500)
+            )
+        )
+    return {"funds": queries.fund_balances(), "categories": ledger.categories(), "donors": donors}
 
 
 def visible_filter(f: ledger.LedgerFilter, names: str) -> ledger.LedgerFilter:
@@ -113,16 +124,28 @@ def visible_filter(f: ledger.LedgerFilter, names: str) -> ledger.LedgerFilter:
 def index():
     f, after, errors = _parse()
     balances = queries.fund_balances()
-    context = {"balances": balances, "total": queries.totals(balances), "errors": errors,
-               "args": request.args, "public": False,
-               "transparency_on": settings.transparency_public(), **filter_choices()}
+    context = {
+        "balances": balances,
+        "total": queries.totals(balances),
+        "errors": errors,
+        "args": request.args,
+        "public": False,
+        "transparency_on": settings.transparency_public(),
+        **filter_choices(),
+    }
     if errors:
-        return render_template("ledger/index.html", f=None, page=None, flow=None,
-                               **context), 422
-    page = ledger.ledger_page(f, after, int(current_app.config.get("PAGE_SIZE", 50)),
-                              names=names_for(current_user))
-    return render_template("ledger/index.html", f=f, page=page, flow=flow_chart(f),
-                           fund_names=ledger.fund_names(), **context)
+        return render_template("ledger/index.html", f=None, page=None, flow=None, **context), 422
+    page = ledger.ledger_page(
+        f, after, int(current_app.config.get("PAGE_SIZE", 50)), names=names_for(current_user)
+    )
+    return render_template(
+        "ledger/index.html",
+        f=f,
+        page=page,
+        flow=flow_chart(f),
+        fund_names=ledger.fund_names(),
+        **context,
+    )
 
 
 @bp.get("/charts")
@@ -131,20 +154,34 @@ def charts_page():
     f, _after, errors = _parse()
     if errors:
         f = ledger.LedgerFilter()
-    return render_template("ledger/charts.html", charts=all_charts(f), f=f, errors=errors,
-                           args=request.args, public=False, **filter_choices())
+    return render_template(
+        "ledger/charts.html",
+        charts=all_charts(f),
+        f=f,
+        errors=errors,
+        args=request.args,
+        public=False,
+        **filter_choices(),
+    )
 
 
 def csv_response(f: ledger.LedgerFilter, *, names: str, public: bool, filename: str):
     def generate():
         with read_only():
-            for chunk in iter_csv(ledger.export_header(public=public),
-                                  ledger.export_rows(f, names=names, public=public)):
+            for chunk in iter_csv(
+                ledger.export_header(public=public),
+                ledger.export_rows(f, names=names, public=public),
+            ):
                 yield chunk.encode("utf-8")
 
-    return Response(stream_with_context(generate()), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
-                             "X-Content-Type-Options": "nosniff"})
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 def xlsx_response(f: ledger.LedgerFilter, *, names: str, public: bool, filename: str):
@@ -152,9 +189,12 @@ def xlsx_response(f: ledger.LedgerFilter, *, names: str, public: bool, filename:
     flat), then send that file in chunks."""
     out = tempfile.TemporaryFile()
     try:
-        write_xlsx(ledger.export_header(public=public),
-                   ledger.export_rows(f, names=names, public=public), out,
-                   sheet_title=_("Ledger"))
+        write_xlsx(
+            ledger.export_header(public=public),
+            ledger.export_rows(f, names=names, public=public),
+            out,
+            sheet_title=_("Ledger"),
+        )
         size = out.tell()
         out.seek(0)
     except BaseException:
@@ -166,10 +206,14 @@ def xlsx_response(f: ledger.LedgerFilter, *, names: str, public: bool, filename:
             while chunk := out.read(64 * 1024):
                 yield chunk
 
-    response = Response(chunks(), mimetype=(
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), headers={
-        "Content-Disposition": f'attachment; filename="{filename}"',
-        "Content-Length": str(size)})
+    response = Response(
+        chunks(),
+        mimetype=("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Length": str(size),
+        },
+    )
     response.call_on_close(out.close)
     return response
 
@@ -187,8 +231,7 @@ def export_csv():
     f, errors = _export_filter()
     if errors:
         return _export_error(errors)
-    return csv_response(f, names=names_for(current_user), public=False,
-                        filename="ceroc-ledger.csv")
+    return csv_response(f, names=names_for(current_user), public=False, filename="ceroc-ledger.csv")
 
 
 @bp.get("/export.xlsx")
@@ -197,17 +240,26 @@ def export_xlsx():
     f, errors = _export_filter()
     if errors:
         return _export_error(errors)
-    return xlsx_response(f, names=names_for(current_user), public=False,
-                         filename="ceroc-ledger.xlsx")
+    return xlsx_response(
+        f, names=names_for(current_user), public=False, filename="ceroc-ledger.xlsx"
+    )
 
 
 def _export_error(errors: dict):
     balances = queries.fund_balances()
-    return render_template("ledger/index.html", f=None, page=None, flow=None,
-                           balances=balances, total=queries.totals(balances), errors=errors,
-                           args=request.args, public=False,
-                           transparency_on=settings.transparency_public(),
-                           **filter_choices()), 422
+    return render_template(
+        "ledger/index.html",
+        f=None,
+        page=None,
+        flow=None,
+        balances=balances,
+        total=queries.totals(balances),
+        errors=errors,
+        args=request.args,
+        public=False,
+        transparency_on=settings.transparency_public(),
+        **filter_choices(),
+    ), 422
 
 
 def page_url(endpoint: str, **changes) -> str:

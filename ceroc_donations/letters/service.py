@@ -238,8 +238,15 @@ def statement_data(donor: Donor, year: int, *, number: int, issued_on: date) -> 
     """The plain data of a yearly statement; mixed currencies are shown in the base currency."""
     gifts = statement_gifts(donor, year)
     if not gifts:
-        raise Invalid({"year": gettext("%(name)s gave nothing in %(year)d (void gifts aside).",
-                                       name=donor.name_en, year=year)})
+        raise Invalid(
+            {
+                "year": gettext(
+                    "%(name)s gave nothing in %(year)d (void gifts aside).",
+                    name=donor.name_en,
+                    year=year,
+                )
+            }
+        )
     currencies = {amount.currency for _, amount in gifts}
     lines = []
     for c, amount in gifts:
@@ -322,8 +329,9 @@ def read_pdf(letter: Letter) -> bytes:
     except OSError as exc:
         raise ArchiveError(gettext("The PDF of letter %(n)d is missing.", n=letter.number)) from exc
     if hashlib.sha256(pdf).hexdigest() != letter.sha256:
-        raise ArchiveError(gettext("The PDF of letter %(n)d does not match its SHA-256.",
-                                   n=letter.number))
+        raise ArchiveError(
+            gettext("The PDF of letter %(n)d does not match its SHA-256.", n=letter.number)
+        )
     return pdf
 
 
@@ -511,10 +519,12 @@ def email_letter(letter: Letter, *, by: User | None, to: list[str] | None = None
     """
     to = to or [d.email for d in letter.recipients if d.email]
     if not to:
-        raise MailError(gettext(
-            "No email address is recorded for this donor: add one on the "
-            "donor's page, or print the letter."
-        ))
+        raise MailError(
+            gettext(
+                "No email address is recorded for this donor: add one on the "
+                "donor's page, or print the letter."
+            )
+        )
     cfg = current_app.config
     pdf = read_pdf(letter)
     message = EmailMessage()
@@ -539,10 +549,13 @@ def email_letter(letter: Letter, *, by: User | None, to: list[str] | None = None
                 smtp.login(cfg["MAIL_USERNAME"], cfg.get("MAIL_PASSWORD") or "")
             smtp.send_message(message)
     except (smtplib.SMTPException, OSError) as exc:
-        raise MailError(gettext(
-            "The mail server did not take the letter (%(detail)s). Nothing was marked as "
-            "sent; try again or print it.", detail=f"{exc.__class__.__name__}: {exc}"
-        )) from exc
+        raise MailError(
+            gettext(
+                "The mail server did not take the letter (%(detail)s). Nothing was marked as "
+                "sent; try again or print it.",
+                detail=f"{exc.__class__.__name__}: {exc}",
+            )
+        ) from exc
     mark_sent(letter, "email", by=by)
     return to
 
@@ -586,8 +599,11 @@ def create_batch(
     if bad:
         raise Invalid(
             {
-                "ids": gettext("These gifts cannot get a letter (void, unknown or “do not "
-                               "acknowledge”): %(ids)s.", ids=", ".join(bad))
+                "ids": gettext(
+                    "These gifts cannot get a letter (void, unknown or “do not "
+                    "acknowledge”): %(ids)s.",
+                    ids=", ".join(bad),
+                )
             }
         )
     ordered = sorted(found.values(), key=lambda c: (c.received_on, c.id))

@@ -41,8 +41,16 @@ __all__ = [
 
 #: Names served by :mod:`.pdf`, imported on first use: WeasyPrint adds ~24 MB to every
 #: process, and most requests (ledger, book) never render a PDF.
-_PDF_NAMES = frozenset({"FetchRefused", "LetterJob", "LetterRenderer", "StaticFileFetcher",
-                        "combine_pdfs", "render_batch"})
+_PDF_NAMES = frozenset(
+    {
+        "FetchRefused",
+        "LetterJob",
+        "LetterRenderer",
+        "StaticFileFetcher",
+        "combine_pdfs",
+        "render_batch",
+    }
+)
 
 
 def __getattr__(name: str):

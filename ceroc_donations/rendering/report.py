@@ -178,13 +178,26 @@ def report_context(data: ReportData, lang: str, letters_dir: Path | str | None =
 
     spending = [(row.code, row.out_minor) for row in data.categories if row.out_minor]
     # English category names and Latin digits in the SVG (see the module docstring).
-    flow_svg = _latin_svg(charts.monthly_flow_chart(
-        data.monthly, currency=cur, locale="en", title=texts.labels["chart_flow_title_en"],
-        empty_text="No money in or out", id_prefix="report-flow"))
-    bar_svg = _latin_svg(charts.bar_chart(
-        [(report_texts("en", letters_dir).category(code), v) for code, v in spending],
-        currency=cur, locale="en", title=texts.labels["chart_categories_title_en"],
-        empty_text="No spending", id_prefix="report-spending"))
+    flow_svg = _latin_svg(
+        charts.monthly_flow_chart(
+            data.monthly,
+            currency=cur,
+            locale="en",
+            title=texts.labels["chart_flow_title_en"],
+            empty_text="No money in or out",
+            id_prefix="report-flow",
+        )
+    )
+    bar_svg = _latin_svg(
+        charts.bar_chart(
+            [(report_texts("en", letters_dir).category(code), v) for code, v in spending],
+            currency=cur,
+            locale="en",
+            title=texts.labels["chart_categories_title_en"],
+            empty_text="No spending",
+            id_prefix="report-spending",
+        )
+    )
     flow_rows = [
         (_month_label(p.month, lang), money(p.in_minor), money(p.out_minor),
          money(p.balance_minor))
@@ -208,33 +221,43 @@ def report_context(data: ReportData, lang: str, letters_dir: Path | str | None =
             (label("closing"), money(data.closing_minor)),
         ],
         "funds": [
-            (row.name_en if lang == "en" else (row.name_km or row.name_en),
-             money(row.opening_minor), money(row.in_minor), money(row.out_minor),
-             money(row.closing_minor))
+            (
+                row.name_en if lang == "en" else (row.name_km or row.name_en),
+                money(row.opening_minor),
+                money(row.in_minor),
+                money(row.out_minor),
+                money(row.closing_minor),
+            )
             for row in data.funds
         ],
-        "fund_total": (money(sum(r.opening_minor for r in data.funds)),
-                       money(sum(r.in_minor for r in data.funds)),
-                       money(sum(r.out_minor for r in data.funds)),
-                       money(sum(r.closing_minor for r in data.funds))),
-        "categories": [(texts.category(r.code), str(r.count), money(r.out_minor))
-                       for r in data.categories],
+        "fund_total": (
+            money(sum(r.opening_minor for r in data.funds)),
+            money(sum(r.in_minor for r in data.funds)),
+            money(sum(r.out_minor for r in data.funds)),
+            money(sum(r.closing_minor for r in data.funds)),
+        ),
+        "categories": [
+            (texts.category(r.code), str(r.count), money(r.out_minor)) for r in data.categories
+        ],
         "flow_rows": flow_rows,
         "flow_svg": flow_svg,
         "bar_svg": bar_svg,
         "contributions": [
-            (day(c.received_on) if lang == "en" else _short_date_km(c.received_on),
-             c.reference,
-             c.name_en if lang == "en" else c.name_km,
-             c.fund_en if lang == "en" else (c.fund_km or c.fund_en),
-             _money(c.amount.minor, c.amount.currency, lang),
-             money(c.base_minor) if c.amount.currency != cur else "")
+            (
+                day(c.received_on) if lang == "en" else _short_date_km(c.received_on),
+                c.reference,
+                c.name_en if lang == "en" else c.name_km,
+                c.fund_en if lang == "en" else (c.fund_km or c.fund_en),
+                _money(c.amount.minor, c.amount.currency, lang),
+                money(c.base_minor) if c.amount.currency != cur else "",
+            )
             for c in data.contributions
         ],
         "contribution_count": str(count) if lang == "en" else to_khmer_digits(str(count)),
         # Prose: Khmer digits in Khmer, as in the letters.
         "contribution_total": format_money(
-            Money(sum(c.base_minor for c in data.contributions), cur), lang),
+            Money(sum(c.base_minor for c in data.contributions), cur), lang
+        ),
         "show_base_column": any(c.amount.currency != cur for c in data.contributions),
     }
 
@@ -260,7 +283,8 @@ class ReportTemplates:
         self.env = design_environment(self.letters_dir)
         # ``text | t(lang)``: Khmer word breaks only where the page is Khmer.
         self.env.filters["t"] = lambda value, lang: (
-            _khmer_markup(value) if lang == "km" else escape(value))
+            _khmer_markup(value) if lang == "km" else escape(value)
+        )
 
     def render(self, data: ReportData, lang: str) -> str:
         context = report_context(data, lang, self.letters_dir)

@@ -11,16 +11,30 @@ from werkzeug.serving import make_server
 from ceroc_donations import create_app
 from ceroc_donations.extensions import db
 
-CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                  "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory):
     path = tmp_path_factory.mktemp("e2e")
-    app = create_app({"SECRET_KEY": "e2e", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}/e2e.sqlite",
-                      "RECEIPTS_DIR": str(path / "r"), "ARCHIVE_DIR": str(path / "l")})
+    app = create_app(
+        {
+            "SECRET_KEY": "e2e",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}/e2e.sqlite",
+            "RECEIPTS_DIR": str(path / "r"),
+            "ARCHIVE_DIR": str(path / "l"),
+        }
+    )
     result = app.test_cli_runner().invoke(args=["demo"])
     assert result.exit_code == 0, result.output
     server = make_server("127.0.0.1", 0, app, threaded=True)

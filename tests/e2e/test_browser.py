@@ -19,14 +19,14 @@ def test_record_a_contribution_with_the_keyboard_only(browser, live_server):
     search = browser.switch_to.active_element
     assert search.get_attribute("id") == "donor-search"  # focus starts on the donor
     search.send_keys("youth")
-    WebDriverWait(browser, 5).until(
-        lambda b: b.find_elements(By.CSS_SELECTOR, "#donor-results li"))
+    WebDriverWait(browser, 5).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#donor-results li"))
     search.send_keys(Keys.ENTER)  # picks the highlighted donor, moves on to the amount
     amount = browser.switch_to.active_element
     assert amount.get_attribute("id") == "f-amount"
     amount.send_keys("150" + Keys.ENTER)  # Enter submits
     notice = WebDriverWait(browser, 5).until(
-        EC.presence_of_element_located((By.CSS_SELECTOR, ".flash.success")))
+        EC.presence_of_element_located((By.CSS_SELECTOR, ".flash.success"))
+    )
     assert "recorded" in notice.text and "Undo" in notice.text
     assert browser.find_element(By.ID, "f-amount").get_attribute("value") == ""  # fresh form
 
@@ -36,15 +36,13 @@ def test_error_next_to_the_field_and_input_kept(browser, live_server):
     browser.get(live_server + "/contributions/new")
     search = browser.find_element(By.ID, "donor-search")
     search.send_keys("CNRP")
-    WebDriverWait(browser, 5).until(
-        lambda b: b.find_elements(By.CSS_SELECTOR, "#donor-results li"))
+    WebDriverWait(browser, 5).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#donor-results li"))
     search.send_keys(Keys.ENTER)
     browser.find_element(By.ID, "f-amount").send_keys("-5")
     # the browser's own checks are not the safety net: submit past them
     browser.execute_script("document.getElementById('contribution-form').noValidate = true")
     browser.find_element(By.ID, "f-amount").send_keys(Keys.ENTER)
-    error = WebDriverWait(browser, 5).until(
-        EC.presence_of_element_located((By.ID, "e-amount")))
+    error = WebDriverWait(browser, 5).until(EC.presence_of_element_located((By.ID, "e-amount")))
     assert "greater than 0" in error.text
     assert browser.find_element(By.ID, "f-amount").get_attribute("value") == "-5"
     assert browser.find_elements(By.CSS_SELECTOR, 'input[name="donor_ids"][checked]')

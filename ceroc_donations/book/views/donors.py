@@ -18,11 +18,13 @@ bp = Blueprint("donors", __name__, url_prefix="/donors")
 @requires("read")
 def index():
     q = (request.args.get("q") or "").strip()[:100]
-    page = max(int(request.args.get("page", "1")) if request.args.get("page", "1").isdigit()
-               else 1, 1)
+    page = max(
+        int(request.args.get("page", "1")) if request.args.get("page", "1").isdigit() else 1, 1
+    )
     donors = queries.search_donors(q or None, limit=51, offset=(page - 1) * 50)
-    return render_template("book/donors/index.html", donors=donors[:50], q=q, page=page,
-                           has_more=len(donors) > 50)
+    return render_template(
+        "book/donors/index.html", donors=donors[:50], q=q, page=page, has_more=len(donors) > 50
+    )
 
 
 @bp.get("/search.json")
@@ -31,8 +33,18 @@ def search_json():
     """Search-as-you-type for the donor picker."""
     q = (request.args.get("q") or "").strip()[:100]
     donors = queries.search_donors(q or None, limit=15)
-    return jsonify([{"id": d.id, "name_en": d.name_en, "name_km": d.name_km,
-                     "city": d.city, "country": d.country} for d in donors])
+    return jsonify(
+        [
+            {
+                "id": d.id,
+                "name_en": d.name_en,
+                "name_km": d.name_km,
+                "city": d.city,
+                "country": d.country,
+            }
+            for d in donors
+        ]
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -52,7 +64,8 @@ def new():
                 return redirect(url_for("contributions.new", donor=donor.id))
             return redirect(url_for("donors.detail", donor_id=donor.id))
     return render_template("book/donors/form.html", donor=None, values=values, errors=errors), (
-        422 if errors else 200)
+        422 if errors else 200
+    )
 
 
 @bp.get("/<int:donor_id>")
@@ -79,4 +92,5 @@ def edit(donor_id: int):
             flash(_("Donor %(name)s saved.", name=donor.name_en), "success")
             return redirect(url_for("donors.detail", donor_id=donor.id))
     return render_template("book/donors/form.html", donor=donor, values=values, errors=errors), (
-        422 if errors else 200)
+        422 if errors else 200
+    )

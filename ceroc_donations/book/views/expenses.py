@@ -32,14 +32,25 @@ bp = Blueprint("expenses", __name__, url_prefix="/expenses")
 def index():
     f = book_filter()
     page = queries.expenses_page(f, request.args.get("after"))
-    return render_template("book/expenses/index.html", page=page, f=f, funds=active_funds(),
-                           categories=EXPENSE_CATEGORIES)
+    return render_template(
+        "book/expenses/index.html",
+        page=page,
+        f=f,
+        funds=active_funds(),
+        categories=EXPENSE_CATEGORIES,
+    )
 
 
 def _form(values, errors, *, expense=None, status=200):
-    return render_template("book/expenses/form.html", values=values, errors=errors, expense=expense,
-                           funds=active_funds(), categories=EXPENSE_CATEGORIES,
-                           base_currency=base_currency()), status
+    return render_template(
+        "book/expenses/form.html",
+        values=values,
+        errors=errors,
+        expense=expense,
+        funds=active_funds(),
+        categories=EXPENSE_CATEGORIES,
+        base_currency=base_currency(),
+    ), status
 
 
 def _parse():
@@ -60,12 +71,20 @@ def _parse():
 @requires("write_book")
 def new():
     if request.method == "GET":
-        return _form({"paid_on": date.today().isoformat(), "currency": base_currency(),
-                      "exchange_rate": "1", "idempotency_key": new_idempotency_key()}, {})
+        return _form(
+            {
+                "paid_on": date.today().isoformat(),
+                "currency": base_currency(),
+                "exchange_rate": "1",
+                "idempotency_key": new_idempotency_key(),
+            },
+            {},
+        )
     key = request.form.get("idempotency_key", "")[:64] or None
     if (done := book.find_by_idempotency_key(Expense, key)) is not None:
-        flash(_("%(ref)s was already recorded: the form was sent twice.", ref=done.reference),
-              "info")
+        flash(
+            _("%(ref)s was already recorded: the form was sent twice.", ref=done.reference), "info"
+        )
         return redirect(url_for("expenses.detail", eid=done.id))
     try:
         data, stored = _parse()
@@ -96,8 +115,12 @@ def receipt(eid: int):
         abort(404)
     if not path.exists():
         abort(404)
-    response = send_file(path, mimetype=e.receipt_mime, download_name=e.receipt_name,
-                         as_attachment=request.args.get("download") == "1")
+    response = send_file(
+        path,
+        mimetype=e.receipt_mime,
+        download_name=e.receipt_name,
+        as_attachment=request.args.get("download") == "1",
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'"
     return response
@@ -112,9 +135,12 @@ def edit(eid: int):
         return redirect(url_for("expenses.detail", eid=eid))
     if request.method == "GET":
         snap = book.expense_snapshot(e)
-        values = {**{k: ("" if v is None else v) for k, v in snap.items()},
-                  "amount": to_input(e.amount), "paid_on": e.paid_on.isoformat(),
-                  "fund_id": str(e.fund_id)}
+        values = {
+            **{k: ("" if v is None else v) for k, v in snap.items()},
+            "amount": to_input(e.amount),
+            "paid_on": e.paid_on.isoformat(),
+            "fund_id": str(e.fund_id),
+        }
         return _form(values, {}, expense=e)
     try:
         data, stored = _parse()

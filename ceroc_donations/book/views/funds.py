@@ -18,8 +18,9 @@ bp = Blueprint("funds", __name__, url_prefix="/funds")
 @bp.get("/")
 @requires("read")
 def index():
-    return render_template("book/funds/index.html", balances=queries.fund_balances(),
-                           errors={}, values={})
+    return render_template(
+        "book/funds/index.html", balances=queries.fund_balances(), errors={}, values={}
+    )
 
 
 @bp.post("/")
@@ -30,10 +31,19 @@ def create():
         if db.session.execute(select(Fund.id).where(Fund.code == data["code"])).scalar():
             raise Invalid({"code": _("A fund with this code exists already.")})
     except Invalid as exc:
-        return render_template("book/funds/index.html", balances=queries.fund_balances(),
-                               errors=exc.fields, values=request.form), 422
-    fund = book.create_fund(data["code"], data["name_en"], name_km=data["name_km"],
-                            description=data["description"], by=current_user)
+        return render_template(
+            "book/funds/index.html",
+            balances=queries.fund_balances(),
+            errors=exc.fields,
+            values=request.form,
+        ), 422
+    fund = book.create_fund(
+        data["code"],
+        data["name_en"],
+        name_km=data["name_km"],
+        description=data["description"],
+        by=current_user,
+    )
     db.session.commit()
     flash(_("Fund %(name)s added.", name=fund.name_en), "success")
     return redirect(url_for("funds.index"))

@@ -27,7 +27,9 @@ from ceroc_donations.book import service as book
 from ceroc_donations.book.inputs import parse_contribution, parse_donor  # noqa: E402
 from ceroc_donations.book.models import Contribution
 from ceroc_donations.extensions import db  # noqa: E402
-from ceroc_donations.letters import service as letters  # noqa: E402
+from ceroc_donations.letters import archive, jobs  # noqa: E402
+from ceroc_donations.letters import data as letter_data  # noqa: E402
+from ceroc_donations.letters import texts as letter_texts  # noqa: E402
 from ceroc_donations.letters.models import LetterBatch  # noqa: E402
 
 
@@ -79,7 +81,7 @@ def main() -> None:
             )
             issued = date(2026, 11, 27)
             # Warm-up: fonts and stylesheets parsed once per process.
-            letters.generate_thank_you(
+            archive.generate_thank_you(
                 db.session.get(Contribution, ids[0]), by=None, issued_on=issued
             )
             db.session.commit()
@@ -88,23 +90,23 @@ def main() -> None:
             for cid in ids[1 : args.count + 1]:
                 start = time.perf_counter()
                 c = db.session.get(Contribution, cid)
-                letters.generate_thank_you(c, by=None, issued_on=issued)
+                archive.generate_thank_you(c, by=None, issued_on=issued)
                 db.session.commit()
                 app_times.append(time.perf_counter() - start)
 
-            texts = letters.current_texts()[0]
+            texts = letter_texts.current_texts()[0]
             pure_times = []
             for n, cid in enumerate(ids[1 : args.count + 1], 1):
                 c = db.session.get(Contribution, cid)
-                data = letters.thank_you_data(c, c.donors, number=10_000 + n, issued_on=issued)
+                data = letter_data.thank_you_data(c, c.donors, number=10_000 + n, issued_on=issued)
                 start = time.perf_counter()
-                letters.render_pdf(data, texts)
+                archive.render_pdf(data, texts)
                 pure_times.append(time.perf_counter() - start)
 
-            batch = letters.create_batch(ids[args.count + 1 :], by=None)
+            batch = jobs.create_batch(ids[args.count + 1 :], by=None)
             db.session.commit()
             start = time.perf_counter()
-            letters.run_batch(batch.id, issued_on=issued)
+            jobs.run_batch(batch.id, issued_on=issued)
             batch_seconds = time.perf_counter() - start
             assert db.session.get(LetterBatch, batch.id).status == "done"
 

@@ -146,9 +146,9 @@ def test_queue_batch_progress_and_downloads(client, auth, ids, app):
 
 def test_running_batch_page_refreshes_without_js(client, auth, ids, app):
     with app.app_context():
-        from ceroc_donations.letters import service as letters
+        from ceroc_donations.letters import jobs
 
-        b = letters.create_batch([ids.single], by=None)
+        b = jobs.create_batch([ids.single], by=None)
         db.session.commit()
         batch_id = b.id
     auth.login("board")
@@ -171,7 +171,7 @@ def test_batch_in_a_real_worker_process(client, auth, ids, app):
         if status["status"] in ("done", "failed"):
             break
         time.sleep(0.2)
-    from ceroc_donations.letters.service import WORKERS
+    from ceroc_donations.letters.jobs import WORKERS
 
     for process in WORKERS:
         assert process.wait(timeout=30) == 0

@@ -15,7 +15,7 @@ from ceroc_donations.book.inputs import Invalid
 from ceroc_donations.book.models import Contribution
 from ceroc_donations.book.service import Conflict
 from ceroc_donations.extensions import csrf, db
-from ceroc_donations.letters import service as svc
+from ceroc_donations.letters import archive
 from ceroc_donations.letters.models import Letter
 from ceroc_donations.security import api_error, api_requires, api_user
 
@@ -36,7 +36,7 @@ def _csrf_for_sessions():
 
 
 def _json(letter: Letter) -> dict:
-    return svc.letter_json(
+    return archive.letter_json(
         letter, url_for("api_letters.letter_pdf", number=letter.number, _external=True)
     )
 
@@ -55,7 +55,7 @@ def generate(cid: int):
     if not isinstance(force, bool):
         return api_error(422, "Invalid input.", {"force": "Must be true or false."})
     try:
-        made, created = svc.generate_thank_you(c, by=api_user(), mode=mode, force=force)
+        made, created = archive.generate_thank_you(c, by=api_user(), mode=mode, force=force)
     except Invalid as exc:
         db.session.rollback()
         return api_error(422, "Invalid input.", exc.fields)
@@ -80,7 +80,7 @@ def contribution_letters(cid: int):
     return {
         "contribution": c.reference,
         "thank_status": c.thank_status,
-        "letters": [_json(letter) for letter in svc.letters_for(c)],
+        "letters": [_json(letter) for letter in archive.letters_for(c)],
     }
 
 
@@ -104,11 +104,13 @@ def letter_pdf(number: int):
     if found is None:
         return api_error(404, "No letter with this number.")
     try:
-        pdf = svc.read_pdf(found)
-    except svc.ArchiveError as exc:
+        pdf = archive.read_pdf(found)
+    except archive.ArchiveError as exc:
         return api_error(500, str(exc))
     response = Response(pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'attachment; filename="{svc.pdf_filename(found)}"'
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{archive.pdf_filename(found)}"'
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["ETag"] = f'"{found.sha256}"'
     return response

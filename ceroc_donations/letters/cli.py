@@ -62,15 +62,15 @@ AS = click.option(
 def render(reference: str, out: Path, again: bool, mode: str, as_email: str | None):
     """Write the letter of contribution REFERENCE to --out (archived; a new number if none)."""
     from ceroc_donations.book.service import Conflict
-    from ceroc_donations.letters import service as svc
+    from ceroc_donations.letters import archive
 
     c = _gift(reference)
     try:
-        made, created = svc.generate_thank_you(c, by=_user(as_email), mode=mode, force=again)
+        made, created = archive.generate_thank_you(c, by=_user(as_email), mode=mode, force=again)
     except Conflict as exc:
         raise click.ClickException(str(exc)) from None
     db.session.commit()
-    pdf = svc.read_pdf(made[0]) if len(made) == 1 else svc.combined_pdf(made)
+    pdf = archive.read_pdf(made[0]) if len(made) == 1 else archive.combined_pdf(made)
     out.write_bytes(pdf)
     numbers = ", ".join(str(m.number) for m in made)
     click.echo(f"{'Generated' if created else 'Archived'} letter {numbers} → {out}")
@@ -94,24 +94,26 @@ def render(reference: str, out: Path, again: bool, mode: str, as_email: str | No
 def batch(out: Path, references: tuple[str, ...], mode: str, as_email: str | None):
     """Generate the letters of many gifts in one batch and write them to --out."""
     from ceroc_donations.book.inputs import Invalid
-    from ceroc_donations.letters import service as svc
+    from ceroc_donations.letters import archive, delivery, jobs
 
     by = _user(as_email)
-    ids = [_gift(r).id for r in references] if references else [c.id for c in svc.queue()]
+    ids = [_gift(r).id for r in references] if references else [c.id for c in delivery.queue()]
     if not ids:
         click.echo("No gifts waiting for a letter.")
         return
     try:
-        b = svc.create_batch(ids, mode=mode, by=by)
+        b = jobs.create_batch(ids, mode=mode, by=by)
     except Invalid as exc:
         raise click.ClickException(" ".join(exc.fields.values())) from None
     db.session.commit()
     with click.progressbar(
         length=b.total, label=f"Batch {b.id}", show_pos=True, show_eta=True
     ) as bar:
-        svc.run_batch(b.id, progress=lambda done, total: bar.update(1))
-    found = svc.batch_letters(b)
-    out.write_bytes(svc.zip_of(found) if out.suffix.lower() == ".zip" else svc.combined_pdf(found))
+        jobs.run_batch(b.id, progress=lambda done, total: bar.update(1))
+    found = jobs.batch_letters(b)
+    out.write_bytes(
+        archive.zip_of(found) if out.suffix.lower() == ".zip" else archive.combined_pdf(found)
+    )
     click.echo(f"{len(found)} letters ({found[0].number}–{found[-1].number}) → {out}")
 
 

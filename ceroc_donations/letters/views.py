@@ -28,7 +28,9 @@ from ceroc_donations.book.models import Contribution, Donor
 from ceroc_donations.book.service import Conflict, set_thank_status
 from ceroc_donations.database import current_value
 from ceroc_donations.extensions import db
-from ceroc_donations.letters import service as svc
+from ceroc_donations.letters import archive, delivery, jobs
+from ceroc_donations.letters import data as letter_data
+from ceroc_donations.letters import texts as letter_texts
 from ceroc_donations.letters.models import (
     Letter,
     LetterBatch,
@@ -58,7 +60,7 @@ PREVIEW_CSP = (
 
 @bp.app_template_global()
 def contribution_letters(c: Contribution) -> list[Letter]:
-    return svc.letters_for(c)
+    return archive.letters_for(c)
 
 
 @bp.app_template_global()
@@ -159,7 +161,7 @@ def queue():
     )
     return render_template(
         "letters/queue.html",
-        gifts=svc.queue(),
+        gifts=delivery.queue(),
         batches=batches,
         can_generate=can(current_user, "letters"),
     )
@@ -167,9 +169,9 @@ def queue():
 
 def _start(batch: LetterBatch) -> None:
     if current_app.config.get("LETTER_BATCH_RUNNER") == "inline":
-        svc.run_batch(batch.id)  # tests: the same function the worker process runs
+        jobs.run_batch(batch.id)  # tests: the same function the worker process runs
     else:
-        svc.start_batch_process(batch.id)
+        jobs.start_batch_process(batch.id)
 
 
 @bp.post("/batches")
@@ -177,12 +179,12 @@ def _start(batch: LetterBatch) -> None:
 def create_batch():
     ids = [i for i in request.form.getlist("ids") if i.isdigit()]
     try:
-        batch = svc.create_batch(ids, mode=request.form.get("mode", "joint"), by=current_user)
+        batch = jobs.create_batch(ids, mode=request.form.get("mode", "joint"), by=current_user)
     except Invalid as exc:
         db.session.rollback()
         return render_template(
             "letters/queue.html",
-            gifts=svc.queue(),
+            gifts=delivery.queue(),
             batches=[],
             can_generate=True,
             errors=exc.fields,
@@ -203,7 +205,7 @@ def _batch_status(batch: LetterBatch) -> dict:
         "status": batch.status,
         "total": batch.total,
         "done": batch.done,
-        "eta_seconds": svc.batch_eta_seconds(batch),
+        "eta_seconds": jobs.batch_eta_seconds(batch),
         "error": batch.error,
         "pdf_url": url_for("letters.batch_pdf", batch_id=batch.id),
         "zip_url": url_for("letters.batch_zip", batch_id=batch.id),
@@ -218,7 +220,7 @@ def batch(batch_id: int):
         "letters/batch.html",
         batch=b,
         status=_batch_status(b),
-        letters=svc.batch_letters(b) if b.status == "done" else [],
+        letters=jobs.batch_letters(b) if b.status == "done" else [],
         can_generate=can(current_user, "letters"),
     )
 
@@ -238,7 +240,7 @@ def _archive_damaged(exc: Exception):
 
 def _finished_letters(batch_id: int) -> list[Letter]:
     b = _batch_or_404(batch_id)
-    found = svc.batch_letters(b)
+    found = jobs.batch_letters(b)
     if b.status != "done" or not found:
         abort(404)
     return found
@@ -249,8 +251,8 @@ def _finished_letters(batch_id: int) -> list[Letter]:
 def batch_pdf(batch_id: int):
     found = _finished_letters(batch_id)
     try:
-        pdf = svc.combined_pdf(found)
-    except svc.ArchiveError as exc:
+        pdf = archive.combined_pdf(found)
+    except archive.ArchiveError as exc:
         return _archive_damaged(exc)
     return _pdf_response(pdf, f"CEROC-letters-batch-{batch_id}.pdf")
 
@@ -260,8 +262,8 @@ def batch_pdf(batch_id: int):
 def batch_zip(batch_id: int):
     found = _finished_letters(batch_id)
     try:
-        data = svc.zip_of(found)
-    except svc.ArchiveError as exc:
+        data = archive.zip_of(found)
+    except archive.ArchiveError as exc:
         return _archive_damaged(exc)
     response = Response(data, mimetype="application/zip")
     response.headers["Content-Disposition"] = (
@@ -275,9 +277,9 @@ def batch_zip(batch_id: int):
 def batch_sent(batch_id: int):
     b = _batch_or_404(batch_id)
     count = 0
-    for letter in svc.batch_letters(b):
+    for letter in jobs.batch_letters(b):
         if letter.status != "sent":
-            svc.mark_sent(letter, "print", by=current_user)
+            delivery.mark_sent(letter, "print", by=current_user)
             count += 1
     db.session.commit()
     flash(_("%(n)d letters marked as printed and sent.", n=count), "success")
@@ -292,8 +294,8 @@ def _contribution(cid: int) -> Contribution:
 
 
 def _draft_data(c: Contribution, mode: str) -> LetterData:
-    groups = svc.recipient_groups(c, mode)
-    return svc.thank_you_data(
+    groups = letter_data.recipient_groups(c, mode)
+    return letter_data.thank_you_data(
         c, groups[0], number=current_value("letter") + 1, issued_on=date.today()
     )
 
@@ -304,7 +306,7 @@ def preview(cid: int):
     c = _contribution(cid)
     try:
         data = _draft_data(c, request.args.get("mode", "joint"))
-        return _preview_response(svc.preview_html(data, svc.current_texts()[0]))
+        return _preview_response(archive.preview_html(data, letter_texts.current_texts()[0]))
     except (Invalid, PlaceholderError) as exc:
         return _problem_page(getattr(exc, "fields", None) or getattr(exc, "messages", []))
 
@@ -318,7 +320,7 @@ def draft_pdf(cid: int):
         data = _draft_data(c, request.args.get("mode", "joint"))
     except Invalid:
         abort(404)
-    pdf = svc.render_pdf(data, svc.current_texts()[0])
+    pdf = archive.render_pdf(data, letter_texts.current_texts()[0])
     return _pdf_response(pdf, f"CEROC-draft-{c.reference}.pdf")
 
 
@@ -327,7 +329,7 @@ def draft_pdf(cid: int):
 def generate(cid: int):
     c = _contribution(cid)
     try:
-        made, created = svc.generate_thank_you(
+        made, created = archive.generate_thank_you(
             c,
             by=current_user,
             mode=request.form.get("mode", "joint"),
@@ -372,10 +374,10 @@ def set_status(cid: int):
 def download(number: int):
     letter = _letter(number)
     try:
-        pdf = svc.read_pdf(letter)
-    except svc.ArchiveError as exc:
+        pdf = archive.read_pdf(letter)
+    except archive.ArchiveError as exc:
         return _archive_damaged(exc)
-    return _pdf_response(pdf, svc.pdf_filename(letter), inline=request.args.get("view") == "1")
+    return _pdf_response(pdf, archive.pdf_filename(letter), inline=request.args.get("view") == "1")
 
 
 def _back(letter: Letter) -> str:
@@ -388,7 +390,7 @@ def _back(letter: Letter) -> str:
 @requires("letters")
 def mark_sent(number: int):
     letter = _letter(number)
-    svc.mark_sent(letter, "print", by=current_user)
+    delivery.mark_sent(letter, "print", by=current_user)
     db.session.commit()
     flash(_("Letter %(n)d marked as printed and handed over.", n=number), "success")
     return redirect(_back(letter))
@@ -399,8 +401,8 @@ def mark_sent(number: int):
 def email(number: int):
     letter = _letter(number)
     try:
-        sent_to = svc.email_letter(letter, by=current_user)
-    except (svc.MailError, svc.ArchiveError) as exc:
+        sent_to = delivery.email_letter(letter, by=current_user)
+    except (delivery.MailError, archive.ArchiveError) as exc:
         db.session.rollback()
         flash(str(exc), "error")
         return redirect(_back(letter))
@@ -420,7 +422,7 @@ def statement(donor_id: int):
     try:
         if not (year.isdigit() and 1990 <= int(year) <= 2200):
             raise Invalid({"year": _("Give a year such as 2026.")})
-        letter = svc.generate_statement(donor, int(year), by=current_user)
+        letter = archive.generate_statement(donor, int(year), by=current_user)
     except Invalid as exc:
         db.session.rollback()
         flash(" ".join(exc.fields.values()), "error")
@@ -434,7 +436,7 @@ def statement(donor_id: int):
 
 
 def _sample_data() -> LetterData:
-    gifts = svc.queue()
+    gifts = delivery.queue()
     if gifts:
         return _draft_data(gifts[0], "joint")
     return LetterData(
@@ -461,29 +463,32 @@ def _texts_page(values, errors, status=200):
         values=values,
         errors=errors,
         versions=versions,
-        fields=svc.EDITABLE_FIELDS,
+        fields=letter_texts.EDITABLE_FIELDS,
         placeholders=PLACEHOLDERS,
-        multiline=svc.MULTILINE_FIELDS,
+        multiline=letter_texts.MULTILINE_FIELDS,
     ), status
 
 
 @bp.get("/texts")
 @requires("letters")
 def texts():
-    texts, _version = svc.current_texts()
-    return _texts_page(svc.texts_to_dict(texts), {})
+    texts, _version = letter_texts.current_texts()
+    return _texts_page(letter_texts.texts_to_dict(texts), {})
 
 
 @bp.post("/texts")
 @requires("letters")
 def save_texts():
     try:
-        texts = svc.parse_texts(request.form)
+        texts = letter_texts.parse_texts(request.form)
     except Invalid as exc:
         db.session.rollback()
-        values = {**svc.texts_to_dict(svc.current_texts()[0]), **request.form.to_dict()}
+        values = {
+            **letter_texts.texts_to_dict(letter_texts.current_texts()[0]),
+            **request.form.to_dict(),
+        }
         return _texts_page(values, exc.fields, 422)
-    version = svc.save_texts(texts, by=current_user)
+    version = letter_texts.save_texts(texts, by=current_user)
     db.session.commit()
     flash(
         _("Letter texts saved as version %(n)d; new letters use it.", n=version.number), "success"
@@ -495,7 +500,7 @@ def save_texts():
 @requires("letters")
 def preview_texts():
     try:
-        texts = svc.parse_texts(request.form)
+        texts = letter_texts.parse_texts(request.form)
     except Invalid as exc:
         return _problem_page(exc.fields)
     kind = "statement" if request.form.get("kind") == "statement" else "thank_you"
@@ -512,4 +517,4 @@ def preview_texts():
             year=data.issued_on.year,
             gifts=(GiftLine(data.gift_date, data.reference, data.amount),),
         )
-    return _preview_response(svc.preview_html(data, texts, kind))
+    return _preview_response(archive.preview_html(data, texts, kind))

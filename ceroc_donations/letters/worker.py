@@ -14,7 +14,7 @@ import sys
 
 def main(argv: list[str]) -> int:
     from ceroc_donations import create_app
-    from ceroc_donations.letters.service import run_batch
+    from ceroc_donations.letters.jobs import run_batch
 
     batch_id = int(argv[1])
     config = json.loads(os.environ.get("CEROC_LETTER_WORKER_CONFIG") or "null")

@@ -1,0 +1,286 @@
+"""Numbering, rendering and archiving letters: PDFs stored with their SHA-256.
+
+Every function that changes data flushes and audits; the caller commits. The PDF file is
+written *before* the caller commits its row, so a crash leaves at worst a stray file,
+never a numbered row without its PDF.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import io
+import os
+import threading
+import zipfile
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flask import current_app
+from flask_babel import gettext
+from sqlalchemy import select
+
+from ceroc_donations import audit
+from ceroc_donations.accounts.models import User
+from ceroc_donations.book.models import Contribution, Donor
+from ceroc_donations.book.service import Conflict, set_thank_status
+from ceroc_donations.database import next_value, utcnow
+from ceroc_donations.extensions import db
+from ceroc_donations.letters.data import (
+    letter_data,
+    recipient_groups,
+    statement_data,
+    thank_you_data,
+)
+from ceroc_donations.letters.models import Letter, LetterBatch, LetterTextVersion
+from ceroc_donations.letters.texts import texts_of, version_for_letters
+from ceroc_donations.rendering import LetterData, LetterTexts, render_html
+from ceroc_donations.rendering.letter import Kind, letter_metadata
+
+if TYPE_CHECKING:
+    from ceroc_donations.rendering.pdf import LetterRenderer
+
+
+class ArchiveError(RuntimeError):
+    """An archived PDF is missing or no longer matches its SHA-256."""
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+_local = threading.local()
+# Drop the cached renderer before interpreter teardown: WeasyPrint's FontConfiguration
+# cleans its temporary folder in __del__, which fails once modules are being torn down.
+atexit.register(lambda: _local.__dict__.clear())
+
+
+def renderer() -> LetterRenderer:
+    """This thread's renderer (fonts and stylesheets are parsed once per thread)."""
+    r = getattr(_local, "renderer", None)
+    if r is None:
+        from ceroc_donations.rendering.pdf import LetterRenderer
+
+        r = _local.renderer = LetterRenderer()
+    return r
+
+
+def render_pdf(data: LetterData, texts: LetterTexts, kind: Kind = "thank_you") -> bytes:
+    """PDF/A bytes of one letter; the same data and texts always give the same bytes.
+
+    The PDF's creation and modification dates are the letter's issued date, never the
+    time of rendering.
+    """
+    r = renderer()
+    html = render_html(data, texts, kind, letters_dir=r.letters_dir)
+    document = r.render_document(html, **letter_metadata(data, texts, kind))
+    document.metadata.created = document.metadata.modified = data.issued_on.isoformat()
+    return r.write(document)
+
+
+def preview_html(data: LetterData, texts: LetterTexts, kind: Kind = "thank_you") -> str:
+    return render_html(data, texts, kind)
+
+
+# --- the archive -------------------------------------------------------------------------
+
+
+def archive_dir() -> Path:
+    return Path(current_app.config["ARCHIVE_DIR"])
+
+
+def _write_archive(relative: str, pdf: bytes) -> None:
+    path = archive_dir() / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    with open(tmp, "wb") as handle:
+        handle.write(pdf)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def read_pdf(letter: Letter) -> bytes:
+    """The archived PDF of *letter*, checked against its SHA-256."""
+    path = archive_dir() / letter.pdf_path
+    try:
+        pdf = path.read_bytes()
+    except OSError as exc:
+        raise ArchiveError(gettext("The PDF of letter %(n)d is missing.", n=letter.number)) from exc
+    if hashlib.sha256(pdf).hexdigest() != letter.sha256:
+        raise ArchiveError(
+            gettext("The PDF of letter %(n)d does not match its SHA-256.", n=letter.number)
+        )
+    return pdf
+
+
+def pdf_filename(letter: Letter) -> str:
+    return f"CEROC-letter-{letter.number}.pdf"
+
+
+def archive_letter(
+    *,
+    kind: str,
+    data_for: Callable[[int], LetterData],
+    texts: LetterTexts,
+    version: LetterTextVersion,
+    recipients: list[Donor],
+    by: User | None,
+    contribution: Contribution | None = None,
+    donor: Donor | None = None,
+    year: int | None = None,
+    batch: LetterBatch | None = None,
+) -> Letter:
+    number = next_value("letter")
+    data = data_for(number)
+    pdf = render_pdf(data, texts, kind)  # type: ignore[arg-type]
+    relative = f"{data.issued_on.year}/{number:06d}-{kind.replace('_', '-')}.pdf"
+    _write_archive(relative, pdf)  # before the row is committed
+    letter = Letter(
+        number=number,
+        kind=kind,
+        contribution_id=contribution.id if contribution else None,
+        donor_id=donor.id if donor else None,
+        year=year,
+        language=data.language,
+        issued_on=data.issued_on,
+        text_version_id=version.id,
+        pdf_path=relative,
+        sha256=hashlib.sha256(pdf).hexdigest(),
+        size=len(pdf),
+        batch_id=batch.id if batch else None,
+        generated_by_id=by.id if by else None,
+        generated_at=utcnow(),
+        status="drafted",
+    )
+    letter.recipients = list(recipients)
+    db.session.add(letter)
+    db.session.flush()
+    audit.log(
+        by,
+        "letter.generated",
+        "letter",
+        letter.id,
+        after={
+            "number": number,
+            "kind": kind,
+            "sha256": letter.sha256,
+            "contribution": contribution.reference if contribution else None,
+            "donor_id": donor.id if donor else None,
+            "year": year,
+            "text_version": version.number,
+        },
+    )
+    return letter
+
+
+def letters_for(c: Contribution) -> list[Letter]:
+    return list(
+        db.session.execute(
+            select(Letter).where(Letter.contribution_id == c.id).order_by(Letter.number)
+        ).scalars()
+    )
+
+
+def generate_thank_you(
+    c: Contribution,
+    *,
+    by: User | None,
+    mode: str = "joint",
+    force: bool = False,
+    issued_on: date | None = None,
+    batch: LetterBatch | None = None,
+) -> tuple[list[Letter], bool]:
+    """The gift's letters: the archived ones, or new ones (``True``) if none or *force*.
+
+    The caller commits.
+    """
+    if not force and (existing := letters_for(c)):
+        return existing, False
+    if c.voided:
+        raise Conflict(gettext("%(ref)s is void: it gets no letter.", ref=c.reference))
+    if c.thank_status == "do_not_acknowledge":
+        raise Conflict(gettext("%(ref)s is marked “do not acknowledge”.", ref=c.reference))
+    texts, version = version_for_letters(by)
+    issued_on = issued_on or date.today()
+    made = []
+    for group in recipient_groups(c, mode):
+        made.append(
+            archive_letter(
+                kind="thank_you",
+                texts=texts,
+                version=version,
+                recipients=group,
+                by=by,
+                contribution=c,
+                batch=batch,
+                data_for=lambda n, g=group: thank_you_data(c, g, number=n, issued_on=issued_on),
+            )
+        )
+    if c.thank_status == "not_thanked":
+        set_thank_status(c, "drafted", by=by)
+    return made, True
+
+
+def generate_statement(
+    donor: Donor, year: int, *, by: User | None, issued_on: date | None = None
+) -> Letter:
+    """A yearly statement for *donor*: all gifts of *year* and their total. The caller commits."""
+    statement_data(donor, year, number=0, issued_on=issued_on or date.today())  # checks
+    texts, version = version_for_letters(by)
+    issued_on = issued_on or date.today()
+    return archive_letter(
+        kind="statement",
+        texts=texts,
+        version=version,
+        recipients=[donor],
+        by=by,
+        donor=donor,
+        year=year,
+        data_for=lambda n: statement_data(donor, year, number=n, issued_on=issued_on),
+    )
+
+
+def rerender(letter: Letter) -> bytes:
+    """Render *letter* again from the database and its text version (for checks)."""
+    return render_pdf(letter_data(letter), texts_of(letter.text_version), letter.kind)
+
+
+def combined_pdf(letters: list[Letter]) -> bytes:
+    """One print-ready PDF: every letter starts on a new page."""
+    from ceroc_donations.rendering import combine_pdfs
+
+    return combine_pdfs([read_pdf(letter) for letter in letters])
+
+
+def zip_of(letters: list[Letter]) -> bytes:
+    """A ZIP of the letters' single PDFs."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+        for letter in letters:
+            archive.writestr(pdf_filename(letter), read_pdf(letter))
+    return out.getvalue()
+
+
+def letter_json(letter: Letter, pdf_url: str) -> dict:
+    return {
+        "number": letter.number,
+        "kind": letter.kind,
+        "status": letter.status,
+        "sent_via": letter.sent_via,
+        "sent_at": letter.sent_at.isoformat() if letter.sent_at else None,
+        "sha256": letter.sha256,
+        "size": letter.size,
+        "language": letter.language,
+        "issued_on": letter.issued_on.isoformat(),
+        "contribution": letter.contribution.reference if letter.contribution else None,
+        "donor_id": letter.donor_id,
+        "year": letter.year,
+        "recipients": [
+            {"id": d.id, "name_en": d.name_en, "name_km": d.name_km} for d in letter.recipients
+        ],
+        "text_version": letter.text_version.number if letter.text_version else None,
+        "generated_at": letter.generated_at.isoformat(),
+        "generated_by": letter.generated_by.email if letter.generated_by else None,
+        "pdf_url": pdf_url,
+    }

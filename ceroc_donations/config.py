@@ -27,13 +27,17 @@ class Defaults:
     WTF_CSRF_TIME_LIMIT = None
     BABEL_DEFAULT_LOCALE = "en"
     LANGUAGES = ("en", "km")
-    MAIL_SERVER = "localhost"
+    # No mail server, no email: letters are then offered for printing only.
+    MAIL_SERVER = None
     MAIL_PORT = 25
     MAIL_USE_TLS = False
     MAIL_USERNAME = None
     MAIL_PASSWORD = None
     MAIL_SENDER = "ceroc@localhost"
     TRANSPARENCY_PUBLIC = False
+    # Letter batches run in a worker process of their own ("process"), or inside the
+    # request that starts them ("inline", for one-process installs).
+    LETTER_BATCH_RUNNER = "process"
 
 
 def from_environ(prefix: str = "CEROC_") -> dict:

@@ -240,3 +240,161 @@ def test_batch_runs_synchronously_combined_and_zip(app, ids):
         )
         with pytest.raises(Invalid):
             jobs.create_batch([], by=None)
+
+
+def _record(app, donor_id, fund_id, **form):
+    from ceroc_donations.book import service as svc
+    from ceroc_donations.book.inputs import parse_contribution
+    from tests.conftest import contribution_form
+
+    c = svc.record_contribution(
+        parse_contribution(contribution_form(donor_id, fund_id, **form)), by=None
+    )
+    db.session.flush()
+    return c
+
+
+def test_joint_gift_thanked_each_is_thanked_only_when_every_letter_is_sent(app, ids):
+    with app.app_context():
+        c = db.session.get(Contribution, ids.joint)
+        made, _ = archive.generate_thank_you(c, by=None, mode="each", issued_on=ISSUED)
+        names = {m.recipients[0].name_en: m for m in made}
+        assert [s for _, s in delivery.co_donor_statuses(c)] == ["drafted", "drafted"]
+        delivery.mark_sent(names["Sok Dara"], "print", by=None)
+        assert c.thank_status == "drafted"  # Chan Srey's letter is not sent yet
+        assert {d.name_en: s for d, s in delivery.co_donor_statuses(c)} == {
+            "Sok Dara": "sent",
+            "Chan Srey": "drafted",
+        }
+        assert ids.joint in [g.id for g in delivery.queue()]
+        delivery.mark_sent(names["Chan Srey"], "email", by=None)
+        assert c.thank_status == "sent"
+        assert ids.joint not in [g.id for g in delivery.queue()]
+        # One letter to all: sending it thanks every co-donor at once.
+        single = db.session.get(Contribution, ids.single)
+        letter = archive.generate_thank_you(single, by=None, issued_on=ISSUED)[0][0]
+        delivery.mark_sent(letter, "print", by=None)
+        assert single.thank_status == "sent"
+
+
+def test_thank_status_set_by_hand_follows_the_rules(app, ids):
+    with app.app_context():
+        c = db.session.get(Contribution, ids.single)
+        with pytest.raises(Invalid) as exc:
+            delivery.set_by_hand(c, "sent", by=None)
+        assert "status" in exc.value.fields
+        delivery.set_by_hand(c, "do_not_acknowledge", by=None)
+        assert c.thank_status == "do_not_acknowledge"
+        delivery.set_by_hand(c, "not_thanked", by=None)
+        archive.generate_thank_you(c, by=None, issued_on=ISSUED)
+        with pytest.raises(Conflict):  # a drafted letter exists now
+            delivery.set_by_hand(c, "do_not_acknowledge", by=None)
+        assert c.thank_status == "drafted"
+
+
+def test_draft_has_no_number_and_a_visible_draft_mark(app, ids):
+    from ceroc_donations.letters import data as letter_data
+    from ceroc_donations.rendering import Donor as LetterDonor
+    from ceroc_donations.rendering import LetterData
+
+    with app.app_context():
+        c = db.session.get(Contribution, ids.single)
+        draft = letter_data.draft_data(c)
+        assert draft.number is None and draft.draft
+        texts = letter_texts.current_texts()[0]
+        html = archive.preview_html(draft, texts)
+        assert 'class="draft-mark"' in html and "DRAFT" in html and "ព្រាង" in html
+        assert "Thank you letter DRAFT" in html
+        text = pdf_text(archive.render_pdf(draft, texts))
+        assert "DRAFT" in text and "Thank you letter DRAFT" in text
+        # A draft takes no number: the first generated letter is number 1, unmarked.
+        letter = archive.generate_thank_you(c, by=None, issued_on=ISSUED)[0][0]
+        assert letter.number == 1
+        archived = pdf_text(archive.read_pdf(letter))
+        assert "DRAFT" not in archived and "Thank you letter 1" in archived
+        assert "draft-mark" not in archive.preview_html(letter_data.data_of(letter), texts)
+        # An English-only draft is marked in English only.
+        english = LetterData(
+            number=None,
+            reference="C-1",
+            issued_on=ISSUED,
+            donors=(LetterDonor("A"),),
+            amount=draft.amount,
+            language="en",
+        )
+        html = archive.preview_html(english, texts)
+        assert "DRAFT" in html and "ព្រាង" not in html
+
+
+def test_statement_shows_each_gift_in_its_currency_and_the_total_in_base(app, ids):
+    from ceroc_donations.letters import data as letter_data
+
+    with app.app_context():
+        _record(
+            app,
+            ids.alice,
+            ids.fund,
+            amount="150.00",
+            currency="AUD",
+            exchange_rate="0.66",
+            received_on="2014-10-01",
+        )
+        # Sok Dara's share of a joint gift in Canadian dollars: CA$60 of CA$100 at 0.9.
+        _record(
+            app,
+            ids.bob,
+            ids.fund,
+            donor_ids=[str(ids.bob), str(ids.chan)],
+            amount="100.00",
+            currency="CAD",
+            exchange_rate="0.9",
+            shares=["60.00", "40.00"],
+            received_on="2014-11-01",
+        )
+        db.session.commit()
+        alice = db.session.get(Donor, ids.alice)
+        data = letter_data.statement_data(alice, 2014, number=None, issued_on=ISSUED)
+        shown = [(g.amount.minor, g.amount.currency, g.base_amount) for g in data.gifts]
+        assert shown[:2] == [(40000, "USD", None), (2550, "USD", None)]
+        assert shown[2][:2] == (15000, "AUD") and shown[2][2].minor == 9900
+        assert (data.amount.minor, data.amount.currency) == (40000 + 2550 + 9900, "USD")
+        letter = archive.generate_statement(alice, 2014, by=None, issued_on=ISSUED)
+        text = pdf_text(archive.read_pdf(letter))
+        assert "A$150.00 (= $99.00)" in text and "$524.50" in text
+        bob = db.session.get(Donor, ids.bob)
+        data = letter_data.statement_data(bob, 2014, number=None, issued_on=ISSUED)
+        cad = data.gifts[-1]
+        assert (cad.amount.minor, cad.amount.currency, cad.base_amount.minor) == (6000, "CAD", 5400)
+        assert data.amount.minor == 10000 + 5400  # his US$100 share of the joint gift + US$54
+
+
+def test_statement_year_rule(app, ids):
+    from datetime import date
+
+    from ceroc_donations.letters import data as letter_data
+
+    with app.app_context():
+        alice = db.session.get(Donor, ids.alice)
+        for year in (None, 1989, date.today().year + 1):
+            with pytest.raises(Invalid) as exc:
+                archive.generate_statement(alice, year, by=None)
+            assert "year" in exc.value.fields
+        assert letter_data.check_statement_year(2014) == 2014
+
+
+def test_failed_batch_says_so_for_people_and_logs_the_traceback(app, ids, tmp_path, caplog):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    app.config["ARCHIVE_DIR"] = str(blocker)
+    with app.app_context():
+        batch = jobs.create_batch([ids.single], by=None)
+        db.session.commit()
+        with caplog.at_level("ERROR", logger="ceroc_donations.letters.jobs"):
+            with pytest.raises(OSError):
+                jobs.run_batch(batch.id, issued_on=ISSUED)
+        db.session.refresh(batch)
+        assert batch.status == "failed"
+        assert ids.single_ref in batch.error and "server log" in batch.error
+        assert "Errno" not in batch.error and "not-a-folder" not in batch.error
+    record = next(r for r in caplog.records if r.name == "ceroc_donations.letters.jobs")
+    assert record.exc_info and issubclass(record.exc_info[0], OSError)

@@ -98,6 +98,8 @@ def test_preview_html_has_strict_csp_and_draft_pdf(client, auth, ids):
     csp = r.headers["Content-Security-Policy"]
     assert "default-src 'none'" in csp and "script-src" not in csp
     assert "CNRP Minnesota" in r.get_data(as_text=True)
+    assert "draft-mark" in r.get_data(as_text=True) and "ព្រាង" in r.get_data(as_text=True)
+    assert "Thank you letter DRAFT" in r.get_data(as_text=True)
     assert "/letters/design/letter.css" in r.get_data(as_text=True)
     assert client.get("/letters/design/letter.css").status_code == 200
     assert client.get("/letters/design/fonts.css").status_code == 200
@@ -105,6 +107,7 @@ def test_preview_html_has_strict_csp_and_draft_pdf(client, auth, ids):
     assert client.get("/letters/design/..%2Fconfig.py").status_code == 404
     draft = client.get(f"/letters/contributions/{ids.single}/draft.pdf")
     assert draft.status_code == 200 and draft.data.startswith(b"%PDF")
+    assert "Thank you letter DRAFT" in pdf_text(draft.data)
     with client.application.app_context():
         assert db.session.execute(select(Letter)).first() is None  # a draft is not archived
 
@@ -179,6 +182,28 @@ def test_batch_in_a_real_worker_process(client, auth, ids, app):
     assert client.get(status["pdf_url"]).status_code == 200
 
 
+def test_worker_process_errors_go_to_the_log_with_traceback(
+    client, auth, ids, app, tmp_path, capfd
+):
+    """The worker shares the app's stderr: its failure is logged there, not lost."""
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    app.config.update(LETTER_BATCH_RUNNER="process", ARCHIVE_DIR=str(blocker))
+    auth.login("board")
+    r = client.post("/letters/batches", data={"ids": [str(ids.single)], "mode": "joint"})
+    from ceroc_donations.letters.jobs import WORKERS
+
+    for process in WORKERS:
+        assert process.wait(timeout=60) == 1
+    status = client.get(r.location + ".json").json
+    assert status["status"] == "failed" and "server log" in status["error"]
+    assert "Errno" not in client.get(r.location).get_data(as_text=True)
+    err = capfd.readouterr().err
+    assert "letter batch" in err and "Traceback (most recent call last)" in err
+    assert "not-a-folder" in err  # the details are in the log
+
+
 def test_texts_editor_versions_and_placeholder_errors(client, auth, ids, app):
     auth.login("board")
     page = client.get("/letters/texts")
@@ -197,7 +222,12 @@ def test_texts_editor_versions_and_placeholder_errors(client, auth, ids, app):
     assert r.status_code == 422 and b"Malformed" in r.data
     r = client.post("/letters/texts/preview", data={"body_en": "Dear friend, {amount_en}."})
     assert r.status_code == 200 and "Dear friend, " in r.get_data(as_text=True)
-    assert "400.00." in r.get_data(as_text=True)
+    assert "400.00." in r.get_data(as_text=True)  # letters/sample.json
+    assert "Sok Dara" in r.get_data(as_text=True) and "DRAFT" in r.get_data(as_text=True)
+    r = client.post("/letters/texts/preview", data={"kind": "statement"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "C-2026-0001" in html and "C-2026-0017" in html
+    assert "$550.00" in html and "draft-mark" in html
     assert "default-src 'none'" in r.headers["Content-Security-Policy"]
     r = client.post("/letters/texts", data={"signatory_name_en": "Kem Sokha"})
     assert r.status_code == 302
@@ -218,9 +248,7 @@ def test_email_letter_through_local_smtp(client, auth, ids, app):
             received.append(envelope)
             return "250 OK"
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _free_port()
     controller = Controller(Handler(), hostname="127.0.0.1", port=port)
     controller.start()
     try:
@@ -244,13 +272,65 @@ def test_email_letter_through_local_smtp(client, auth, ids, app):
     assert (row.status, row.sent_via) == ("sent", "email")
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _email_message(client, number, language="en") -> str:
+    """POST the email button, then read the flashed message on the page it leads to."""
+    headers = {"Accept-Language": language}
+    r = client.post(f"/letters/{number}/email", headers=headers)
+    assert r.status_code == 302
+    return client.get(r.location, headers=headers).get_data(as_text=True)
+
+
 def test_email_failure_is_a_message_not_a_500(client, auth, ids, app):
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=1)  # nothing listens there
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=_free_port())  # nothing listens
     auth.login("board")
     client.post(f"/letters/contributions/{ids.joint}/generate")
-    r = client.post("/letters/1/email", follow_redirects=True)
-    assert r.status_code == 200 and b"Nothing was marked as sent" in r.data
+    page = _email_message(client, 1)
+    assert "The mail server did not take the letter. Nothing was marked as sent" in page
+    assert "Errno" not in page and "Refused" not in page
+    page = _email_message(client, 1, "km")
+    assert "ម៉ាស៊ីនមេអ៊ីមែលមិនបានទទួលលិខិតនេះទេ" in page and "Errno" not in page
     assert _letter_row(app, 1).status == "drafted"
+
+
+def test_smtp_refusal_is_a_clear_message(client, auth, ids, app):
+    from aiosmtpd.controller import Controller
+
+    class Refuses:
+        async def handle_DATA(self, server, session, envelope):
+            return "554 5.7.1 Secret internal reason"
+
+    port = _free_port()
+    controller = Controller(Refuses(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+        auth.login("board")
+        client.post(f"/letters/contributions/{ids.single}/generate")
+        page = _email_message(client, 1)
+    finally:
+        controller.stop()
+    assert "The mail server did not take the letter." in page
+    assert "Secret internal reason" not in page and "554" not in page
+    assert _letter_row(app, 1).status == "drafted"
+
+
+def test_email_is_offered_only_with_a_mail_server(client, auth, ids, app):
+    assert app.config["MAIL_SERVER"] is None  # the default: no mail server
+    auth.login("board")
+    client.post(f"/letters/contributions/{ids.single}/generate")
+    page = client.get(f"/contributions/{ids.single}").get_data(as_text=True)
+    assert "Mark printed and sent" in page and "Email it" not in page
+    page = _email_message(client, 1)
+    assert "Email is not set up on this server" in page
+    assert _letter_row(app, 1).status == "drafted"
+    app.config["MAIL_SERVER"] = "127.0.0.1"
+    assert "Email it" in client.get(f"/contributions/{ids.single}").get_data(as_text=True)
 
 
 def test_mark_sent_and_donor_page_statement(client, auth, ids, app):
@@ -268,6 +348,40 @@ def test_mark_sent_and_donor_page_statement(client, auth, ids, app):
         f"/letters/donors/{ids.alice}/statement", data={"year": "2001"}, follow_redirects=True
     )
     assert r.status_code == 200 and b"gave nothing in 2001" in r.data
+    for year in ("1989", "3000", "20x4", "99999999999999999999999"):
+        r = client.post(
+            f"/letters/donors/{ids.alice}/statement", data={"year": year}, follow_redirects=True
+        )
+        assert r.status_code == 200 and b"Give a year such as" in r.data
+
+
+def test_joint_gift_shows_each_co_donors_letter(client, auth, ids, app):
+    auth.login("board")
+    client.post(f"/letters/contributions/{ids.joint}/generate", data={"mode": "each"})
+    client.post("/letters/1/sent")  # Sok Dara's letter only
+    page = client.get(f"/contributions/{ids.joint}").get_data(as_text=True)
+    assert "every co-donor has been sent a letter" in page
+    statuses = page[page.index('class="co-donor-status"') :]
+    assert statuses.index("Sok Dara") < statuses.index("thanked")
+    assert statuses.index("Chan Srey") < statuses.index("letter drafted")
+    with app.app_context():
+        assert db.session.get(Contribution, ids.joint).thank_status == "drafted"
+    chan = client.get(f"/donors/{ids.chan}").get_data(as_text=True)
+    assert "their letter:" in chan and "letter drafted" in chan
+    client.post("/letters/2/sent")
+    with app.app_context():
+        assert db.session.get(Contribution, ids.joint).thank_status == "sent"
+
+
+def test_set_status_by_hand_refuses_what_the_rules_refuse(client, auth, ids, app):
+    auth.login("board")
+    url = f"/letters/contributions/{ids.single}/status"
+    r = client.post(url, data={"status": "sent"}, follow_redirects=True)
+    assert r.status_code == 200 and b"Choose to acknowledge the gift or not" in r.data
+    r = client.post(url, data={"status": "do_not_acknowledge", "next": "//evil.example/"})
+    assert r.status_code == 302 and r.location.endswith("/letters/")
+    with app.app_context():
+        assert db.session.get(Contribution, ids.single).thank_status == "do_not_acknowledge"
 
 
 def test_api_generate_and_download_with_tokens(client, ids, app):

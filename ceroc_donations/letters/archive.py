@@ -29,12 +29,12 @@ from ceroc_donations.book.service import Conflict, set_thank_status
 from ceroc_donations.database import next_value, utcnow
 from ceroc_donations.extensions import db
 from ceroc_donations.letters.data import (
-    letter_data,
+    data_of,
     recipient_groups,
     statement_data,
     thank_you_data,
 )
-from ceroc_donations.letters.models import Letter, LetterBatch, LetterTextVersion
+from ceroc_donations.letters.models import Letter, LetterBatch, LetterTextVersion, letter_recipient
 from ceroc_donations.letters.texts import texts_of, version_for_letters
 from ceroc_donations.rendering import LetterData, LetterTexts, render_html
 from ceroc_donations.rendering.letter import Kind, letter_metadata
@@ -79,6 +79,7 @@ def render_pdf(data: LetterData, texts: LetterTexts, kind: Kind = "thank_you") -
 
 
 def preview_html(data: LetterData, texts: LetterTexts, kind: Kind = "thank_you") -> str:
+    """The HTML of a letter for the browser preview (a draft when *data* has no number)."""
     return render_html(data, texts, kind)
 
 
@@ -175,11 +176,28 @@ def archive_letter(
 
 
 def letters_for(c: Contribution) -> list[Letter]:
+    """The gift's letters, oldest first."""
     return list(
         db.session.execute(
             select(Letter).where(Letter.contribution_id == c.id).order_by(Letter.number)
         ).scalars()
     )
+
+
+def letters_to(donor: Donor) -> list[Letter]:
+    """Every letter *donor* is a recipient of, newest first."""
+    return list(
+        db.session.execute(
+            select(Letter)
+            .join(letter_recipient, letter_recipient.c.letter_id == Letter.id)
+            .where(letter_recipient.c.donor_id == donor.id)
+            .order_by(Letter.number.desc())
+        ).scalars()
+    )
+
+
+def letter_by_number(number: int) -> Letter | None:
+    return db.session.execute(select(Letter).where(Letter.number == number)).scalar()
 
 
 def generate_thank_you(
@@ -226,7 +244,7 @@ def generate_statement(
     donor: Donor, year: int, *, by: User | None, issued_on: date | None = None
 ) -> Letter:
     """A yearly statement for *donor*: all gifts of *year* and their total. The caller commits."""
-    statement_data(donor, year, number=0, issued_on=issued_on or date.today())  # checks
+    statement_data(donor, year, number=None, issued_on=issued_on or date.today())  # checks
     texts, version = version_for_letters(by)
     issued_on = issued_on or date.today()
     return archive_letter(
@@ -243,7 +261,7 @@ def generate_statement(
 
 def rerender(letter: Letter) -> bytes:
     """Render *letter* again from the database and its text version (for checks)."""
-    return render_pdf(letter_data(letter), texts_of(letter.text_version), letter.kind)
+    return render_pdf(data_of(letter), texts_of(letter.text_version), letter.kind)
 
 
 def combined_pdf(letters: list[Letter]) -> bytes:

@@ -1,26 +1,34 @@
-"""Reading the database once into the frozen :class:`LetterData` the renderer needs."""
+"""Reading the database once into the frozen :class:`LetterData` the renderer needs.
+
+Also the rules of what a letter is about: who gets one for a joint gift, which years a
+statement may cover, and the sample data the board's text previews use
+(``letters/sample.json``).
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import date
+from functools import lru_cache
 
 from flask_babel import gettext
 from sqlalchemy import extract, select
 from sqlalchemy.orm import selectinload
 
-from ceroc_donations.book.inputs import Invalid
+from ceroc_donations.book.inputs import Invalid, base_currency
 from ceroc_donations.book.models import Contribution, ContributionDonor, Donor
 from ceroc_donations.extensions import db
 from ceroc_donations.letters.models import Letter
-from ceroc_donations.money import Money
+from ceroc_donations.money import Money, parse_amount
+from ceroc_donations.rendering import LETTERS_DIR, GiftLine, LetterData
 from ceroc_donations.rendering import Donor as LetterDonor
-from ceroc_donations.rendering import GiftLine, LetterData
+from ceroc_donations.rendering.letter import Kind
 
+#: Joint gifts: one letter to all co-donors, or one letter each.
 MODES = ("joint", "each")
-
-
-# --- reading the database into LetterData ------------------------------------------------
+#: The first year a statement may cover (CEROC's books start after it).
+FIRST_STATEMENT_YEAR = 1990
 
 
 def _letter_donor(donor: Donor) -> LetterDonor:
@@ -56,11 +64,11 @@ def thank_you_data(
     c: Contribution,
     recipients: list[Donor],
     *,
-    number: int,
+    number: int | None,
     issued_on: date,
     language: str | None = None,
 ) -> LetterData:
-    """The plain data of a thank-you letter for gift *c* to *recipients*."""
+    """The plain data of a thank-you letter for gift *c* to *recipients* (a draft: no number)."""
     return LetterData(
         number=number,
         reference=c.reference,
@@ -74,37 +82,49 @@ def thank_you_data(
     )
 
 
+def draft_data(c: Contribution, mode: str = "joint") -> LetterData:
+    """The gift's (first) letter as it would be generated today, unnumbered: a draft."""
+    return thank_you_data(c, recipient_groups(c, mode)[0], number=None, issued_on=date.today())
+
+
+def check_statement_year(year: int | None) -> int:
+    """*year* if a statement may cover it; :class:`Invalid` on ``year`` otherwise."""
+    if year is None or not FIRST_STATEMENT_YEAR <= year <= date.today().year:
+        raise Invalid({"year": gettext("Give a year such as 2026.")})
+    return year
+
+
 def statement_gifts(donor: Donor, year: int) -> list[tuple[Contribution, Money]]:
     """The donor's non-void gifts in *year*, oldest first, each with the amount credited."""
-    gifts = (
-        db.session.execute(
-            select(Contribution)
-            .join(ContributionDonor)
-            .where(
-                ContributionDonor.donor_id == donor.id,
-                Contribution.voided.is_(False),
-                extract("year", Contribution.received_on) == year,
-            )
-            .options(selectinload(Contribution.shares))
-            .order_by(Contribution.received_on, Contribution.id)
+    gifts = db.session.execute(
+        select(Contribution)
+        .join(ContributionDonor)
+        .where(
+            ContributionDonor.donor_id == donor.id,
+            Contribution.voided.is_(False),
+            extract("year", Contribution.received_on) == year,
         )
-        .scalars()
-        .all()
+        .options(selectinload(Contribution.shares).selectinload(ContributionDonor.donor))
+        .order_by(Contribution.received_on, Contribution.id)
+    ).scalars()
+    return [(c, _amount_for(c, [donor])) for c in gifts]
+
+
+def _gift_line(c: Contribution, credited: Money) -> GiftLine:
+    """A statement line in the gift's own currency, with its base value when that differs."""
+    base = None
+    if credited.currency != c.base_currency:
+        # The credited share of the base value, rounded down like the donor page.
+        base = Money(c.base_amount_minor * credited.minor // c.amount_minor, c.base_currency)
+    return GiftLine(
+        received_on=c.received_on, reference=c.reference, amount=credited, base_amount=base
     )
-    out = []
-    for c in gifts:
-        share = next(s for s in c.shares if s.donor_id == donor.id)
-        amount = (
-            Money(share.share_minor, c.currency)
-            if (share.share_minor is not None and len(c.shares) > 1)
-            else c.amount
-        )
-        out.append((c, amount))
-    return out
 
 
-def statement_data(donor: Donor, year: int, *, number: int, issued_on: date) -> LetterData:
-    """The plain data of a yearly statement; mixed currencies are shown in the base currency."""
+def statement_data(donor: Donor, year: int, *, number: int | None, issued_on: date) -> LetterData:
+    """The plain data of a yearly statement: each gift in the currency it was given in, and
+    the total in the base currency."""
+    check_statement_year(year)
     gifts = statement_gifts(donor, year)
     if not gifts:
         raise Invalid(
@@ -116,28 +136,21 @@ def statement_data(donor: Donor, year: int, *, number: int, issued_on: date) -> 
                 )
             }
         )
-    currencies = {amount.currency for _, amount in gifts}
-    lines = []
-    for c, amount in gifts:
-        if len(currencies) > 1:
-            # Credited share of the base amount, rounded down like the donor page.
-            amount = Money(c.base_amount_minor * amount.minor // c.amount_minor, c.base_currency)
-        lines.append(GiftLine(received_on=c.received_on, reference=c.reference, amount=amount))
-    currency = lines[0].amount.currency
-    total = Money(sum(line.amount.minor for line in lines), currency)
+    lines = tuple(_gift_line(c, credited) for c, credited in gifts)
+    total = Money(sum(line.counted.minor for line in lines), lines[0].counted.currency)
     return LetterData(
         number=number,
         reference=f"{year}-D{donor.id}",
         issued_on=issued_on,
         donors=(_letter_donor(donor),),
         amount=total,
-        gifts=tuple(lines),
+        gifts=lines,
         year=year,
         language=donor.letter_language or "bilingual",  # type: ignore[arg-type]
     )
 
 
-def letter_data(letter: Letter) -> LetterData:
+def data_of(letter: Letter) -> LetterData:
     """The data *letter* was rendered from, read again from the database."""
     if letter.kind == "statement":
         return statement_data(
@@ -149,4 +162,47 @@ def letter_data(letter: Letter) -> LetterData:
         number=letter.number,
         issued_on=letter.issued_on,
         language=letter.language,
+    )
+
+
+@lru_cache(maxsize=1)
+def _sample() -> dict:
+    with open(LETTERS_DIR / "sample.json", encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def sample_data(kind: Kind = "thank_you") -> LetterData:
+    """Made-up letter data from ``letters/sample.json``, in the base currency, for previews of
+    the board's texts: a draft, so it has no number."""
+    sample = _sample()
+    currency = base_currency()
+    gifts = tuple(
+        GiftLine(
+            received_on=date.fromisoformat(g["received_on"]),
+            reference=g["reference"],
+            amount=parse_amount(g["amount"], currency),
+        )
+        for g in sample["gifts"]
+    )
+    common = {
+        "number": None,
+        "issued_on": date.today(),
+        "donors": tuple(LetterDonor(**d) for d in sample["donors"]),
+    }
+    if kind == "statement":
+        return LetterData(
+            **common,
+            reference=sample["statement_reference"],
+            amount=Money(sum(g.amount.minor for g in gifts), currency),
+            gifts=gifts,
+            year=gifts[0].received_on.year,
+        )
+    first = gifts[0]
+    return LetterData(
+        **common,
+        reference=first.reference,
+        amount=first.amount,
+        received_on=first.received_on,
+        occasion=sample["occasion"],
+        occasion_km=sample["occasion_km"],
     )

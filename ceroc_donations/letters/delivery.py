@@ -1,10 +1,13 @@
-"""Delivering letters: marking them sent, emailing them, and the gifts still to thank.
+"""Delivering letters: marking them sent, emailing them, and which gifts are thanked.
 
-Every function that changes data flushes and audits; the caller commits.
+A gift is thanked when every co-donor has been sent a letter that names them: one letter
+to all, or one letter each. Every function that changes data flushes and audits; the
+caller commits.
 """
 
 from __future__ import annotations
 
+import logging
 import smtplib
 from email.message import EmailMessage
 
@@ -16,12 +19,21 @@ from sqlalchemy.orm import selectinload
 from ceroc_donations import audit
 from ceroc_donations.accounts.models import User
 from ceroc_donations.book.inputs import Invalid
-from ceroc_donations.book.models import Contribution, ContributionDonor
-from ceroc_donations.book.service import set_thank_status
+from ceroc_donations.book.models import Contribution, ContributionDonor, Donor
+from ceroc_donations.book.service import Conflict, set_thank_status
 from ceroc_donations.database import utcnow
 from ceroc_donations.extensions import db
-from ceroc_donations.letters.archive import pdf_filename, read_pdf
-from ceroc_donations.letters.models import Letter
+from ceroc_donations.letters.archive import letters_for, pdf_filename, read_pdf
+from ceroc_donations.letters.jobs import batch_letters
+from ceroc_donations.letters.models import Letter, LetterBatch
+
+LOG = logging.getLogger(__name__)
+
+#: How a letter reached its donor.
+SENT_VIA = ("print", "email")
+#: The thank-you states the board sets by hand, each from the other; the rest follow
+#: from the letters.
+BY_HAND = {"do_not_acknowledge": "not_thanked", "not_thanked": "do_not_acknowledge"}
 
 
 class MailError(RuntimeError):
@@ -29,8 +41,11 @@ class MailError(RuntimeError):
 
 
 def mark_sent(letter: Letter, via: str, *, by: User | None) -> Letter:
-    """Record that *letter* was handed over (``print``) or emailed. The caller commits."""
-    if via not in ("print", "email"):
+    """Record that *letter* was handed over (``print``) or emailed. The caller commits.
+
+    Its gift becomes thanked once every co-donor's letter is sent.
+    """
+    if via not in SENT_VIA:
         raise Invalid({"via": gettext("Choose printed or emailed.")})
     before = {"status": letter.status, "sent_via": letter.sent_via}
     letter.status, letter.sent_via, letter.sent_at = "sent", via, utcnow()
@@ -44,12 +59,64 @@ def mark_sent(letter: Letter, via: str, *, by: User | None) -> Letter:
         before=before,
         after={"status": "sent", "sent_via": via},
     )
-    if letter.contribution is not None and letter.contribution.thank_status in (
-        "not_thanked",
-        "drafted",
+    c = letter.contribution
+    if (
+        c is not None
+        and c.thank_status in ("not_thanked", "drafted")
+        and all(status == "sent" for _, status in co_donor_statuses(c))
     ):
-        set_thank_status(letter.contribution, "sent", by=by)
+        set_thank_status(c, "sent", by=by)
     return letter
+
+
+def mark_batch_sent(batch: LetterBatch, *, by: User | None) -> int:
+    """Mark the batch's letters not yet sent as printed and sent; returns how many."""
+    waiting = [letter for letter in batch_letters(batch) if letter.status != "sent"]
+    for letter in waiting:
+        mark_sent(letter, "print", by=by)
+    return len(waiting)
+
+
+def co_donor_statuses(c: Contribution) -> list[tuple[Donor, str]]:
+    """Each co-donor of *c* with their own state: ``sent`` once a letter naming them was sent,
+    ``drafted`` while it is not, ``not_thanked`` before any letter names them."""
+    named: dict[int, set[str]] = {}
+    for letter in letters_for(c):
+        for donor in letter.recipients:
+            named.setdefault(donor.id, set()).add(letter.status)
+    out = []
+    for donor in c.donors:
+        states = named.get(donor.id, set())
+        out.append((donor, "sent" if "sent" in states else "drafted" if states else "not_thanked"))
+    return out
+
+
+def co_donor_status(c: Contribution, donor: Donor) -> str:
+    """*donor*'s own thank-you state for gift *c* (see :func:`co_donor_statuses`)."""
+    return next(status for d, status in co_donor_statuses(c) if d.id == donor.id)
+
+
+def set_by_hand(c: Contribution, status: str, *, by: User | None) -> Contribution:
+    """Mark a gift "do not acknowledge", or take that back. The caller commits."""
+    if c.voided:
+        raise Conflict(gettext("%(ref)s is void: it gets no letter.", ref=c.reference))
+    if status not in BY_HAND:
+        raise Invalid({"status": gettext("Choose to acknowledge the gift or not.")})
+    if c.thank_status == status:
+        return c
+    if c.thank_status != BY_HAND[status]:
+        raise Conflict(
+            gettext(
+                "%(ref)s already has a letter: it can no longer be set by hand.",
+                ref=c.reference,
+            )
+        )
+    return set_thank_status(c, status, by=by)
+
+
+def email_configured() -> bool:
+    """Whether a mail server is set (CEROC_MAIL_SERVER): email is offered only then."""
+    return bool(current_app.config.get("MAIL_SERVER"))
 
 
 def email_subject(letter: Letter) -> str:
@@ -61,8 +128,11 @@ def email_subject(letter: Letter) -> str:
 def email_letter(letter: Letter, *, by: User | None, to: list[str] | None = None) -> list[str]:
     """Email *letter* with its PDF attached and mark it sent; returns the addresses.
 
-    Raises :class:`MailError` (nothing is marked) when no address or the server fails.
+    Raises :class:`MailError` (nothing is marked) when email is not set up, the donor has
+    no address, or the server fails; the server's own words go to the log only.
     """
+    if not email_configured():
+        raise MailError(gettext("Email is not set up on this server: print the letter instead."))
     to = to or [d.email for d in letter.recipients if d.email]
     if not to:
         raise MailError(
@@ -95,11 +165,11 @@ def email_letter(letter: Letter, *, by: User | None, to: list[str] | None = None
                 smtp.login(cfg["MAIL_USERNAME"], cfg.get("MAIL_PASSWORD") or "")
             smtp.send_message(message)
     except (smtplib.SMTPException, OSError) as exc:
+        LOG.warning("letter %s: the mail server refused it", letter.number, exc_info=True)
         raise MailError(
             gettext(
-                "The mail server did not take the letter (%(detail)s). Nothing was marked as "
-                "sent; try again or print it.",
-                detail=f"{exc.__class__.__name__}: {exc}",
+                "The mail server did not take the letter. Nothing was marked as sent: try "
+                "again later, or print it."
             )
         ) from exc
     mark_sent(letter, "email", by=by)

@@ -115,3 +115,12 @@ def version_for_letters(by: User | None) -> tuple[LetterTexts, LetterTextVersion
         version = save_texts(texts, by=by)
         texts = texts_of(version)
     return texts, version
+
+
+def recent_versions(limit: int = 20) -> list[LetterTextVersion]:
+    """The latest saved versions of the texts, newest first."""
+    return list(
+        db.session.execute(
+            select(LetterTextVersion).order_by(LetterTextVersion.number.desc()).limit(limit)
+        ).scalars()
+    )

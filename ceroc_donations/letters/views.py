@@ -1,8 +1,11 @@
-"""Thank-you letters: queue, batches, previews, archive downloads, sending, text versions."""
+"""Thank-you letters: queue, batches, previews, archive downloads, sending, text versions.
+
+Each view parses the request, calls one service of the letters package, commits, and
+flashes and redirects or renders. The rules live in the services.
+"""
 
 from __future__ import annotations
 
-from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -10,7 +13,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -21,31 +23,16 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import escape
-from sqlalchemy import select
 
 from ceroc_donations.book.inputs import Invalid
 from ceroc_donations.book.models import Contribution, Donor
-from ceroc_donations.book.service import Conflict, set_thank_status
-from ceroc_donations.database import current_value
+from ceroc_donations.book.service import Conflict
 from ceroc_donations.extensions import db
 from ceroc_donations.letters import archive, delivery, jobs
 from ceroc_donations.letters import data as letter_data
 from ceroc_donations.letters import texts as letter_texts
-from ceroc_donations.letters.models import (
-    Letter,
-    LetterBatch,
-    LetterTextVersion,
-    letter_recipient,
-)
-from ceroc_donations.money import Money
-from ceroc_donations.rendering import (
-    FONT_FILES,
-    LETTERS_DIR,
-    PLACEHOLDERS,
-    LetterData,
-    PlaceholderError,
-)
-from ceroc_donations.rendering import Donor as LetterDonor
+from ceroc_donations.letters.models import Letter, LetterBatch
+from ceroc_donations.rendering import FONT_FILES, LETTERS_DIR, PLACEHOLDERS, PlaceholderError
 from ceroc_donations.rendering.fonts import FONT_FACES
 from ceroc_donations.security import can, requires
 
@@ -58,25 +45,15 @@ PREVIEW_CSP = (
 )
 
 
-@bp.app_template_global()
-def contribution_letters(c: Contribution) -> list[Letter]:
-    return archive.letters_for(c)
-
-
-@bp.app_template_global()
-def donor_letters(donor: Donor) -> list[Letter]:
-    return list(
-        db.session.execute(
-            select(Letter)
-            .join(letter_recipient, letter_recipient.c.letter_id == Letter.id)
-            .where(letter_recipient.c.donor_id == donor.id)
-            .order_by(Letter.number.desc())
-        ).scalars()
-    )
+bp.add_app_template_global(archive.letters_for, "contribution_letters")
+bp.add_app_template_global(archive.letters_to, "donor_letters")
+bp.add_app_template_global(delivery.co_donor_statuses)
+bp.add_app_template_global(delivery.co_donor_status)
+bp.add_app_template_global(delivery.email_configured)
 
 
 def _letter(number: int) -> Letter:
-    return db.session.execute(select(Letter).where(Letter.number == number)).scalar() or abort(404)
+    return archive.letter_by_number(number) or abort(404)
 
 
 def _pdf_response(pdf: bytes, filename: str, *, inline: bool = False) -> Response:
@@ -154,24 +131,12 @@ def design(name: str):
 @bp.get("/")
 @requires("letters_download")
 def queue():
-    batches = (
-        db.session.execute(select(LetterBatch).order_by(LetterBatch.id.desc()).limit(5))
-        .scalars()
-        .all()
-    )
     return render_template(
         "letters/queue.html",
         gifts=delivery.queue(),
-        batches=batches,
+        batches=jobs.recent_batches(),
         can_generate=can(current_user, "letters"),
     )
-
-
-def _start(batch: LetterBatch) -> None:
-    if current_app.config.get("LETTER_BATCH_RUNNER") == "inline":
-        jobs.run_batch(batch.id)  # tests: the same function the worker process runs
-    else:
-        jobs.start_batch_process(batch.id)
 
 
 @bp.post("/batches")
@@ -191,7 +156,7 @@ def create_batch():
             ticked={int(i) for i in ids},
         ), 422
     db.session.commit()
-    _start(batch)
+    jobs.start_batch(batch)
     return redirect(url_for("letters.batch", batch_id=batch.id))
 
 
@@ -275,12 +240,7 @@ def batch_zip(batch_id: int):
 @bp.post("/batches/<int:batch_id>/sent")
 @requires("letters")
 def batch_sent(batch_id: int):
-    b = _batch_or_404(batch_id)
-    count = 0
-    for letter in jobs.batch_letters(b):
-        if letter.status != "sent":
-            delivery.mark_sent(letter, "print", by=current_user)
-            count += 1
+    count = delivery.mark_batch_sent(_batch_or_404(batch_id), by=current_user)
     db.session.commit()
     flash(_("%(n)d letters marked as printed and sent.", n=count), "success")
     return redirect(url_for("letters.queue"))
@@ -293,19 +253,12 @@ def _contribution(cid: int) -> Contribution:
     return db.session.get(Contribution, cid) or abort(404)
 
 
-def _draft_data(c: Contribution, mode: str) -> LetterData:
-    groups = letter_data.recipient_groups(c, mode)
-    return letter_data.thank_you_data(
-        c, groups[0], number=current_value("letter") + 1, issued_on=date.today()
-    )
-
-
 @bp.get("/contributions/<int:cid>/preview")
 @requires("letters_download")
 def preview(cid: int):
     c = _contribution(cid)
     try:
-        data = _draft_data(c, request.args.get("mode", "joint"))
+        data = letter_data.draft_data(c, request.args.get("mode", "joint"))
         return _preview_response(archive.preview_html(data, letter_texts.current_texts()[0]))
     except (Invalid, PlaceholderError) as exc:
         return _problem_page(getattr(exc, "fields", None) or getattr(exc, "messages", []))
@@ -314,10 +267,10 @@ def preview(cid: int):
 @bp.get("/contributions/<int:cid>/draft.pdf")
 @requires("letters_download")
 def draft_pdf(cid: int):
-    """The letter as it would be generated now; not numbered for good, not archived."""
+    """The letter as it would be generated now: marked DRAFT, unnumbered, not archived."""
     c = _contribution(cid)
     try:
-        data = _draft_data(c, request.args.get("mode", "joint"))
+        data = letter_data.draft_data(c, request.args.get("mode", "joint"))
     except Invalid:
         abort(404)
     pdf = archive.render_pdf(data, letter_texts.current_texts()[0])
@@ -337,7 +290,7 @@ def generate(cid: int):
         )
     except (Invalid, Conflict) as exc:
         db.session.rollback()
-        flash(" ".join(exc.fields.values()) if isinstance(exc, Invalid) else str(exc), "error")
+        flash(_message(exc), "error")
         return redirect(url_for("contributions.detail", cid=cid) + "#thank-you-letter")
     db.session.commit()
     numbers = ", ".join(str(m.number) for m in made)
@@ -352,18 +305,27 @@ def generate(cid: int):
 @requires("letters")
 def set_status(cid: int):
     c = _contribution(cid)
-    status = request.form.get("status")
-    if status not in ("do_not_acknowledge", "not_thanked") or c.voided:
-        abort(400)
-    set_thank_status(c, status, by=current_user)
+    try:
+        delivery.set_by_hand(c, request.form.get("status", ""), by=current_user)
+    except (Invalid, Conflict) as exc:
+        db.session.rollback()
+        flash(_message(exc), "error")
+        return redirect(_local_next())
     db.session.commit()
     flash(_("%(ref)s updated.", ref=c.reference), "success")
-    return redirect(
-        request.form.get("next")
-        if request.form.get("next", "").startswith("/")
-        and not request.form.get("next", "").startswith("//")
-        else url_for("letters.queue")
-    )
+    return redirect(_local_next())
+
+
+def _local_next() -> str:
+    """The form's ``next`` when it is a path on this site; the queue otherwise."""
+    target = request.form.get("next", "")
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("letters.queue")
+
+
+def _message(exc: Invalid | Conflict) -> str:
+    return " ".join(exc.fields.values()) if isinstance(exc, Invalid) else str(exc)
 
 
 # --- archived letters --------------------------------------------------------------------
@@ -418,11 +380,9 @@ def email(number: int):
 @requires("letters")
 def statement(donor_id: int):
     donor = db.session.get(Donor, donor_id) or abort(404)
-    year = request.form.get("year", "")
+    year = request.form.get("year", type=int)
     try:
-        if not (year.isdigit() and 1990 <= int(year) <= 2200):
-            raise Invalid({"year": _("Give a year such as 2026.")})
-        letter = archive.generate_statement(donor, int(year), by=current_user)
+        letter = archive.generate_statement(donor, year, by=current_user)
     except Invalid as exc:
         db.session.rollback()
         flash(" ".join(exc.fields.values()), "error")
@@ -435,34 +395,12 @@ def statement(donor_id: int):
 # --- the board's texts -------------------------------------------------------------------
 
 
-def _sample_data() -> LetterData:
-    gifts = delivery.queue()
-    if gifts:
-        return _draft_data(gifts[0], "joint")
-    return LetterData(
-        number=current_value("letter") + 1,
-        reference="C-2026-0001",
-        issued_on=date.today(),
-        donors=(LetterDonor("Sok Dara", "សុខ តារា"),),
-        amount=Money(40000, current_app.config["BASE_CURRENCY"]),
-        received_on=date.today(),
-        occasion="Annual gathering",
-    )
-
-
 def _texts_page(values, errors, status=200):
-    versions = (
-        db.session.execute(
-            select(LetterTextVersion).order_by(LetterTextVersion.number.desc()).limit(20)
-        )
-        .scalars()
-        .all()
-    )
     return render_template(
         "letters/texts.html",
         values=values,
         errors=errors,
-        versions=versions,
+        versions=letter_texts.recent_versions(),
         fields=letter_texts.EDITABLE_FIELDS,
         placeholders=PLACEHOLDERS,
         multiline=letter_texts.MULTILINE_FIELDS,
@@ -504,17 +442,5 @@ def preview_texts():
     except Invalid as exc:
         return _problem_page(exc.fields)
     kind = "statement" if request.form.get("kind") == "statement" else "thank_you"
-    data = _sample_data()
-    if kind == "statement":
-        from ceroc_donations.rendering import GiftLine
-
-        data = LetterData(
-            number=data.number,
-            reference="2026",
-            issued_on=data.issued_on,
-            donors=data.donors,
-            amount=data.amount,
-            year=data.issued_on.year,
-            gifts=(GiftLine(data.gift_date, data.reference, data.amount),),
-        )
+    data = letter_data.sample_data(kind)
     return _preview_response(archive.preview_html(data, texts, kind))

@@ -34,6 +34,9 @@ Kind = Literal["thank_you", "statement"]
 #: The repository's ``letters/`` folder: designs (templates, CSS) and default texts.
 LETTERS_DIR = Path(__file__).resolve().parents[2] / "letters"
 TEMPLATES = {"thank_you": "thank_you.html", "statement": "statement.html"}
+#: What a draft shows where a letter's number would be: a draft has no number.
+DRAFT_EN = "DRAFT"
+DRAFT_KM = "ព្រាង"
 
 
 @dataclass(frozen=True)
@@ -46,11 +49,20 @@ class Donor:
 
 @dataclass(frozen=True)
 class GiftLine:
-    """One gift in a yearly statement."""
+    """One gift in a yearly statement, in the currency it was given in.
+
+    *base_amount* is its value in the statement's (base) currency when that differs.
+    """
 
     received_on: date
     reference: str
     amount: Money
+    base_amount: Money | None = None
+
+    @property
+    def counted(self) -> Money:
+        """What the gift adds to the statement's total."""
+        return self.base_amount or self.amount
 
 
 @dataclass(frozen=True)
@@ -59,9 +71,10 @@ class LetterData:
 
     A joint gift lists all its co-donors in *donors*; the amount is shown once.
     For a yearly statement, *gifts* lists the year's gifts and *amount* is their total.
+    A draft has no *number* (``None``): it is marked DRAFT and shows no letter number.
     """
 
-    number: int
+    number: int | None
     reference: str
     issued_on: date
     donors: tuple[Donor, ...]
@@ -86,8 +99,12 @@ class LetterData:
         object.__setattr__(self, "donors", donors)
         object.__setattr__(self, "gifts", tuple(self.gifts))
         for gift in self.gifts:
-            if gift.amount.currency != self.amount.currency:
-                raise ValueError("all gifts of a statement must be in the statement's currency")
+            if gift.counted.currency != self.amount.currency:
+                raise ValueError("every gift of a statement must count in the total's currency")
+
+    @property
+    def draft(self) -> bool:
+        return self.number is None
 
     @property
     def gift_date(self) -> date:
@@ -202,8 +219,8 @@ def placeholder_values(data: LetterData) -> dict[str, str]:
         "occasion_km": data.occasion_km or data.occasion,
         "purpose": data.purpose,
         "purpose_km": data.purpose_km or data.purpose,
-        "letter_number": str(data.number),
-        "letter_number_km": to_khmer_digits(str(data.number)),
+        "letter_number": DRAFT_EN if data.draft else str(data.number),
+        "letter_number_km": DRAFT_KM if data.draft else to_khmer_digits(str(data.number)),
         "reference": data.reference,
         "year": year,
         "year_km": to_khmer_digits(year),
@@ -274,6 +291,8 @@ class LetterTemplates:
             lang="en" if data.language == "en" else "km",
             labels_km=texts.labels_km,
             labels_en=texts.labels_en,
+            draft_km=DRAFT_KM,
+            draft_en=DRAFT_EN,
         )
 
 
@@ -300,7 +319,8 @@ def letter_metadata(data: LetterData, texts: LetterTexts, kind: Kind) -> dict[st
     if kind == "statement":
         title = f"{texts.org_short} contributions {data.statement_year} – {donors}"
     else:
-        title = f"{texts.org_short} thank you letter {data.number} – {donors}"
+        number = DRAFT_EN if data.draft else data.number
+        title = f"{texts.org_short} thank you letter {number} – {donors}"
     return {
         "title": title,
         "author": f"{texts.org_name_en} ({texts.org_short})",

@@ -21,7 +21,7 @@ from ceroc_donations.book.models import (
     LedgerEntry,
 )
 from ceroc_donations.extensions import db
-from ceroc_donations.money import Money
+from ceroc_donations.money import Money, joint_shares
 
 
 @dataclass(frozen=True)
@@ -304,7 +304,10 @@ def donor_history(donor: Donor) -> tuple[list[Contribution], list[YearTotal]]:
         share = next(s for s in c.shares if s.donor_id == donor.id)
         credited = c.base_amount_minor
         if share.share_minor is not None and c.amount_minor:
-            credited = c.base_amount_minor * share.share_minor // c.amount_minor
+            parts = joint_shares(
+                c.base_amount_minor, c.amount_minor, [s.share_minor for s in c.shares]
+            )
+            credited = parts[c.shares.index(share)]
         entry = per_year.setdefault(c.received_on.year, [0, 0])
         entry[0] += 1
         entry[1] += credited

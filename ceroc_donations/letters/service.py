@@ -35,7 +35,7 @@ from ceroc_donations.book.models import Contribution, ContributionDonor, Donor
 from ceroc_donations.database import next_value, utcnow
 from ceroc_donations.extensions import db
 from ceroc_donations.letters.models import Letter, LetterBatch, LetterTextVersion
-from ceroc_donations.money import Money
+from ceroc_donations.money import Money, joint_shares
 from ceroc_donations.rendering import Donor as LetterDonor
 from ceroc_donations.rendering import GiftLine, LetterData, LetterTexts, render_html, validate
 from ceroc_donations.rendering.letter import Kind, letter_metadata
@@ -234,6 +234,14 @@ def statement_gifts(donor: Donor, year: int) -> list[tuple[Contribution, Money]]
     return out
 
 
+def credited_base(c: Contribution, donor: Donor, amount: Money) -> int:
+    """The base amount behind *amount*: the whole gift's, or the donor's joint share."""
+    if amount.minor == c.amount_minor:
+        return c.base_amount_minor
+    parts = joint_shares(c.base_amount_minor, c.amount_minor, [s.share_minor for s in c.shares])
+    return parts[[s.donor_id for s in c.shares].index(donor.id)]
+
+
 def statement_data(donor: Donor, year: int, *, number: int, issued_on: date) -> LetterData:
     """The plain data of a yearly statement; mixed currencies are shown in the base currency."""
     gifts = statement_gifts(donor, year)
@@ -251,8 +259,8 @@ def statement_data(donor: Donor, year: int, *, number: int, issued_on: date) -> 
     lines = []
     for c, amount in gifts:
         if len(currencies) > 1:
-            # Credited share of the base amount, rounded down like the donor page.
-            amount = Money(c.base_amount_minor * amount.minor // c.amount_minor, c.base_currency)
+            # The credited share of the base amount, as on the donor page.
+            amount = Money(credited_base(c, donor, amount), c.base_currency)
         lines.append(GiftLine(received_on=c.received_on, reference=c.reference, amount=amount))
     currency = lines[0].amount.currency
     total = Money(sum(line.amount.minor for line in lines), currency)

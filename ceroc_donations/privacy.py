@@ -146,3 +146,30 @@ def public_labels(contribution_ids: Iterable[int]) -> dict[int, ShownName]:
         for cid in ids
         if cid in gifts
     }
+
+
+def init_templates(app) -> None:
+    """Template globals: ``can('write_book')`` for the logged-in user's capabilities;
+    ``shown_name(donor, gift)`` and ``gift_label(gift)`` for donors as that user may see them."""
+    from flask_login import current_user
+
+    app.jinja_env.globals["can"] = lambda capability: can(current_user, capability)
+    app.jinja_env.globals["shown_name"] = lambda donor, gift=None: public_name(
+        donor, gift, current_user
+    )
+    app.jinja_env.globals["gift_label"] = lambda gift: joined(
+        gift_names(gift.donors, gift, current_user)
+    )
+
+
+def entry_labels(entries: Iterable[Any], viewer: Any) -> dict[int, str]:
+    """The labels of ledger entries as *viewer* may read them: a gift's donors as the
+    public sees them unless *viewer* sees names; expenses as recorded."""
+    entries = list(entries)
+    if sees_names(viewer):
+        return {e.id: e.label for e in entries}
+    shown = public_labels(e.contribution_id for e in entries if e.contribution_id)
+    return {
+        e.id: str(shown.get(e.contribution_id, ANONYMOUS)) if e.contribution_id else e.label
+        for e in entries
+    }

@@ -129,8 +129,9 @@ def detail(cid: int):
 @bp.get("/<int:cid>/receipt")
 @requires("claim")
 def receipt(cid: int):
-    # Every logged-in role may see receipts (members check the books); never public.
-    claim = db.session.get(ExpenseClaim, cid) or abort(404)
+    # A receipt may show the claimant's card or address: only those who may open the claim
+    # (the claimant, the board, the treasurer, admins) get it; never the public.
+    claim = _claim(cid)
     try:
         path = receipts.receipt_file(claim.receipt_path)
     except FileNotFoundError:

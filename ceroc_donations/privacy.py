@@ -26,10 +26,16 @@ from ceroc_donations.book.models import Contribution, ContributionDonor, Donor
 from ceroc_donations.extensions import db
 from ceroc_donations.security import can
 
+
+def N_(message: str) -> str:
+    """Mark *message* for extraction; :class:`ShownName` translates it when shown."""
+    return message
+
+
 #: The English texts are msgids; the Khmer ones are for the report, which renders both.
-ANONYMOUS_EN = "Anonymous donor"
+ANONYMOUS_EN = N_("Anonymous donor")
 ANONYMOUS_KM = "អ្នកបរិច្ចាគអនាមិក"
-INDIVIDUAL_EN = "Individual donor"
+INDIVIDUAL_EN = N_("Individual donor")
 INDIVIDUAL_KM = "អ្នកបរិច្ចាគជាបុគ្គល"
 #: The capability that shows names as recorded and opens donor records.
 NAMES = "donor_names"
@@ -50,7 +56,6 @@ class ShownName:
 
     en: str
     km: str
-    hidden: bool = False  # anonymous: nothing about the donor may be derived from this row
     placeholder: bool = False  # "Anonymous donor" / "Individual donor": translated
     text: str | None = None  # the page's text of several names joined
 
@@ -60,7 +65,7 @@ class ShownName:
         return _(self.en) if self.placeholder else self.en
 
 
-ANONYMOUS = ShownName(ANONYMOUS_EN, ANONYMOUS_KM, hidden=True, placeholder=True)
+ANONYMOUS = ShownName(ANONYMOUS_EN, ANONYMOUS_KM, placeholder=True)
 INDIVIDUAL = ShownName(INDIVIDUAL_EN, INDIVIDUAL_KM, placeholder=True)
 
 
@@ -111,7 +116,6 @@ def joined(names: list[ShownName]) -> ShownName:
     return ShownName(
         " & ".join(n.en for n in names),
         " និង ".join(n.km for n in names),
-        hidden=all(n.hidden for n in names),
         text=" & ".join(str(n) for n in names),
     )
 

@@ -65,6 +65,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.login_message_category = "info"
     init_i18n(app, babel)
 
+    from ceroc_donations.privacy import init_templates
+
+    init_templates(app)
+
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)

@@ -6,6 +6,7 @@ integer minor units stored in the database. No float ever touches an amount.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
@@ -208,3 +209,39 @@ def to_input(money: Money) -> str:
 def to_khmer_digits(text: str) -> str:
     """Replace Latin digits with Khmer digits (Babel has none)."""
     return text.translate(KHMER_DIGITS)
+
+
+def allocate(total_minor: int, shares: Sequence[int]) -> list[int]:
+    """Split *total_minor* in proportion to *shares* (non-negative weights), by largest
+    remainder: each part is within one minor unit of its exact proportion and the parts
+    always sum to *total_minor*. Ties go to the earlier share. All-zero weights split evenly.
+    """
+    if not shares:
+        raise ValueError("allocate needs at least one share")
+    if any(s < 0 for s in shares):
+        raise ValueError("shares must not be negative")
+    weights = list(shares) if sum(shares) else [1] * len(shares)
+    whole = sum(weights)
+    sign = -1 if total_minor < 0 else 1
+    total = abs(total_minor)
+    parts = [total * w // whole for w in weights]
+    # Remainders are (total * w) mod whole; the largest get the minor units left over.
+    order = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % whole), i))
+    for i in order[: total - sum(parts)]:
+        parts[i] += 1
+    return [sign * p for p in parts]
+
+
+def joint_shares(total_minor: int, amount_minor: int, shares: Sequence[int | None]) -> list[int]:
+    """A joint gift's *total_minor* (e.g. its base amount) credited to each co-donor.
+
+    *shares* are the co-donors' recorded shares of the gift's *amount_minor*, ``None``
+    where unknown: known shares are credited in proportion, and what they leave is split
+    evenly between the unknown ones (by :func:`allocate`, so the parts sum to the total).
+    """
+    unknown = sum(1 for s in shares if s is None)
+    if not unknown:
+        return allocate(total_minor, [int(s) for s in shares])  # type: ignore[arg-type]
+    rest = max(amount_minor - sum(s for s in shares if s is not None), 0)
+    # Scaled by the number of unknown shares, so every weight stays an integer.
+    return allocate(total_minor, [rest if s is None else int(s) * unknown for s in shares])

@@ -32,9 +32,10 @@ CAPABILITIES: dict[str, set[str]] = {
         "admin",
         "approve_claims",
         "claim",
+        "donor_names",
     },
-    "treasurer": {"read", "write_book", "letters_download", "claim"},
-    "board": {"read", "letters", "letters_download", "approve_claims", "claim"},
+    "treasurer": {"read", "write_book", "letters_download", "claim", "donor_names"},
+    "board": {"read", "letters", "letters_download", "approve_claims", "claim", "donor_names"},
     "member": {"read", "claim"},
 }
 

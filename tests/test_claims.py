@@ -406,15 +406,33 @@ def test_withdraw_only_own_and_only_while_submitted(app, client, auth, world):
     assert in_app(app, lambda: _claim_events(1)) == ["claim.submitted", "claim.withdrawn"]
 
 
-def test_members_see_their_own_claims_but_any_receipt(app, client, auth, world):
-    auth.login("board")
+@pytest.mark.parametrize(
+    "claimant, viewer, status",
+    [
+        ("member", "member", 200),  # the claimant
+        ("board", "member", 403),  # another member
+        ("member", "board", 200),
+        ("member", "treasurer", 200),
+        ("member", "admin", 200),
+        ("board", "board", 200),
+    ],
+)
+def test_a_receipt_is_served_only_to_the_claimant_board_and_treasurer(
+    app, client, auth, world, claimant, viewer, status
+):
+    auth.login(claimant)
     submit(client)
     auth.logout()
-    auth.login("member")
-    assert "CL-" not in client.get("/claims/").get_data(as_text=True)
-    assert client.get("/claims/1").status_code == 403
+    auth.login(viewer)
+    if viewer != claimant and viewer == "member":
+        assert "CL-" not in client.get("/claims/").get_data(as_text=True)
+    assert client.get("/claims/1").status_code == status
     with client.get("/claims/1/receipt") as got:
-        assert got.status_code == 200 and got.mimetype == "image/png"
+        assert got.status_code == status
+        if status == 200:
+            assert got.mimetype == "image/png" and got.data == PNG
+        else:
+            assert got.data != PNG
     assert client.get("/claims/99/receipt").status_code == 404
 
 

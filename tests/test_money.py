@@ -122,3 +122,50 @@ def test_round_trip_minor_units(minor, currency):
     assert Money.from_decimal(money.amount, currency) == money
     if money.amount <= Decimal("10000000000"):
         assert parse_amount(to_input(money), currency) == money
+
+
+# --- joint-gift shares ------------------------------------------------------------------------
+
+
+@given(
+    st.integers(-(10**15), 10**15),
+    st.lists(st.integers(0, 10**12), min_size=1, max_size=12),
+)
+def test_allocate_sums_to_the_total_and_stays_within_one_unit(total, shares):
+    from fractions import Fraction
+
+    from ceroc_donations.money import allocate
+
+    parts = allocate(total, shares)
+    assert sum(parts) == total
+    weights = shares if sum(shares) else [1] * len(shares)
+    for part, weight in zip(parts, weights, strict=True):
+        exact = Fraction(total * weight, sum(weights))
+        assert abs(part - exact) < 1
+
+
+def test_allocate_largest_remainder():
+    from ceroc_donations.money import allocate
+
+    assert allocate(100, [1, 1, 1]) == [34, 33, 33]
+    assert allocate(1000, [1, 2]) == [333, 667]  # 333.3 and 666.7: the larger remainder wins
+    assert allocate(5, [0, 0]) == [3, 2]
+    with pytest.raises(ValueError):
+        allocate(5, [])
+
+
+@given(
+    st.integers(0, 10**12),
+    st.lists(st.one_of(st.none(), st.integers(1, 10**6)), min_size=1, max_size=8),
+    st.integers(0, 10**6),
+)
+def test_joint_shares_sum_to_the_total(total, shares, extra):
+    from ceroc_donations.money import joint_shares
+
+    amount = sum(s for s in shares if s is not None) + extra
+    parts = joint_shares(total, amount, shares)
+    assert sum(parts) == total and len(parts) == len(shares)
+    if None not in shares:  # then the shares add up to the amount (the form checks it)
+        whole = sum(shares)
+        for part, share in zip(parts, shares, strict=True):
+            assert abs(part * whole - total * share) < whole

@@ -15,11 +15,10 @@ from ceroc_donations.accounts.models import User
 from ceroc_donations.book.models import Contribution, LedgerEntry
 from ceroc_donations.extensions import db
 from ceroc_donations.money import Money, format_money
+from ceroc_donations.privacy import ANONYMOUS_EN, ANONYMOUS_KM
 from ceroc_donations.rendering import FONT_FILES
 from ceroc_donations.rendering.khmer import ZWSP, insert_word_breaks
 from ceroc_donations.rendering.report import (
-    ANONYMOUS_EN,
-    ANONYMOUS_KM,
     ReportData,
     render_report_html,
     render_report_pdf,
@@ -214,13 +213,20 @@ def test_group_only_names_groups(ctx, user, funds):
 @pytest.mark.parametrize(
     "gift_display", ["default", "full_name", "group_only", "initials", "anonymous"]
 )
-def test_english_names_match_the_ledger_page(kind, donor_display, gift_display):
-    from ceroc_donations.ledger.report import public_names
-    from ceroc_donations.ledger.service import public_donor_name
+def test_english_names_match_the_ledger_page(ctx, kind, donor_display, gift_display):
+    from types import SimpleNamespace
+
+    from ceroc_donations.ledger.report import display_names
 
     for name in ("Sok Dara", "Mrs. Janet Seng (Lowell)", "CNRP Minnesota & IKA"):
-        mine = public_names(name, "ឈ្មោះ", kind, donor_display, gift_display)[0]
-        assert mine == public_donor_name(name, kind, donor_display, gift_display)
+        donor = SimpleNamespace(
+            name_en=name, name_km="ឈ្មោះ", kind=kind, public_display=donor_display
+        )
+        gift = SimpleNamespace(public_display=gift_display, donors=[donor])
+        hidden = "anonymous" in (donor_display, gift_display)
+        assert (display_names(gift)[0] == ANONYMOUS_EN) == hidden
+        if gift_display == "group_only" and kind == "person" and not hidden:
+            assert display_names(gift) == ("Individual donor", "អ្នកបរិច្ចាគជាបុគ្គល")
 
 
 @needs_poppler

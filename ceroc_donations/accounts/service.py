@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from ceroc_donations import audit
 from ceroc_donations.accounts.models import ROLES, ApiToken, User
-from ceroc_donations.book.inputs import Invalid
+from ceroc_donations.book.inputs import Invalid, is_email
 from ceroc_donations.database import utcnow
 from ceroc_donations.extensions import db
 from ceroc_donations.security import hash_password, new_api_token
@@ -23,7 +21,7 @@ def _snapshot(user: User) -> dict:
 
 def check_new_user(email: str, name: str, role: str, password: str) -> None:
     errors = {}
-    if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", email or "") or len(email) > 254:
+    if not is_email(email):
         errors["email"] = _("Enter an email address such as name@example.org.")
     elif db.session.execute(
         select(User.id).where(func.lower(User.email) == email.lower())

@@ -7,9 +7,12 @@ from flask import current_app
 from ceroc_donations import audit
 from ceroc_donations.accounts.models import User
 from ceroc_donations.accounts.setting import Setting
+from ceroc_donations.book.models import DONOR_DISPLAY
 from ceroc_donations.extensions import db
 
 TRANSPARENCY_PUBLIC = "transparency_public"
+#: How donors first created by a CSV import are shown publicly: ``anonymous`` or ``named``.
+IMPORT_DONOR_DISPLAY = "import_donor_display"
 
 
 def get(key: str) -> str | None:
@@ -41,3 +44,16 @@ def transparency_public() -> bool:
 
 def set_transparency_public(on: bool, *, by: User | None) -> None:
     put(TRANSPARENCY_PUBLIC, "1" if on else "0", by=by)
+
+
+def import_donor_display() -> str:
+    """The public display of donors a CSV import creates: the admin's choice, else anonymous
+    (nobody asked these donors how they wish to be shown)."""
+    value = get(IMPORT_DONOR_DISPLAY)
+    return value if value in DONOR_DISPLAY else "anonymous"
+
+
+def set_import_donor_display(value: str, *, by: User | None) -> None:
+    if value not in DONOR_DISPLAY:
+        raise ValueError(f"public display must be one of {DONOR_DISPLAY}")
+    put(IMPORT_DONOR_DISPLAY, value, by=by)

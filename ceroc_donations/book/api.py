@@ -39,6 +39,7 @@ from ceroc_donations.book.models import (
 from ceroc_donations.book.service import Conflict
 from ceroc_donations.extensions import csrf, db
 from ceroc_donations.money import Money, to_input
+from ceroc_donations.privacy import public_name, sees_names
 from ceroc_donations.security import api_error, api_requires, api_user, can, user_from_bearer
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -305,21 +306,26 @@ def _voiding(entry) -> dict:
     }
 
 
+def _co_donor(c: Contribution, share, viewer) -> dict:
+    """A co-donor as *viewer* may see them: without the donor's id (which would link the
+    gifts of an anonymous donor) unless they see names as recorded."""
+    shown = public_name(share.donor, c, viewer)
+    return {
+        **({"id": share.donor_id} if sees_names(viewer) else {}),
+        "name_en": shown.en,
+        "name_km": share.donor.name_km if sees_names(viewer) else shown.km,
+        "share": None if share.share_minor is None else _amount(share.share_minor, c.currency),
+        "share_minor": share.share_minor,
+    }
+
+
 def contribution_json(c: Contribution) -> dict:
+    viewer = api_user()
     return {
         "id": c.id,
         "reference": c.reference,
         **money_json(c),
-        "donors": [
-            {
-                "id": s.donor_id,
-                "name_en": s.donor.name_en,
-                "name_km": s.donor.name_km,
-                "share": None if s.share_minor is None else _amount(s.share_minor, c.currency),
-                "share_minor": s.share_minor,
-            }
-            for s in c.shares
-        ],
+        "donors": [_co_donor(c, s, viewer) for s in c.shares],
         "received_on": _day(c.received_on),
         "received_by": c.received_by,
         "occasion": c.occasion,
@@ -328,7 +334,7 @@ def contribution_json(c: Contribution) -> dict:
         "in_kind_description": c.in_kind_description,
         "fund": fund_ref(c.fund),
         "public_display": c.public_display,
-        "note": c.note,
+        "note": c.note if sees_names(viewer) else None,
         "thank_status": c.thank_status,
         **_voiding(c),
     }
@@ -479,7 +485,7 @@ def openapi():
 
 
 @bp.get("/donors")
-@reads
+@api_requires("donor_names")
 def list_donors():
     errors: dict = {}
     cursor = _cursor(queries.decode_donor_cursor, errors)
@@ -494,7 +500,7 @@ def list_donors():
 
 
 @bp.get("/donors/<int:donor_id>")
-@reads
+@api_requires("donor_names")
 def get_donor(donor_id: int):
     return jsonify(donor_json(_get(Donor, donor_id)))
 
@@ -584,6 +590,7 @@ def create_fund():
 @reads
 def list_contributions():
     f, cursor, limit = _filter(thanks=True, donor=True)
+    f = queries.visible_to(f, api_user())
     return _page(queries.contributions_page(f, cursor, limit), contribution_json)
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
-from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy import Select, and_, false, func, or_, select, tuple_
 from sqlalchemy.orm import selectinload
 
 from ceroc_donations.book.inputs import MAX_ID, base_currency
@@ -21,7 +21,8 @@ from ceroc_donations.book.models import (
     LedgerEntry,
 )
 from ceroc_donations.extensions import db
-from ceroc_donations.money import Money
+from ceroc_donations.money import Money, joint_shares
+from ceroc_donations.privacy import sees_names
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,16 @@ class BookFilter:
     thank_status: str | None = None
     category: str | None = None
     donor_id: int | None = None
+    #: Whether ``q`` also matches donors' names (not for those who see public names only).
+    search_donors: bool = True
+
+
+def visible_to(f: BookFilter, viewer) -> BookFilter:
+    """*f* without what would tell who gave a gift shown as anonymous: the donor filter and
+    the search by donor name, for viewers who see donors as the public does."""
+    if sees_names(viewer):
+        return f
+    return replace(f, donor_id=None, search_donors=False)
 
 
 def contributions_page(f: BookFilter, cursor: str | None = None, limit: int = 50) -> Page:
@@ -178,7 +189,9 @@ def contributions_page(f: BookFilter, cursor: str | None = None, limit: int = 50
                     select(ContributionDonor.contribution_id)
                     .join(Donor)
                     .where(or_(Donor.name_en.ilike(like), Donor.name_km.like(like)))
-                ),
+                )
+                if f.search_donors
+                else false(),
             )
         )
     return _keyset(
@@ -304,7 +317,10 @@ def donor_history(donor: Donor) -> tuple[list[Contribution], list[YearTotal]]:
         share = next(s for s in c.shares if s.donor_id == donor.id)
         credited = c.base_amount_minor
         if share.share_minor is not None and c.amount_minor:
-            credited = c.base_amount_minor * share.share_minor // c.amount_minor
+            parts = joint_shares(
+                c.base_amount_minor, c.amount_minor, [s.share_minor for s in c.shares]
+            )
+            credited = parts[c.shares.index(share)]
         entry = per_year.setdefault(c.received_on.year, [0, 0])
         entry[0] += 1
         entry[1] += credited

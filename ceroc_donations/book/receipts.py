@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import current_app
+from flask import Response, abort, current_app, request, send_file
 from flask_babel import gettext as _
 
 #: Magic numbers of the accepted types, with the extension used on disk.
@@ -104,3 +104,26 @@ def receipt_file(path: str) -> Path:
     if not path or "/" in path or path.startswith("."):
         raise FileNotFoundError(path)
     return receipts_dir() / path
+
+
+def send_receipt(path: str | None, mime: str | None, name: str | None) -> Response:
+    """The stored receipt as a response (shown inline, or saved with ``?download=1``);
+    404 when there is none. Never run as a page: no sniffing, no scripts, not cached."""
+    if not path:
+        abort(404)
+    try:
+        file = receipt_file(path)
+    except FileNotFoundError:
+        abort(404)
+    if not file.exists():
+        abort(404)
+    response = send_file(
+        file,
+        mimetype=mime,
+        download_name=name,
+        as_attachment=request.args.get("download") == "1",
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

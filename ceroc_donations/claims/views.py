@@ -11,7 +11,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -129,24 +128,10 @@ def detail(cid: int):
 @bp.get("/<int:cid>/receipt")
 @requires("claim")
 def receipt(cid: int):
-    # Every logged-in role may see receipts (members check the books); never public.
-    claim = db.session.get(ExpenseClaim, cid) or abort(404)
-    try:
-        path = receipts.receipt_file(claim.receipt_path)
-    except FileNotFoundError:
-        abort(404)
-    if not path.exists():
-        abort(404)
-    response = send_file(
-        path,
-        mimetype=claim.receipt_mime,
-        download_name=claim.receipt_name,
-        as_attachment=request.args.get("download") == "1",
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    # A receipt may show the claimant's card or address: only those who may open the claim
+    # (the claimant, the board, the treasurer, admins) get it; never the public.
+    claim = _claim(cid)
+    return receipts.send_receipt(claim.receipt_path, claim.receipt_mime, claim.receipt_name)
 
 
 def _back(claim: ExpenseClaim):

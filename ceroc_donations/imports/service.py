@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ceroc_donations import audit
+from ceroc_donations.accounts import settings
 from ceroc_donations.accounts.models import User
 from ceroc_donations.book import service as book
 from ceroc_donations.book.inputs import Checker, Invalid, parse_contribution, parse_donor
@@ -565,12 +566,15 @@ def run_import(
         )
     donors = _donor_index()
     created: list[Donor] = []
+    display = settings.import_donor_display()
     for row in checked.rows:
         for i, name in enumerate(row.donor_names):
             if donors.get(_normal(name)):
                 continue
             km = row.donor_km[i] if i < len(row.donor_km) else ""
-            donor = book.create_donor(parse_donor({"name_en": name, "name_km": km}), by=by)
+            donor = book.create_donor(
+                parse_donor({"name_en": name, "name_km": km, "public_display": display}), by=by
+            )
             donors[_normal(name)] = [donor.id]
             created.append(donor)
     recorded = []

@@ -4,17 +4,10 @@ Voided entries are left out of every figure. Sums are taken over ``ledger_entry`
 ``fund_month_total``) because a period may start and end on any day, not only on month
 boundaries; both tables hold the same non-voided amounts.
 
-Display names follow the ledger page's public names
-(:func:`ceroc_donations.ledger.service.public_donor_name`), in English and Khmer, and
-nothing else about a donor (email, address, city, note) ever reaches the report:
-
-* the donor's or the gift's ``public_display == "anonymous"`` → "Anonymous donor";
-* the gift's ``"initials"`` → initials of the English name (``Sok Dara`` → ``S. D.``),
-  in both languages;
-* the gift's ``"group_only"`` → a group's name; a person is "Individual donor";
-* otherwise the names, the Khmer spelling in Khmer when known.
-
-Co-donors shown the same way are listed once.
+Donors are named as the public sees them (:func:`ceroc_donations.privacy.public_name`,
+whoever downloads the report), in English and Khmer, and nothing else about a donor
+(email, address, city, note) ever reaches the report. Co-donors shown the same way are
+listed once.
 """
 
 from __future__ import annotations
@@ -33,12 +26,9 @@ from ceroc_donations.book.models import (
     LedgerEntry,
 )
 from ceroc_donations.extensions import db
+from ceroc_donations.privacy import gift_names, joined
 from ceroc_donations.rendering.charts import MonthlyFlow
 from ceroc_donations.rendering.report import (
-    ANONYMOUS_EN,
-    ANONYMOUS_KM,
-    INDIVIDUAL_EN,
-    INDIVIDUAL_KM,
     CategoryRow,
     ContributionRow,
     FundRow,
@@ -46,36 +36,10 @@ from ceroc_donations.rendering.report import (
 )
 
 
-def initials(name: str) -> str:
-    """``Sok Dara`` → ``S. D.`` (as the ledger page writes them)."""
-    return " ".join(part[0].upper() + "." for part in name.replace("&", " ").split() if part)
-
-
-def public_names(
-    name_en: str, name_km: str | None, kind: str, donor_display: str, gift_display: str
-) -> tuple[str, str]:
-    """One donor's public name in English and Khmer (the ledger page's rules)."""
-    if donor_display == "anonymous" or gift_display == "anonymous":
-        return ANONYMOUS_EN, ANONYMOUS_KM
-    if gift_display == "initials":
-        shown = initials(name_en)
-        return (shown, shown) if shown else (ANONYMOUS_EN, ANONYMOUS_KM)
-    if gift_display == "group_only" and kind != "group":
-        return INDIVIDUAL_EN, INDIVIDUAL_KM
-    return name_en, name_km or name_en
-
-
 def display_names(contribution: Contribution) -> tuple[str, str]:
     """How *contribution*'s donors are named in public, in English and in Khmer."""
-    names: list[tuple[str, str]] = []
-    for donor in contribution.donors:
-        pair = public_names(donor.name_en, donor.name_km, donor.kind, donor.public_display,
-                            contribution.public_display)  # fmt: skip
-        if pair not in names:
-            names.append(pair)
-    if not names:
-        return ANONYMOUS_EN, ANONYMOUS_KM
-    return " & ".join(en for en, _km in names), " និង ".join(km for _en, km in names)
+    shown = joined(gift_names(contribution.donors, contribution, None))
+    return shown.en, shown.km
 
 
 def _sums(*where) -> dict[tuple[int, str], int]:

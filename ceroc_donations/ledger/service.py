@@ -46,7 +46,8 @@ from ceroc_donations.book.models import (
 )
 from ceroc_donations.book.queries import decode_cursor, encode_cursor
 from ceroc_donations.extensions import db
-from ceroc_donations.money import Money
+from ceroc_donations.money import Money, joint_shares
+from ceroc_donations.privacy import public_labels
 
 MAX_LIMIT = 200
 
@@ -59,8 +60,6 @@ def _(message: str, **variables) -> str:
 
 
 DIRECTIONS = ("in", "out")
-#: Roles that see donors' names as recorded; others see them as the donors asked to be shown.
-NAMED_ROLES = ("admin", "treasurer", "board")
 
 
 @dataclass(frozen=True)
@@ -344,25 +343,6 @@ def _with_balances(raw: list, f: LedgerFilter, balances: _Balances) -> list[int]
     return [found[r.id] for r in raw]
 
 
-def _initials(name: str) -> str:
-    return " ".join(part[0].upper() + "." for part in name.replace("&", " ").split() if part)
-
-
-def public_donor_name(name_en: str, kind: str, donor_display: str, gift_display: str) -> str:
-    """A donor's name as the public (and members without the named roles) may see it.
-
-    Anonymous at either the donor or the gift wins; ``initials`` shows initials;
-    ``group_only`` shows a group's name and hides a person behind "Individual donor".
-    """
-    if donor_display == "anonymous" or gift_display == "anonymous":
-        return _("Anonymous donor")
-    if gift_display == "initials":
-        return _initials(name_en) or _("Anonymous donor")
-    if gift_display == "group_only" and kind != "group":
-        return _("Individual donor")
-    return name_en
-
-
 def _details(raw: list, *, names: str) -> tuple[dict, dict, dict]:
     """References, void reasons and (for public names) labels of the contributions and
     expenses behind *raw*: three queries per page at most."""
@@ -382,24 +362,7 @@ def _details(raw: list, *, names: str) -> tuple[dict, dict, dict]:
         ):
             contributions[cid] = (ref, reason, display)
         if names == "public":
-            parts: dict[int, list[str]] = {}
-            for cid, name, kind, donor_display in db.session.execute(
-                select(
-                    ContributionDonor.contribution_id,
-                    Donor.name_en,
-                    Donor.kind,
-                    Donor.public_display,
-                )
-                .join(Donor)
-                .where(ContributionDonor.contribution_id.in_(cids))
-                .order_by(ContributionDonor.contribution_id, ContributionDonor.position)
-            ):
-                shown = public_donor_name(
-                    name, kind, donor_display, contributions.get(cid, (None, None, "default"))[2]
-                )
-                if shown not in parts.setdefault(cid, []):
-                    parts[cid].append(shown)
-            labels = {cid: " & ".join(p) for cid, p in parts.items()}
+            labels = {cid: str(name) for cid, name in public_labels(cids).items()}
     if eids:
         for eid, ref, reason in db.session.execute(
             select(Expense.id, Expense.reference, Expense.void_reason).where(Expense.id.in_(eids))
@@ -442,7 +405,7 @@ def ledger_page(
     """One page of the ledger, newest first, with the running balance on every row.
 
     *names* is ``"recorded"`` (donors' names as entered) or ``"public"`` (as the donors
-    asked to be shown; expenses by category; see :func:`public_donor_name`).
+    asked to be shown; expenses by category; see :func:`ceroc_donations.privacy.public_name`).
     """
     limit = max(1, limit)
     after = decode_cursor(cursor) if isinstance(cursor, str) else cursor
@@ -611,18 +574,29 @@ def spending_by_category(f: LedgerFilter) -> list[tuple[str, int]]:
     return sorted(rows, key=lambda r: (-r[1], r[0]))
 
 
-def contributions_by_place(f: LedgerFilter) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+#: A place with fewer donors than this is shown as "Other" on the charts, so a chart can
+#: never be read as one donor's giving.
+MIN_DONORS_PER_PLACE = 3
+
+
+def contributions_by_place(
+    f: LedgerFilter, *, min_donors: int = MIN_DONORS_PER_PLACE
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
     """Contributions (base currency) by donor country and by city, largest first.
 
-    A joint gift is split between its donors by their recorded shares, or evenly when the
-    shares are not known, so no gift is counted twice.
+    A joint gift is split between its donors by :func:`~ceroc_donations.money.joint_shares`,
+    so no gift is counted twice. Gifts shown as anonymous (by the donor or the gift) are
+    left out, and places with fewer than *min_donors* donors are merged into "Other" (last).
     """
     stmt = _scope_where(
         select(
             Contribution.id,
             Contribution.base_amount_minor,
             Contribution.amount_minor,
+            Contribution.public_display,
             ContributionDonor.share_minor,
+            ContributionDonor.donor_id,
+            Donor.public_display,
             Donor.country,
             Donor.city,
         )
@@ -641,28 +615,35 @@ def contributions_by_place(f: LedgerFilter) -> tuple[list[tuple[str, int]], list
             )
         )
     by_gift: dict[int, list] = {}
-    for cid, base, amount, share, country, city in db.session.execute(stmt):
-        by_gift.setdefault(cid, []).append((base, amount, share, country, city))
-    countries: dict[str, int] = {}
-    cities: dict[str, int] = {}
+    for row in db.session.execute(stmt):
+        by_gift.setdefault(row[0], []).append(row[1:])
+    countries: dict[str, list] = {}
+    cities: dict[str, list] = {}
     unknown = _("Not recorded")
     for parts in by_gift.values():
         base, amount = parts[0][0], parts[0][1]
-        credited = [base * p[2] // amount if p[2] is not None and amount else None for p in parts]
-        rest = base - sum(c for c in credited if c is not None)
-        even = [i for i, c in enumerate(credited) if c is None]
-        for n, i in enumerate(even):
-            credited[i] = rest // len(even) + (1 if n < rest % len(even) else 0)
-        for p, c in zip(parts, credited, strict=True):
-            country = p[3] or unknown
-            city = f"{p[4]}, {p[3]}" if p[4] and p[3] else (p[4] or unknown)
-            countries[country] = countries.get(country, 0) + c
-            cities[city] = cities.get(city, 0) + c
+        credited = joint_shares(base, amount, [p[3] for p in parts])
+        for (_b, _a, gift_display, _s, donor_id, donor_display, country, city), c in zip(
+            parts, credited, strict=True
+        ):
+            if "anonymous" in (gift_display, donor_display):
+                continue
+            where_city = f"{city}, {country}" if city and country else (city or unknown)
+            for totals, key in ((countries, country or unknown), (cities, where_city)):
+                entry = totals.setdefault(key, [0, set()])
+                entry[0] += c
+                entry[1].add(donor_id)
+    return _merge_small(countries, min_donors), _merge_small(cities, min_donors)
 
-    def ordered(d: dict[str, int]) -> list[tuple[str, int]]:
-        return sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))
 
-    return ordered(countries), ordered(cities)
+def _merge_small(places: dict[str, list], min_donors: int) -> list[tuple[str, int]]:
+    """Places with at least *min_donors* donors, largest first, then "Other" for the rest."""
+    shown = {k: v[0] for k, v in places.items() if len(v[1]) >= min_donors}
+    other = sum(v[0] for k, v in places.items() if k not in shown)
+    rows = sorted(shown.items(), key=lambda kv: (-kv[1], kv[0]))
+    if other:
+        rows.append((_("Other"), other))
+    return rows
 
 
 def to_decimal(minor: int) -> Decimal:

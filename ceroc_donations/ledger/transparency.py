@@ -14,6 +14,7 @@ from flask_login import current_user
 from ceroc_donations.accounts import settings
 from ceroc_donations.book import queries
 from ceroc_donations.book.inputs import Invalid
+from ceroc_donations.book.models import DONOR_DISPLAY
 from ceroc_donations.extensions import db
 from ceroc_donations.ledger import service as ledger
 from ceroc_donations.ledger.views import all_charts, csv_response, filter_choices
@@ -81,7 +82,17 @@ def settings_page():
     """Admins switch the public page on and off; each change goes to the audit trail."""
     if request.method == "POST":
         on = request.form.get("transparency_public") == "1"
+        display = request.form.get("import_donor_display")
+        if display is not None and display not in DONOR_DISPLAY:
+            return render_template(
+                "ledger/settings.html",
+                on=settings.transparency_public(),
+                import_display=settings.import_donor_display(),
+                errors={"import_donor_display": _("Choose shown by name or anonymous.")},
+            ), 422
         settings.set_transparency_public(on, by=current_user)
+        if display is not None:
+            settings.set_import_donor_display(display, by=current_user)
         db.session.commit()
         flash(
             _("The public transparency page is now on.")
@@ -90,4 +101,9 @@ def settings_page():
             "success",
         )
         return redirect(url_for("transparency.settings_page"))
-    return render_template("ledger/settings.html", on=settings.transparency_public())
+    return render_template(
+        "ledger/settings.html",
+        on=settings.transparency_public(),
+        import_display=settings.import_donor_display(),
+        errors={},
+    )

@@ -28,6 +28,7 @@ from ceroc_donations.extensions import db
 from ceroc_donations.i18n import locale_code
 from ceroc_donations.ledger import service as ledger
 from ceroc_donations.ledger.exports import iter_csv, write_xlsx
+from ceroc_donations.privacy import sees_names
 from ceroc_donations.rendering import charts
 from ceroc_donations.security import requires
 
@@ -36,7 +37,7 @@ bp = Blueprint("ledger", __name__, url_prefix="/ledger")
 
 def names_for(user) -> str:
     """Names as recorded for the roles that handle gifts; as the donors asked for members."""
-    return "recorded" if getattr(user, "role", None) in ledger.NAMED_ROLES else "public"
+    return "recorded" if sees_names(user) else "public"
 
 
 def chart_locale() -> str:

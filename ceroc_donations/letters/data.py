@@ -20,7 +20,7 @@ from ceroc_donations.book.inputs import Invalid, base_currency
 from ceroc_donations.book.models import Contribution, ContributionDonor, Donor
 from ceroc_donations.extensions import db
 from ceroc_donations.letters.models import Letter
-from ceroc_donations.money import Money, parse_amount
+from ceroc_donations.money import Money, joint_shares, parse_amount
 from ceroc_donations.rendering import LETTERS_DIR, GiftLine, LetterData
 from ceroc_donations.rendering import Donor as LetterDonor
 from ceroc_donations.rendering.letter import Kind
@@ -110,12 +110,20 @@ def statement_gifts(donor: Donor, year: int) -> list[tuple[Contribution, Money]]
     return [(c, _amount_for(c, [donor])) for c in gifts]
 
 
-def _gift_line(c: Contribution, credited: Money) -> GiftLine:
+def credited_base(c: Contribution, donor: Donor, amount: Money) -> int:
+    """The base amount behind *amount*: the whole gift's, or the donor's joint share."""
+    if amount.minor == c.amount_minor:
+        return c.base_amount_minor
+    parts = joint_shares(c.base_amount_minor, c.amount_minor, [s.share_minor for s in c.shares])
+    return parts[[s.donor_id for s in c.shares].index(donor.id)]
+
+
+def _gift_line(c: Contribution, donor: Donor, credited: Money) -> GiftLine:
     """A statement line in the gift's own currency, with its base value when that differs."""
     base = None
     if credited.currency != c.base_currency:
-        # The credited share of the base value, rounded down like the donor page.
-        base = Money(c.base_amount_minor * credited.minor // c.amount_minor, c.base_currency)
+        # The credited share of the base value, as on the donor page.
+        base = Money(credited_base(c, donor, credited), c.base_currency)
     return GiftLine(
         received_on=c.received_on, reference=c.reference, amount=credited, base_amount=base
     )
@@ -136,7 +144,7 @@ def statement_data(donor: Donor, year: int, *, number: int | None, issued_on: da
                 )
             }
         )
-    lines = tuple(_gift_line(c, credited) for c, credited in gifts)
+    lines = tuple(_gift_line(c, donor, credited) for c, credited in gifts)
     total = Money(sum(line.counted.minor for line in lines), lines[0].counted.currency)
     return LetterData(
         number=number,

@@ -34,13 +34,6 @@ if TYPE_CHECKING:
 ReportLanguage = Literal["en", "km"]
 LANGUAGES: tuple[str, ...] = ("en", "km")
 
-#: What anonymous donors are called in the report, in each language.
-ANONYMOUS_EN = "Anonymous donor"
-ANONYMOUS_KM = "អ្នកបរិច្ចាគអនាមិក"
-#: A person behind a gift shown by group only (as on the ledger page).
-INDIVIDUAL_EN = "Individual donor"
-INDIVIDUAL_KM = "អ្នកបរិច្ចាគជាបុគ្គល"
-
 #: The SVG charts name fonts that only the system has; in the PDF they use ours.
 CHART_FONT = "CEROC Serif"
 

@@ -22,7 +22,7 @@ bp = Blueprint("contributions", __name__, url_prefix="/contributions")
 @bp.get("/")
 @requires("read")
 def index():
-    f = book_filter()
+    f = queries.visible_to(book_filter(), current_user)
     page = queries.contributions_page(f, request.args.get("after"))
     return render_template("book/contributions/index.html", page=page, f=f, funds=active_funds())
 

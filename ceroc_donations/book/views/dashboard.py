@@ -4,8 +4,10 @@ import os
 from datetime import date
 
 from flask import Blueprint, abort, render_template, send_file
+from flask_login import current_user
 
 from ceroc_donations.book import queries
+from ceroc_donations.privacy import entry_labels
 from ceroc_donations.security import requires
 
 bp = Blueprint("dashboard", __name__)
@@ -17,13 +19,15 @@ def index():
     today = date.today()
     balances = queries.fund_balances()
     this_year = queries.totals(queries.fund_balances(since=date(today.year, 1, 1)))
+    recent = queries.recent_entries(5)
     return render_template(
         "book/dashboard.html",
         balances=balances,
         total=queries.totals(balances),
         this_year=this_year,
         year=today.year,
-        recent=queries.recent_entries(5),
+        recent=recent,
+        labels=entry_labels(recent, current_user),
         to_thank=queries.count_to_thank(),
     )
 

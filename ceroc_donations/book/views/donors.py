@@ -13,9 +13,13 @@ from ceroc_donations.security import requires
 
 bp = Blueprint("donors", __name__, url_prefix="/donors")
 
+# Donor records hold contact details: only the roles that see names as recorded (treasurer,
+# board, admin; capability ``donor_names``) open them. Members see donors on the ledger and
+# the contributions pages, as the public does (see :mod:`ceroc_donations.privacy`).
+
 
 @bp.get("/")
-@requires("read")
+@requires("donor_names")
 def index():
     q = (request.args.get("q") or "").strip()[:100]
     page = max(
@@ -28,7 +32,7 @@ def index():
 
 
 @bp.get("/search.json")
-@requires("read")
+@requires("donor_names")
 def search_json():
     """Search-as-you-type for the donor picker."""
     q = (request.args.get("q") or "").strip()[:100]
@@ -69,7 +73,7 @@ def new():
 
 
 @bp.get("/<int:donor_id>")
-@requires("read")
+@requires("donor_names")
 def detail(donor_id: int):
     donor = db.session.get(Donor, donor_id) or abort(404)
     gifts, years = queries.donor_history(donor)

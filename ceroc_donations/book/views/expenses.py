@@ -9,7 +9,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -107,23 +106,7 @@ def detail(eid: int):
 @requires("read")
 def receipt(eid: int):
     e = db.session.get(Expense, eid) or abort(404)
-    if not e.receipt_path:
-        abort(404)
-    try:
-        path = receipts.receipt_file(e.receipt_path)
-    except FileNotFoundError:
-        abort(404)
-    if not path.exists():
-        abort(404)
-    response = send_file(
-        path,
-        mimetype=e.receipt_mime,
-        download_name=e.receipt_name,
-        as_attachment=request.args.get("download") == "1",
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'"
-    return response
+    return receipts.send_receipt(e.receipt_path, e.receipt_mime, e.receipt_name)
 
 
 @bp.route("/<int:eid>/edit", methods=["GET", "POST"])

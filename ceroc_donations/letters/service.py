@@ -678,6 +678,7 @@ WORKER_CONFIG_KEYS = (
     "ORG_NAME_KM",
     "ORG_SHORT",
     "SECRET_KEY",
+    "AUDIT_KEY",
 )
 
 

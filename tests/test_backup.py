@@ -209,13 +209,13 @@ def test_restore_refuses_a_tampered_archive_and_writes_nothing(app, tmp_path, re
     result = restored.test_cli_runner().invoke(args=["restore", str(tampered)])
     assert result.exit_code == 1 and "does not match its SHA-256" in result.output
     assert not (tmp_path / "restored" / "receipts").exists()
-    with restored.app_context():
-        assert db.inspect(db.engine).get_table_names() == []
-        db.engine.dispose()
     junk = tmp_path / "junk.tar.gz"
     junk.write_bytes(b"not a backup")
     result = restored.test_cli_runner().invoke(args=["restore", str(junk)])
     assert result.exit_code == 1 and "cannot be read" in result.output
+    with restored.app_context():
+        assert db.inspect(db.engine).get_table_names() == []
+        db.engine.dispose()
 
 
 def test_restore_refuses_a_non_empty_instance(app, tmp_path):

@@ -239,3 +239,12 @@ def test_set_password_command(app, runner):
         "user.password_set",
         _user(app, "board").id,
     ) in _actions(app)
+
+
+def test_reset_without_a_choice_says_what_to_choose(app, client, auth):
+    auth.login("admin")
+    board = _user(app, "board")
+    r = client.post(f"/users/{board.id}/password", data={"how": "guess"}, follow_redirects=True)
+    assert "Choose a one-time link or a temporary password." in r.get_data(as_text=True)
+    assert _user(app, "board").password_hash == board.password_hash
+    assert not [a for a in _actions(app) if a[1].startswith("user.")]

@@ -11,13 +11,15 @@ from flask import Flask
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _instance_secret(instance_path: str) -> str:
-    """A random secret kept in ``instance/secret_key`` (made once, readable by the owner only)."""
-    path = os.path.join(instance_path, "secret_key")
+def _instance_secret(instance_path: str, name: str, *, create: bool = True) -> str | None:
+    """A random secret kept in ``instance/<name>`` (made once, readable by the owner only)."""
+    path = os.path.join(instance_path, name)
     try:
         with open(path) as fh:
             return fh.read().strip()
     except FileNotFoundError:
+        if not create:
+            return None
         secret = secrets.token_urlsafe(48)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -41,8 +43,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     else:
         app.config.from_mapping(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
+    from ceroc_donations import security
+
+    # A production server never invents its keys (a flask command run by the admin does).
+    make_keys = not security.is_production(app) or security.running_cli()
+    for key, name in (("SECRET_KEY", "secret_key"), ("AUDIT_KEY", "audit_key")):
+        if not app.config.get(key):
+            app.config[key] = _instance_secret(app.instance_path, name, create=make_keys)
     app.config.setdefault("SQLALCHEMY_DATABASE_URI", None)
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
@@ -52,7 +59,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         if not app.config.get(key):
             app.config[key] = os.path.join(app.instance_path, sub)
 
-    from ceroc_donations import security  # noqa: F401  (registers the user loader)
     from ceroc_donations.database import configure_sqlite
     from ceroc_donations.extensions import babel, csrf, db, login_manager, migrate
     from ceroc_donations.i18n import init_i18n
@@ -64,6 +70,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
     init_i18n(app, babel)
+    security.init_app(app)
 
     from ceroc_donations.privacy import init_templates
 
@@ -94,4 +101,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     from ceroc_donations.cli import register_cli
 
     register_cli(app)
+    security.enforce_production(app)
     return app

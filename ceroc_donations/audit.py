@@ -1,13 +1,21 @@
-"""A hash-chained audit trail: each event stores the SHA-256 of its content and its predecessor."""
+"""A keyed hash chain: each event stores an HMAC-SHA-256 of its content and its predecessor.
+
+The key (``AUDIT_KEY``) lives outside the database, so someone holding only the database
+cannot rewrite an event and recompute the chain. The head of the chain (last sequence
+number and hash), kept elsewhere, proves later that nothing was cut off the end.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -32,9 +40,16 @@ def dumps(data) -> str | None:
     return json.dumps(data, sort_keys=True, ensure_ascii=False, default=_default)
 
 
-def event_hash(event: AuditEvent) -> str:
-    """SHA-256 over the event's content and the previous event's hash."""
-    content = json.dumps(
+def _key() -> bytes:
+    key = current_app.config.get("AUDIT_KEY")
+    if not key:
+        raise RuntimeError("AUDIT_KEY is not set: the audit chain cannot be written or checked")
+    return str(key).encode()
+
+
+def event_content(event: AuditEvent) -> bytes:
+    """What the hash covers: the event's fields and the previous event's hash."""
+    return json.dumps(
         [
             event.seq,
             event.at.isoformat(timespec="microseconds"),
@@ -48,8 +63,12 @@ def event_hash(event: AuditEvent) -> str:
             event.prev_hash,
         ],
         ensure_ascii=False,
-    )
-    return hashlib.sha256(content.encode()).hexdigest()
+    ).encode()
+
+
+def event_hash(event: AuditEvent) -> str:
+    """HMAC-SHA-256, under the audit key, of :func:`event_content`."""
+    return hmac.new(_key(), event_content(event), hashlib.sha256).hexdigest()
 
 
 def log(
@@ -88,14 +107,48 @@ class AuditProblem:
     message: str
 
 
-def verify() -> tuple[int, list[AuditProblem]]:
-    """Walk the chain; return the number of events checked and every problem found."""
+@dataclass(frozen=True)
+class AuditHead:
+    """The last event of the chain: written as ``SEQ:HASH``; ``0:000…`` for an empty chain."""
+
+    seq: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> AuditHead:
+        """Read ``SEQ:HASH``; :class:`ValueError` says what is wrong."""
+        match = re.fullmatch(r"\s*(\d{1,18}):([0-9a-fA-F]{64})\s*", text or "")
+        if match is None:
+            raise ValueError("expected SEQ:HASH: a number, a colon and 64 hex digits")
+        return cls(int(match.group(1)), match.group(2).lower())
+
+
+def head() -> AuditHead:
+    """The head of the chain, for the admin page, ``verify-audit`` and the transparency report."""
+    row = db.session.execute(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    return AuditHead(row.seq, row.hash) if row is not None else AuditHead(0, GENESIS)
+
+
+def verify(expect_head: AuditHead | None = None) -> tuple[int, list[AuditProblem]]:
+    """Walk the chain; return the number of events checked and every problem found.
+
+    With *expect_head* (a head kept elsewhere earlier), the chain must still hold that
+    event with that hash: a chain cut short or rewritten before it fails.
+    """
     problems: list[AuditProblem] = []
     prev_hash = GENESIS
     expected_seq = 1
     count = 0
+    seen_at_head: str | None = GENESIS if expect_head is not None and expect_head.seq == 0 else None
     for event in db.session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars():
         count += 1
+        if expect_head is not None and event.seq == expect_head.seq:
+            seen_at_head = event.hash
         if event.seq != expected_seq:
             problems.append(
                 AuditProblem(
@@ -127,4 +180,25 @@ def verify() -> tuple[int, list[AuditProblem]]:
                 ),
             )
         )
+    if expect_head is not None:
+        if seen_at_head is None and expected_seq <= expect_head.seq:
+            problems.append(
+                AuditProblem(
+                    expect_head.seq,
+                    _(
+                        "the chain ends at event %(last)d, before the head you kept "
+                        "(%(seq)d): events were cut off the end",
+                        last=expected_seq - 1,
+                        seq=expect_head.seq,
+                    ),
+                )
+            )
+        elif seen_at_head is None:
+            problems.append(
+                AuditProblem(expect_head.seq, _("the event of the head you kept is missing"))
+            )
+        elif seen_at_head != expect_head.hash:
+            problems.append(
+                AuditProblem(expect_head.seq, _("this event differs from the head you kept"))
+            )
     return count, problems

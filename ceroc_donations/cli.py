@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -36,7 +35,11 @@ def register_cli(app: Flask) -> None:
     def demo():
         """Migrate, then load the seed's demo data (once) and print the demo logins."""
         from ceroc_donations.demo import load_demo
+        from ceroc_donations.security import is_production
 
+        if is_production(app):
+            click.echo("The demo accounts have published passwords: not in production.", err=True)
+            raise SystemExit(2)
         _upgrade()
         logins = load_demo()
         db.session.commit()
@@ -87,38 +90,88 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("backup")
     @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
     def backup(path: Path):
-        """Write a consistent copy of the SQLite database to PATH, while the app runs."""
-        url = db.engine.url
-        if url.get_backend_name() != "sqlite":
-            click.echo("backup copies SQLite databases; for PostgreSQL use pg_dump.", err=True)
-            raise SystemExit(2)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".part")
-        src = sqlite3.connect(url.database)
-        dst = sqlite3.connect(tmp)
+        """Write the database, receipts and letter archive to PATH (.tar.gz), while the app runs."""
+        from ceroc_donations.backup import BackupError, create_backup
+
         try:
-            with dst:
-                src.backup(dst)  # SQLite's online backup: a consistent snapshot
-            ok = dst.execute("PRAGMA integrity_check").fetchone()[0]
-        finally:
-            dst.close()
-            src.close()
-        if ok != "ok":
-            tmp.unlink(missing_ok=True)
-            click.echo(f"Backup failed its integrity check: {ok}", err=True)
-            raise SystemExit(1)
-        tmp.replace(path)
-        click.echo(f"Backup written to {path} ({path.stat().st_size:,} bytes)")
+            manifest = create_backup(path)
+        except BackupError as exc:
+            click.echo(str(exc), err=True)
+            raise SystemExit(1) from None
+        click.echo(
+            f"Backup written to {path} ({path.stat().st_size:,} bytes, "
+            f"{len(manifest['files'])} files). Audit head: {manifest['facts']['audit_head']}"
+        )
+
+    @app.cli.command("restore")
+    @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+    def restore(path: Path):
+        """Restore a backup made by ``flask backup`` into this empty instance."""
+        from ceroc_donations.backup import BackupError, restore_backup
+
+        try:
+            restored = restore_backup(path)
+        except BackupError as exc:
+            click.echo(str(exc), err=True)
+            raise SystemExit(1) from None
+        click.echo(
+            f"Restored from {path}: {restored['contribution']['count']} contributions, "
+            f"{restored['expense']['count']} expenses, {restored['letters']} letters. "
+            f"Audit head: {restored['audit_head']}. "
+            "Run `flask init-db` to bring the schema up to date, then `flask verify-audit` "
+            "(with the audit key of the old instance)."
+        )
 
     @app.cli.command("verify-audit")
-    def verify_audit():
-        """Check the hash chain of the audit trail; exit 1 if any event was altered or removed."""
-        from ceroc_donations.audit import verify
+    @click.option(
+        "--expect-head",
+        metavar="SEQ:HASH",
+        default=None,
+        help="A head printed earlier and kept elsewhere: fail unless the chain still holds it.",
+    )
+    def verify_audit(expect_head):
+        """Check the keyed hash chain of the audit trail; exit 1 if anything was altered or cut."""
+        from ceroc_donations.audit import AuditHead, head, verify
 
-        count, problems = verify()
+        expected = None
+        if expect_head is not None:
+            try:
+                expected = AuditHead.parse(expect_head)
+            except ValueError as exc:
+                click.echo(f"--expect-head: {exc}", err=True)
+                raise SystemExit(2) from None
+        count, problems = verify(expected)
         for p in problems:
             click.echo(f"event {p.seq}: {p.message}")
+        click.echo(f"Head: {head()}")
         if problems:
             click.echo(f"{len(problems)} problem(s) in {count} events.")
             raise SystemExit(1)
-        click.echo(f"Audit chain intact: {count} events.")
+        if expected is not None:
+            click.echo(f"Audit chain intact: {count} events; it holds the head {expected}.")
+        else:
+            click.echo(f"Audit chain intact: {count} events.")
+
+    @app.cli.command("set-password")
+    @click.argument("email")
+    def set_password(email):
+        """Set EMAIL's password (read from a prompt or standard input); their sessions end."""
+        from ceroc_donations.accounts import service as users
+        from ceroc_donations.accounts.models import User
+        from ceroc_donations.book.inputs import Invalid
+
+        user = db.session.execute(select(User).where(User.email == email)).scalar()
+        if user is None:
+            click.echo(f"No account with email {email}", err=True)
+            raise SystemExit(2)
+        if sys.stdin.isatty():
+            password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+        else:
+            password = sys.stdin.readline().rstrip("\n")
+        try:
+            users.set_password_by_admin(user, password, by=None)
+        except Invalid as exc:
+            click.echo(f"password: {exc.fields['password']}", err=True)
+            raise SystemExit(2) from None
+        db.session.commit()
+        click.echo(f"Password of {user.email} set.")

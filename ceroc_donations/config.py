@@ -21,6 +21,19 @@ class Defaults:
     PAGE_SIZE = 50
     LOGIN_MAX_FAILURES = 5
     LOGIN_WINDOW_SECONDS = 15 * 60
+    # Accounts and sessions (security.py). Production is exactly ENVIRONMENT == "production"
+    # (CEROC_ENV=production): the app then refuses to serve with a weak or missing secret
+    # key or audit key, or while a demo account still takes its published password.
+    ENVIRONMENT = "development"
+    # How many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host
+    # (Werkzeug's ProxyFix). 0: trust no forwarded header; the client is the socket peer.
+    TRUSTED_PROXIES = 0
+    # An address that failed this often (on any accounts) may not retry the accounts it failed.
+    LOGIN_ADDRESS_MAX_FAILURES = 20
+    PASSWORD_RESET_SECONDS = 3 * 24 * 3600  # a one-time reset link's life
+    # HMAC key of the audit chain; kept outside the database: CEROC_AUDIT_KEY or
+    # instance/audit_key (made once). Set in create_app.
+    AUDIT_KEY = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
@@ -53,10 +66,13 @@ def from_environ(prefix: str = "CEROC_") -> dict:
         "MAIL_USERNAME": "MAIL_USERNAME",
         "MAIL_PASSWORD": "MAIL_PASSWORD",
         "MAIL_SENDER": "MAIL_SENDER",
+        "ENV": "ENVIRONMENT",
+        "AUDIT_KEY": "AUDIT_KEY",
+        "TRUSTED_PROXIES": "TRUSTED_PROXIES",
     }
     out: dict = {}
     for env, key in mapping.items():
         value = os.environ.get(prefix + env)
         if value:
-            out[key] = int(value) if key == "MAIL_PORT" else value
+            out[key] = int(value) if key in ("MAIL_PORT", "TRUSTED_PROXIES") else value
     return out

@@ -1,18 +1,22 @@
-"""Passwords, roles, API tokens and login throttling."""
+"""Passwords, roles, API tokens, login throttling, response headers and production checks."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import sys
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
 
+import click
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import abort, current_app, g, jsonify, request
+from flask import Flask, abort, current_app, g, has_request_context, jsonify, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, inspect, select
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ceroc_donations.accounts.models import ApiToken, LoginFailure, User
 from ceroc_donations.database import utcnow
@@ -52,6 +56,41 @@ def check_password(user: User, password: str) -> bool:
     if ok and _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     return ok
+
+
+# The hash of a random password nobody knows, made with the hasher's parameters: an unknown
+# email is checked against it, so it costs one argon2 verification like a wrong password.
+_DUMMY_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$MxNtKltfyAdyYw3ZVX+hZQ"
+    "$OdDyBePYR27WZIO7QD0B4RssE+XADtBRhFY4WlpRMi0"
+)
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _hasher.check_needs_rehash(_DUMMY_HASH):  # parameters changed: same cost as real hashes
+        _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(24))
+    return _DUMMY_HASH
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active account with *email* and *password*, else ``None``.
+
+    Every outcome costs one argon2 verification, so the time taken does not tell whether
+    an account with this email exists.
+    """
+    user = db.session.execute(
+        select(User).where(func.lower(User.email) == email.strip().lower())
+    ).scalar()
+    if user is None:
+        try:
+            _hasher.verify(_dummy_hash(), password)
+        except (VerificationError, InvalidHashError):
+            pass
+        return None
+    if not check_password(user, password) or not user.active:
+        return None
+    return user
 
 
 def can(user, capability: str) -> bool:
@@ -148,31 +187,187 @@ def api_requires(capability: str) -> Callable:
     return decorator
 
 
-def _login_key(email: str) -> list[str]:
-    return [f"email:{email.strip().lower()}", f"ip:{request.remote_addr}"]
+# --- login throttling --------------------------------------------------------------------
+# Three counters of failed log-ins in the window, each row keyed by a hash (no email or
+# address is stored in clear):
+#   pair    (account, address): LOGIN_MAX_FAILURES, then this address may not try this account;
+#   account (any address):      4 × LOGIN_MAX_FAILURES, then nobody may try it. One address
+#                               adds at most LOGIN_MAX_FAILURES, so it takes four addresses;
+#   address (any account):      LOGIN_ADDRESS_MAX_FAILURES, then the address may not retry
+#                               the accounts it failed on (password spraying), but people behind
+#                               the same proxy still log in to their own accounts.
+
+
+def client_address() -> str:
+    """The client's address: the socket peer, or the proxy's X-Forwarded-For when trusted."""
+    return request.remote_addr or "unknown"
+
+
+def _login_keys(email: str) -> dict[str, str]:
+    account = email.strip().lower()
+    address = client_address()
+
+    def key(kind: str, value: str) -> str:
+        return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()}"
+
+    return {
+        "pair": key("pair", f"{address}\n{account}"),
+        "account": key("account", account),
+        "address": key("address", address),
+    }
 
 
 def login_blocked(email: str) -> bool:
-    """True when the email or the address has failed too often lately."""
+    """True when this address or this account has failed too often lately (see above)."""
     cfg = current_app.config
+    keys = _login_keys(email)
     since = utcnow() - timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
-    for key in _login_key(email):
-        n = db.session.execute(
-            select(func.count())
-            .select_from(LoginFailure)
-            .where(LoginFailure.key == key, LoginFailure.at >= since)
-        ).scalar_one()
-        limit = cfg["LOGIN_MAX_FAILURES"] * (4 if key.startswith("ip:") else 1)
-        if n >= limit:
-            return True
-    return False
+    rows = db.session.execute(
+        select(LoginFailure.key, func.count())
+        .where(LoginFailure.key.in_(keys.values()), LoginFailure.at >= since)
+        .group_by(LoginFailure.key)
+    ).all()
+    counts = dict(rows)
+    pair, account, address = (counts.get(keys[k], 0) for k in ("pair", "account", "address"))
+    limit = cfg["LOGIN_MAX_FAILURES"]
+    return (
+        pair >= limit
+        or account >= 4 * limit
+        or (address >= cfg["LOGIN_ADDRESS_MAX_FAILURES"] and pair > 0)
+    )
 
 
 def record_login_failure(email: str) -> None:
-    for key in _login_key(email):
+    """Count a failed log-in; rows older than the window are dropped on the way."""
+    since = utcnow() - timedelta(seconds=current_app.config["LOGIN_WINDOW_SECONDS"])
+    db.session.execute(delete(LoginFailure).where(LoginFailure.at < since))
+    for key in _login_keys(email).values():
         db.session.add(LoginFailure(key=key))
     db.session.flush()
 
 
 def clear_login_failures(email: str) -> None:
-    db.session.execute(delete(LoginFailure).where(LoginFailure.key == _login_key(email)[0]))
+    """After a good log-in: forget this address's failures on this account."""
+    db.session.execute(delete(LoginFailure).where(LoginFailure.key == _login_keys(email)["pair"]))
+
+
+# --- response headers ----------------------------------------------------------------------
+
+#: Scripts, styles, fonts and images come from our own static files only: no inline script
+#: or style anywhere, no framing by other sites.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+HSTS = "max-age=31536000"
+
+
+def _https() -> bool:
+    return request.is_secure or current_app.config.get("PREFERRED_URL_SCHEME") == "https"
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """The session cookie is ``Secure`` whenever the site is served over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return super().get_cookie_secure(app) or (has_request_context() and _https())
+
+
+def security_headers(response):
+    """Add the security headers to every response; a view's own stricter CSP is kept."""
+    headers = response.headers
+    csp = headers.get("Content-Security-Policy")
+    if csp is None:
+        headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    elif "frame-ancestors" not in csp:
+        headers["Content-Security-Policy"] = csp + "; frame-ancestors 'none'"
+    same_origin_frames = "frame-ancestors 'self'" in headers["Content-Security-Policy"]
+    headers.setdefault("X-Frame-Options", "SAMEORIGIN" if same_origin_frames else "DENY")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if _https():
+        headers.setdefault("Strict-Transport-Security", HSTS)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Proxy headers (only as many hops as configured), secure cookies and headers."""
+    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if hops < 0:
+        raise ValueError("TRUSTED_PROXIES must be 0 or more")
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    app.session_interface = SessionInterface()
+    app.after_request(security_headers)
+
+
+# --- production ------------------------------------------------------------------------------
+
+#: Values seen in examples and tutorials; never a real key.
+_PLACEHOLDER_KEYS = {"dev", "test", "secret", "change-me", "changeme", "development", "key"}
+
+
+class InsecureConfiguration(RuntimeError):
+    """A production configuration that must not serve requests."""
+
+
+def is_production(app: Flask) -> bool:
+    return app.config.get("ENVIRONMENT") == "production"
+
+
+def production_problems(app: Flask) -> list[str]:
+    """What stops *app* from serving in production: weak keys, demo passwords that work."""
+    from ceroc_donations.demo import DEMO_USERS
+
+    problems = []
+    for key, env in (("SECRET_KEY", "CEROC_SECRET_KEY"), ("AUDIT_KEY", "CEROC_AUDIT_KEY")):
+        value = str(app.config.get(key) or "")
+        file = key.lower()
+        if not value:
+            problems.append(
+                f"{key} is missing: set {env}, or run a flask command once to make instance/{file}."
+            )
+        elif len(value) < 32 or value.lower() in _PLACEHOLDER_KEYS:
+            problems.append(f"{key} is a placeholder or shorter than 32 characters.")
+    with app.app_context():
+        if not inspect(db.engine).has_table(User.__tablename__):
+            return problems
+        for email, _name, _role, password in DEMO_USERS:
+            user = db.session.execute(
+                select(User).where(func.lower(User.email) == email, User.active.is_(True))
+            ).scalar()
+            if user is None:
+                continue
+            try:
+                works = _hasher.verify(user.password_hash, password)
+            except (VerificationError, InvalidHashError):
+                works = False
+            if works:
+                problems.append(
+                    f"The demo account {email} still has its published password: change it "
+                    f"(flask set-password {email}) or disable the account."
+                )
+        db.session.remove()
+    return problems
+
+
+def running_cli() -> bool:
+    """True inside a ``flask …`` command, where an admin repairs what serving refuses."""
+    return click.get_current_context(silent=True) is not None
+
+
+def enforce_production(app: Flask) -> None:
+    """Refuse to serve a production app with problems; in the CLI, warn instead."""
+    if not is_production(app):
+        return
+    problems = production_problems(app)
+    if not problems:
+        return
+    if running_cli():
+        for problem in problems:
+            print(f"WARNING (production): {problem}", file=sys.stderr)
+        return
+    raise InsecureConfiguration(
+        "This production configuration refuses to start:\n  " + "\n  ".join(problems)
+    )

@@ -10,6 +10,7 @@ DEBIAN_PACKAGES=(
   libharfbuzz-subset0    # makes WeasyPrint's font subsetting 5-7x faster
   libpango-1.0-0 libpangoft2-1.0-0 fontconfig  # WeasyPrint's text stack
   poppler-utils qpdf     # pdffonts/pdftotext and qpdf --check in the tests
+  postgresql-client      # pg_dump/pg_restore: flask backup/restore on PostgreSQL
 )
 if [ "${1:-}" = "--test" ]; then
   DEBIAN_PACKAGES+=(chromium chromium-driver)  # the real-browser tests in tests/e2e

@@ -25,6 +25,7 @@ def app(tmp_path):
         {
             "TESTING": True,
             "SECRET_KEY": "test",
+            "AUDIT_KEY": "test-audit-key",
             "SQLALCHEMY_DATABASE_URI": TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.sqlite'}",
             "RECEIPTS_DIR": str(tmp_path / "receipts"),
             "ARCHIVE_DIR": str(tmp_path / "letters"),

@@ -27,6 +27,12 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     locale: Mapped[str | None] = mapped_column(String(5))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Set with a temporary password from an admin: every page leads to the password form.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # A one-time reset link: only its SHA-256 is stored; used or replaced, it is gone.
+    reset_token_sha256: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    reset_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
 

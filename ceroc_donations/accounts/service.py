@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+from datetime import timedelta
+
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -10,13 +15,39 @@ from ceroc_donations.accounts.models import ROLES, ApiToken, User
 from ceroc_donations.book.inputs import Invalid, is_email
 from ceroc_donations.database import utcnow
 from ceroc_donations.extensions import db
-from ceroc_donations.security import hash_password, new_api_token
+from ceroc_donations.security import check_password, hash_password, new_api_token
 
 MIN_PASSWORD = 10
 
 
 def _snapshot(user: User) -> dict:
     return {"email": user.email, "name": user.name, "role": user.role, "active": user.active}
+
+
+def _password_problem(password: str) -> str | None:
+    """Why *password* may not be chosen, or ``None``."""
+    from ceroc_donations.demo import DEMO_USERS
+
+    if len(password or "") < MIN_PASSWORD:
+        return _("Use at least %(n)d characters.", n=MIN_PASSWORD)
+    if len(password) > 1024:
+        return _("Keep the password under 1024 characters.")
+    if password in {pw for _e, _n, _r, pw in DEMO_USERS}:
+        return _("This is a published demo password: choose another one.")
+    return None
+
+
+def _set_password(user: User, password: str, *, temporary: bool = False) -> None:
+    user.password_hash = hash_password(password)
+    user.must_change_password = temporary
+    user.password_changed_at = utcnow()
+    user.reset_token_sha256 = None
+    user.reset_expires_at = None
+    user.session_version += 1  # every other session of this account ends
+
+
+def _token_sha(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def check_new_user(email: str, name: str, role: str, password: str) -> None:
@@ -70,8 +101,13 @@ def set_active(user: User, active: bool, *, by: User | None) -> User:
 
 
 def set_role(user: User, role: str, *, by: User | None) -> User:
+    """Give *user* another role; their sessions end. An admin cannot change their own role."""
     if role not in ROLES:
         raise Invalid({"role": _("Choose one of: %(choices)s.", choices=", ".join(ROLES))})
+    if by is not None and by.id == user.id:
+        raise Invalid({"role": _("You cannot change your own role; ask another admin.")})
+    if role == user.role:
+        return user
     before = _snapshot(user)
     user.role = role
     user.session_version += 1
@@ -90,3 +126,87 @@ def revoke_token(token: ApiToken, *, by: User | None) -> None:
     token.revoked_at = utcnow()
     db.session.flush()
     audit.log(by, "token.revoked", "user", token.user_id, after={"token_id": token.id})
+
+
+def change_password(user: User, current: str, new: str, confirm: str) -> User:
+    """The person changes their own password; their other sessions end. The caller commits."""
+    errors = {}
+    if not check_password(user, current or ""):
+        errors["current_password"] = _("This is not your current password.")
+    problem = _password_problem(new)
+    if problem:
+        errors["new_password"] = problem
+    elif new == current:
+        errors["new_password"] = _("Choose a password different from the current one.")
+    elif new != confirm:
+        errors["confirm_password"] = _("The two new passwords are not the same.")
+    if errors:
+        raise Invalid(errors)
+    _set_password(user, new)
+    db.session.flush()
+    audit.log(user, "user.password_changed", "user", user.id)
+    return user
+
+
+def set_temporary_password(user: User, *, by: User | None) -> str:
+    """Give *user* a new random password that must be changed at the next log-in.
+
+    Returns the password, to be shown once; every session of the account ends.
+    """
+    password = secrets.token_urlsafe(12)
+    _set_password(user, password, temporary=True)
+    db.session.flush()
+    audit.log(by, "user.password_temporary", "user", user.id)
+    return password
+
+
+def issue_reset_link(user: User, *, by: User | None) -> str:
+    """A one-time token for a reset link; a newer link replaces an older one.
+
+    The current password keeps working until the link is used. The caller commits.
+    """
+    token = secrets.token_urlsafe(32)
+    seconds = current_app.config["PASSWORD_RESET_SECONDS"]
+    user.reset_token_sha256 = _token_sha(token)
+    user.reset_expires_at = utcnow() + timedelta(seconds=seconds)
+    db.session.flush()
+    audit.log(by, "user.reset_link", "user", user.id, after={"expires_at": user.reset_expires_at})
+    return token
+
+
+def user_for_reset(token: str) -> User | None:
+    """The active account a reset link is for, if the link is unused and not expired."""
+    if not token or len(token) > 100:
+        return None
+    user = db.session.execute(
+        select(User).where(User.reset_token_sha256 == _token_sha(token))
+    ).scalar()
+    if user is None or not user.active or user.reset_expires_at is None:
+        return None
+    if user.reset_expires_at < utcnow():
+        return None
+    return user
+
+
+def use_reset_link(user: User, new: str, confirm: str) -> User:
+    """Set the password chosen through a reset link; the link is used up. The caller commits."""
+    problem = _password_problem(new)
+    if problem:
+        raise Invalid({"new_password": problem})
+    if new != confirm:
+        raise Invalid({"confirm_password": _("The two new passwords are not the same.")})
+    _set_password(user, new)
+    db.session.flush()
+    audit.log(user, "user.password_reset", "user", user.id)
+    return user
+
+
+def set_password_by_admin(user: User, password: str, *, by: User | None) -> User:
+    """``flask set-password``: the server's admin sets a password. The caller commits."""
+    problem = _password_problem(password)
+    if problem:
+        raise Invalid({"password": problem})
+    _set_password(user, password)
+    db.session.flush()
+    audit.log(by, "user.password_set", "user", user.id)
+    return user

@@ -157,6 +157,7 @@ WORKER_CONFIG_KEYS = (
     "ORG_NAME_KM",
     "ORG_SHORT",
     "SECRET_KEY",
+    "AUDIT_KEY",
 )
 
 

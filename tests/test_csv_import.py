@@ -355,3 +355,16 @@ def test_upload_page_and_template_round_trip(client, auth, imports):
         assert (
             db.session.execute(select(Donor.name_km).where(Donor.name_en == "IKA")).scalar() is None
         )
+
+
+def test_a_new_donor_named_like_one_on_file_is_a_warning_to_tick(client, auth, imports):
+    auth.login("treasurer")
+    content = (HEADER + "I K A & Ikâ Group,10,USD,,2014-06-15,general,,\n").encode()
+    token, page = preview(client, content, create_missing=True)
+    text = page.get_data(as_text=True)
+    assert "“I K A” would be a new donor, but “IKA” is on file" in text
+    assert "“Ikâ Group” would be a new donor" not in text
+    r = confirm(client, token, content, create_missing=True)
+    assert r.status_code == 422 and n_contributions(imports) == 0
+    assert confirm(client, token, content, create_missing=True, ack=[2]).status_code == 302
+    assert n_contributions(imports) == 1

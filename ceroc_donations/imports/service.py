@@ -36,6 +36,7 @@ from ceroc_donations.book.inputs import (
     parse_donor,
 )
 from ceroc_donations.book.models import Contribution, ContributionDonor, Donor, Fund
+from ceroc_donations.book.queries import name_key
 from ceroc_donations.extensions import db
 from ceroc_donations.money import MAX_BOOK_MINOR, Money, format_plain
 
@@ -431,7 +432,27 @@ def preview(content: bytes, *, create_missing: bool = False) -> Preview:
         rows.append(row)
     _check_room(rows)
     _flag_duplicates(rows, donors)
+    _flag_similar_names(rows)
     return Preview(hashlib.sha256(content).hexdigest(), encoding, delimiter, rows, create_missing)
+
+
+def _flag_similar_names(rows: list[Row]) -> None:
+    """Warn when a donor to be created is named like one on file (case, spacing, accents)."""
+    if not any(r.new_donors for r in rows):
+        return
+    on_file = {name_key(n): n for n in db.session.execute(select(Donor.name_en)).scalars()}
+    for row in rows:
+        for name in row.new_donors:
+            similar = on_file.get(name_key(name))
+            if similar:
+                row.warnings.append(
+                    _(
+                        "“%(name)s” would be a new donor, but “%(similar)s” is on file: "
+                        "write that name if it is the same donor.",
+                        name=name,
+                        similar=similar,
+                    )
+                )
 
 
 def _check_room(rows: list[Row]) -> None:

@@ -81,7 +81,7 @@ def _form(values, errors, *, contribution=None, status=200):
 @bp.get("/convert.json")
 @requires("write_book")
 def convert_json():
-    """The form's live "= US$365.60" and the last rate used for the currency typed."""
+    """The form's live base value ("= $365.60") and the last rate used for the currency."""
     values = {k: request.args.get(k, "")[:100] for k in ("amount", "currency", "exchange_rate")}
     return jsonify(_conversion(values))
 

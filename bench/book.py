@@ -502,6 +502,16 @@ def main() -> None:
             ("contributions, page deep (cursor)", f"/contributions/?after={deep}", None),
             (f"contributions, ?q={q}", f"/contributions/?q={q}", None),
         ]
+        if any(r.rule == "/contributions/convert.json" for r in app.url_map.iter_rules()):
+            cases += [
+                ("new contribution form", "/contributions/new", None),
+                (
+                    "live base value (convert.json, CAD)",
+                    "/contributions/convert.json?amount=1.234,50&currency=CAD&exchange_rate=0,73",
+                    None,
+                ),
+                ("merge page (same-name scan)", "/donors/1/merge", None),
+            ]
         if api_token:
             cases.append(
                 (

@@ -112,8 +112,9 @@ _CONTRIBUTION_INPUT = {
     "currency": _enum(CURRENCIES),
     "exchange_rate": {
         **_AMOUNT,
-        "example": "1",
-        "description": "Base currency per unit of the gift's currency.",
+        "example": "0.7312",
+        "description": "Base currency per unit of the gift's currency. Required (no default) "
+        "unless the currency is the base currency; a missing one is a 422 naming it.",
     },
     "received_on": _DAY,
     "received_by": _text(120),
@@ -130,7 +131,11 @@ _EXPENSE_INPUT = {
     "payee": _text(200),
     "amount": _AMOUNT,
     "currency": _enum(CURRENCIES),
-    "exchange_rate": {**_AMOUNT, "example": "1"},
+    "exchange_rate": {
+        **_AMOUNT,
+        "example": "0.7312",
+        "description": "Required unless the currency is the base currency.",
+    },
     "category": _enum(EXPENSE_CATEGORIES),
     "fund_id": _FUND_ID,
     "description_en": _text(2000),

@@ -137,14 +137,15 @@ def test_bom_semicolon_and_latin1(client, auth, imports):
     auth.login("treasurer")
     semicolon = (
         "\ufeffDonor;Amount;Currency;Received_On;Fund;Note\n"
-        "IKA;1 250,50;USD;2014-06-15;general;Crème brûlée sale\n"
+        "IKA;1,250;USD;2014-06-15;general;Crème brûlée sale\n"
     )
     token, page = preview(client, semicolon.encode("utf-8"))
     assert "not UTF-8" not in page.get_data(as_text=True)
-    # a decimal comma would be read as a thousands separator: refused, not read as 125050
+    # "1,250" could be 1250 or 1.250: refused with both readings, never guessed
     assert "1 with errors" in page.get_data(as_text=True)
-    assert "Write decimals with a point" in page.get_data(as_text=True)
-    semicolon = semicolon.replace("1 250,50", "1250.50")
+    assert "Write 1250 or 1.250." in page.get_data(as_text=True)
+    # a European spreadsheet's "1 250,50" is 1250.50, not 125050
+    semicolon = semicolon.replace("1,250", "1 250,50")
     token, page = preview(client, semicolon.encode("utf-8"))
     assert confirm(client, token, semicolon.encode("utf-8")).status_code == 302
     latin = semicolon.replace("\ufeff", "").replace("2014-06-15", "2014-06-16").encode("cp1252")
@@ -155,6 +156,8 @@ def test_bom_semicolon_and_latin1(client, auth, imports):
     with imports.app_context():
         notes = db.session.execute(select(Contribution.note)).scalars().all()
         assert notes == ["Crème brûlée sale", "Crème brûlée sale"]
+        amounts = db.session.execute(select(Contribution.amount_minor)).scalars().all()
+        assert amounts == [125050, 125050]
 
 
 def test_khmer_html_and_formulas_are_kept_as_text(client, auth, imports):
@@ -352,3 +355,16 @@ def test_upload_page_and_template_round_trip(client, auth, imports):
         assert (
             db.session.execute(select(Donor.name_km).where(Donor.name_en == "IKA")).scalar() is None
         )
+
+
+def test_a_new_donor_named_like_one_on_file_is_a_warning_to_tick(client, auth, imports):
+    auth.login("treasurer")
+    content = (HEADER + "I K A & Ikâ Group,10,USD,,2014-06-15,general,,\n").encode()
+    token, page = preview(client, content, create_missing=True)
+    text = page.get_data(as_text=True)
+    assert "“I K A” would be a new donor, but “IKA” is on file" in text
+    assert "“Ikâ Group” would be a new donor" not in text
+    r = confirm(client, token, content, create_missing=True)
+    assert r.status_code == 422 and n_contributions(imports) == 0
+    assert confirm(client, token, content, create_missing=True, ack=[2]).status_code == 302
+    assert n_contributions(imports) == 1

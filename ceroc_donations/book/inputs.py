@@ -31,6 +31,7 @@ from ceroc_donations.money import (
     CURRENCIES,
     Money,
     MoneyError,
+    base_value,
     check_currency,
     parse_amount,
     parse_rate,
@@ -175,17 +176,17 @@ class Checker:
             return None
 
     def rate(self, name: str, currency: str | None, base: str) -> Decimal | None:
+        """The rate to *base*: 1 for a *base* amount; required, never assumed, otherwise."""
         raw = self.raw(name)
         if currency is None:
             return None
         if currency == base:
-            if raw and raw not in ("1", "1.0", "1.00"):
+            if raw:
                 try:
-                    if parse_rate(raw) != 1:
-                        self.errors[name] = _(
-                            "A %(base)s amount has no exchange rate: leave it at 1.", base=base
-                        )
+                    same = parse_rate(raw) == 1
                 except MoneyError:
+                    same = False
+                if not same:
                     self.errors[name] = _(
                         "A %(base)s amount has no exchange rate: leave it at 1.", base=base
                     )
@@ -199,6 +200,18 @@ class Checker:
             return None
         try:
             return parse_rate(raw)
+        except MoneyError as exc:
+            self.errors[name] = money_message(exc)
+            return None
+
+    def base_value(
+        self, amount: Money | None, rate: Decimal | None, base: str, name: str = "exchange_rate"
+    ) -> Money | None:
+        """*amount* at *rate* in *base*, refused when the book could not hold it."""
+        if amount is None or rate is None:
+            return None
+        try:
+            return base_value(amount, rate, base)
         except MoneyError as exc:
             self.errors[name] = money_message(exc)
             return None
@@ -306,6 +319,7 @@ def parse_contribution(data: Mapping, *, donor_ids=None, shares=None) -> Contrib
     currency = c.currency()
     amount = c.money("amount", currency)
     rate = c.rate("exchange_rate", currency, base_currency())
+    c.base_value(amount, rate, base_currency())
     ids = _ids(donor_ids if donor_ids is not None else data.get("donor_ids"))
     raw_shares = list(shares if shares is not None else data.get("shares") or [])
     share_inputs: list[ShareInput] = []
@@ -375,11 +389,14 @@ class ExpenseInput:
 def parse_expense(data: Mapping) -> ExpenseInput:
     c = Checker(data)
     currency = c.currency()
+    amount = c.money("amount", currency)
+    rate = c.rate("exchange_rate", currency, base_currency())
+    c.base_value(amount, rate, base_currency())
     result = ExpenseInput(
         paid_on=c.day("paid_on", label=_("the day it was paid")),  # type: ignore[arg-type]
         payee=c.text("payee", max_len=200, required=True, label=_("who was paid")) or "",
-        amount=c.money("amount", currency),  # type: ignore[arg-type]
-        rate=c.rate("exchange_rate", currency, base_currency()),  # type: ignore[arg-type]
+        amount=amount,  # type: ignore[arg-type]
+        rate=rate,  # type: ignore[arg-type]
         category=c.choice("category", EXPENSE_CATEGORIES, ""),
         fund=c.fund(),  # type: ignore[arg-type]
         description_en=c.text("description_en", max_len=2000, multiline=True),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import unicodedata
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -327,3 +329,71 @@ def donor_history(donor: Donor) -> tuple[list[Contribution], list[YearTotal]]:
     cur = base_currency()
     years = [YearTotal(y, n, Money(t, cur)) for y, (n, t) in sorted(per_year.items(), reverse=True)]
     return gifts, years
+
+
+def last_rate(currency: str) -> Contribution | None:
+    """The latest gift in *currency* not voided: its rate is offered for the next one."""
+    base = base_currency()
+    if currency == base:
+        return None
+    return db.session.execute(
+        select(Contribution)
+        .where(
+            Contribution.currency == currency,
+            Contribution.base_currency == base,
+            Contribution.voided.is_(False),
+        )
+        .order_by(Contribution.received_on.desc(), Contribution.id.desc())
+        .limit(1)
+    ).scalar()
+
+
+#: Combining accents of Latin (and Greek, Cyrillic) letters. Khmer vowel signs are marks too,
+#: but they are letters of the name: they stay.
+_ACCENTS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
+def name_key(name: str | None) -> str:
+    """*name* as compared for duplicates: case, spacing and accents ignored."""
+    text = _ACCENTS.sub("", unicodedata.normalize("NFKD", name or ""))
+    return "".join(text.replace("\u200b", " ").casefold().split())
+
+
+def donors_named_like(
+    name_en: str | None, name_km: str | None = None, *, exclude: int | None = None
+) -> list[Donor]:
+    """Donors whose English or Khmer name is *name_en* or *name_km*, ignoring case, spacing
+    and accents ("Sokha  Chéa" finds "sokha chea")."""
+    keys = {"en": name_key(name_en), "km": name_key(name_km)}
+    found = [
+        donor_id
+        for donor_id, en, km in db.session.execute(select(Donor.id, Donor.name_en, Donor.name_km))
+        if donor_id != exclude
+        and (
+            (keys["en"] and name_key(en) == keys["en"])
+            or (keys["km"] and name_key(km) == keys["km"])
+        )
+    ]
+    if not found:
+        return []
+    return list(
+        db.session.execute(select(Donor).where(Donor.id.in_(found)).order_by(Donor.id)).scalars()
+    )
+
+
+def donor_counts(donor: Donor) -> tuple[int, int]:
+    """(gifts, letters) of *donor*, as a merge would move them."""
+    from ceroc_donations.letters.models import Letter, letter_recipient
+
+    gifts = db.session.execute(
+        select(func.count())
+        .select_from(ContributionDonor)
+        .where(ContributionDonor.donor_id == donor.id)
+    ).scalar_one()
+    addressed = select(letter_recipient.c.letter_id).where(letter_recipient.c.donor_id == donor.id)
+    letters = db.session.execute(
+        select(func.count())
+        .select_from(Letter)
+        .where(or_(Letter.donor_id == donor.id, Letter.id.in_(addressed)))
+    ).scalar_one()
+    return gifts, letters

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import date
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, update
 
 from ceroc_donations import audit
 from ceroc_donations.accounts.models import User
@@ -14,6 +14,7 @@ from ceroc_donations.book.inputs import (
     ContributionInput,
     DonorInput,
     ExpenseInput,
+    Invalid,
     base_currency,
 )
 from ceroc_donations.book.models import (
@@ -27,7 +28,7 @@ from ceroc_donations.book.models import (
 )
 from ceroc_donations.database import next_value, utcnow
 from ceroc_donations.extensions import db
-from ceroc_donations.money import Money, convert, rate_to_text
+from ceroc_donations.money import MAX_BOOK_MINOR, Money, base_value, format_plain, rate_to_text
 
 
 class Conflict(ValueError):
@@ -171,6 +172,34 @@ def _entry_for(
     return found or LedgerEntry(expense_id=expense.id)
 
 
+def book_held_minor() -> int:
+    """In plus out of every entry not voided, in base minor units: a bound on every total."""
+    held = db.session.execute(
+        select(func.coalesce(func.sum(FundMonthTotal.in_minor + FundMonthTotal.out_minor), 0))
+    ).scalar()
+    return int(held or 0)
+
+
+def check_room(base: Money, *, replacing: int = 0, field: str = "amount") -> None:
+    """Refuse an entry that would take the book past :data:`MAX_BOOK_MINOR`.
+
+    Every running balance and total is at most the sum of all entries, so keeping that sum
+    within 15 digits keeps every number the exports write exact. *replacing* is the base
+    value (minor units) of the entry being edited, which the new value replaces.
+    """
+    if book_held_minor() - replacing + base.minor > MAX_BOOK_MINOR:
+        raise Invalid(
+            {
+                field: _(
+                    "The book would then hold more than %(max)s %(base)s in all, more than "
+                    "its exports can show: check the amount and the rate.",
+                    max=format_plain(Money(MAX_BOOK_MINOR, base.currency)),
+                    base=base.currency,
+                )
+            }
+        )
+
+
 # --- donors and funds ----------------------------------------------------------------------
 
 
@@ -191,6 +220,94 @@ def update_donor(donor: Donor, data: DonorInput, *, by: User | None) -> Donor:
     if after != before:
         audit.log(by, "donor.updated", "donor", donor.id, before=before, after=after)
     return donor
+
+
+#: Fields a merge copies from the merged donor when the kept donor has them empty.
+_FILLED_ON_MERGE = ("name_km", "city", "region", "country", "email", "postal_address", "note")
+
+
+def merge_donors(keep: Donor, other: Donor, *, by: User | None) -> Donor:
+    """Fold *other* into *keep*: its gifts and letters move over, then it is removed.
+
+    A joint gift given by both keeps one line for *keep* (the shares add up; unknown stays
+    unknown). Empty details of *keep* are filled from *other*, and the stricter public
+    display wins, so nothing either donor asked to keep private is shown. The caller commits.
+    """
+    from ceroc_donations.letters.models import Letter, letter_recipient
+
+    if keep.id == other.id:
+        raise Conflict(_("Choose two different donors to merge."))
+    before = {"kept": {"id": keep.id, **donor_snapshot(keep)}}
+    before["merged"] = {"id": other.id, **donor_snapshot(other)}
+    gifts: list[int] = []
+    for share in list(other.shares):
+        c = share.contribution
+        gifts.append(c.id)
+        mine = next((s for s in c.shares if s.donor_id == keep.id), None)
+        if mine is None:
+            share.donor = keep
+            continue
+        both_known = mine.share_minor is not None and share.share_minor is not None
+        mine.share_minor = mine.share_minor + share.share_minor if both_known else None
+        c.shares.remove(share)
+        for position, s in enumerate(c.shares):
+            s.position = position
+    db.session.flush()
+    letters = list(
+        db.session.execute(select(Letter.id).where(Letter.donor_id == other.id)).scalars()
+    )
+    if letters:
+        db.session.execute(
+            update(Letter).where(Letter.donor_id == other.id).values(donor_id=keep.id)
+        )
+    col = letter_recipient.c
+    addressed = set(
+        db.session.execute(select(col.letter_id).where(col.donor_id == other.id)).scalars()
+    )
+    if addressed:
+        has_keep = set(
+            db.session.execute(
+                select(col.letter_id).where(
+                    col.donor_id == keep.id, col.letter_id.in_(sorted(addressed))
+                )
+            ).scalars()
+        )
+        db.session.execute(
+            delete(letter_recipient).where(
+                col.donor_id == other.id, col.letter_id.in_(sorted(has_keep))
+            )
+        )
+        db.session.execute(
+            update(letter_recipient).where(col.donor_id == other.id).values(donor_id=keep.id)
+        )
+    for cid in sorted(set(gifts)):  # the ledger line names the donors of the gift
+        c = db.session.get(Contribution, cid)
+        entry = _entry_for(contribution=c)
+        if entry.id is not None:
+            entry.label = _contribution_label(c)[:300]
+    for key in _FILLED_ON_MERGE:
+        if not getattr(keep, key) and getattr(other, key):
+            setattr(keep, key, getattr(other, key))
+    if "anonymous" in (keep.public_display, other.public_display):
+        keep.public_display = "anonymous"
+    db.session.expire(other, ["shares"])
+    db.session.delete(other)
+    db.session.flush()
+    db.session.expire_all()
+    audit.log(
+        by,
+        "donor.merged",
+        "donor",
+        keep.id,
+        before=before,
+        after={
+            "kept": {"id": keep.id, **donor_snapshot(keep)},
+            "merged_id": before["merged"]["id"],
+            "contribution_ids": sorted(set(gifts)),
+            "letter_ids": sorted(set(letters) | addressed),
+        },
+    )
+    return keep
 
 
 def create_fund(
@@ -237,7 +354,8 @@ def find_by_idempotency_key(model, key: str | None):
 
 
 def _apply_contribution(c: Contribution, data: ContributionInput) -> None:
-    base = convert(data.amount, data.rate, base_currency())
+    base = base_value(data.amount, data.rate, base_currency())
+    check_room(base, replacing=0 if c.id is None or c.voided else c.base_amount_minor)
     c.amount_minor = data.amount.minor
     c.currency = data.amount.currency
     c.exchange_rate = rate_to_text(data.rate)
@@ -375,7 +493,8 @@ def set_thank_status(c: Contribution, status: str, *, by: User | None) -> Contri
 
 
 def _apply_expense(e: Expense, data: ExpenseInput) -> None:
-    base = convert(data.amount, data.rate, base_currency())
+    base = base_value(data.amount, data.rate, base_currency())
+    check_room(base, replacing=0 if e.id is None or e.voided else e.base_amount_minor)
     e.paid_on = data.paid_on
     e.payee = data.payee
     e.amount_minor = data.amount.minor

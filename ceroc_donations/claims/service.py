@@ -93,6 +93,7 @@ def parse_payment(claim: ExpenseClaim, data: Mapping) -> PaymentInput:
         rate=c.rate("exchange_rate", claim.currency, base_currency()),  # type: ignore[arg-type]
         paid_on=c.day("paid_on", label=gettext("the day you paid the claimant")),  # type: ignore[arg-type]
     )
+    c.base_value(claim.amount, result.rate, base_currency())
     if result.paid_on and claim.spent_on and result.paid_on < claim.spent_on:
         c.errors["paid_on"] = gettext("The claim cannot be paid back before the money was spent.")
     c.done()

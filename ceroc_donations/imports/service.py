@@ -29,10 +29,17 @@ from ceroc_donations import audit
 from ceroc_donations.accounts import settings
 from ceroc_donations.accounts.models import User
 from ceroc_donations.book import service as book
-from ceroc_donations.book.inputs import Checker, Invalid, parse_contribution, parse_donor
+from ceroc_donations.book.inputs import (
+    Checker,
+    Invalid,
+    base_currency,
+    parse_contribution,
+    parse_donor,
+)
 from ceroc_donations.book.models import Contribution, ContributionDonor, Donor, Fund
+from ceroc_donations.book.queries import name_key
 from ceroc_donations.extensions import db
-from ceroc_donations.money import Money
+from ceroc_donations.money import MAX_BOOK_MINOR, Money, format_plain
 
 #: Limits; ``IMPORT_MAX_BYTES`` and ``IMPORT_MAX_ROWS`` in the config override them.
 MAX_BYTES = 5 * 1024 * 1024
@@ -63,10 +70,6 @@ FIELD_COLUMN = {
 }
 ROW = ""  # key of a message about the row as a whole
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
-#: Commas allowed in numbers: only between groups of three digits (1,250.50). Files from
-#: spreadsheets set to a European locale write "12,50", which the shared rule would read
-#: as 1250 — a hundred times too much.
-_THOUSANDS = re.compile(r"^\+?\d{1,3}(,\d{3})+(\.\d*)?$")
 #: Stored uploads are removed after this many seconds (imported or not: the audit keeps
 #: the file's SHA-256 and the contributions keep the data).
 KEEP_SECONDS = 2 * 24 * 3600
@@ -107,6 +110,7 @@ class Row:
     new_donors: list[str] = field(default_factory=list)  # unknown, to be created
     fields: dict[str, str] = field(default_factory=dict)
     amount: Money | None = None
+    base: Money | None = None  # the amount in the base currency, when the row is valid
 
 
 @dataclass
@@ -342,19 +346,14 @@ def _check_row(row: Row, donors, funds, create_missing: bool) -> None:
     }
     row.fields["fund_id"] = str(fund_id) if fund_id else ""
     try:
+        # Decimal commas from European spreadsheets ("12,50") are read by money.py's one
+        # rule; a number that could be read two ways is refused with both readings.
         parse_contribution(row.fields, donor_ids=ids, shares=[])
     except Invalid as exc:
         for name, message in exc.fields.items():
             if name == "donor_ids" and (row.new_donors or "donor" in row.errors):
                 continue  # the donor column has its own message, or the donor will be created
             row.errors.setdefault(FIELD_COLUMN.get(name, name), message)
-    for column in ("amount", "exchange_rate"):
-        raw = row.cells.get(column, "").strip()
-        if "," in raw and not _THOUSANDS.match(raw.replace(" ", "")):
-            row.errors[column] = _(
-                "Write decimals with a point, e.g. 1250.50 (a comma here "
-                "would be read as a thousands separator)."
-            )
     if fund_raw and fund_id is None:
         row.errors["fund"] = _("No fund with the code or name “%(fund)s”.", fund=fund_raw)
     # The amount for totals and duplicate checks, read by the same rules as the form.
@@ -363,6 +362,9 @@ def _check_row(row: Row, donors, funds, create_missing: bool) -> None:
     row.amount = c.money("amount", currency) if not c.errors else None
     if "amount" in row.errors:
         row.amount = None
+    elif row.amount is not None:
+        rate = c.rate("exchange_rate", currency, base_currency())
+        row.base = c.base_value(row.amount, rate, base_currency())
 
 
 def _duplicate_key(row: Row, donors: dict[str, list[int]]):
@@ -429,8 +431,46 @@ def preview(content: bytes, *, create_missing: bool = False) -> Preview:
             row.errors[ROW] = cells[ROW]
         _check_row(row, donors, funds, create_missing)
         rows.append(row)
+    _check_room(rows)
     _flag_duplicates(rows, donors)
+    _flag_similar_names(rows)
     return Preview(hashlib.sha256(content).hexdigest(), encoding, delimiter, rows, create_missing)
+
+
+def _flag_similar_names(rows: list[Row]) -> None:
+    """Warn when a donor to be created is named like one on file (case, spacing, accents)."""
+    if not any(r.new_donors for r in rows):
+        return
+    on_file = {name_key(n): n for n in db.session.execute(select(Donor.name_en)).scalars()}
+    for row in rows:
+        for name in row.new_donors:
+            similar = on_file.get(name_key(name))
+            if similar:
+                row.warnings.append(
+                    _(
+                        "“%(name)s” would be a new donor, but “%(similar)s” is on file: "
+                        "write that name if it is the same donor.",
+                        name=name,
+                        similar=similar,
+                    )
+                )
+
+
+def _check_room(rows: list[Row]) -> None:
+    """Mark the first row that would take the book past what its exports can hold."""
+    held = book.book_held_minor()
+    for row in rows:
+        if row.base is None or row.errors:
+            continue
+        held += row.base.minor
+        if held > MAX_BOOK_MINOR:
+            row.errors["amount"] = _(
+                "With this row the book would hold more than %(max)s %(base)s in all, more "
+                "than its exports can show: check the amount and the rate.",
+                max=format_plain(Money(MAX_BOOK_MINOR, row.base.currency)),
+                base=row.base.currency,
+            )
+            return
 
 
 # --- storing the upload between preview and confirm ----------------------------------------
@@ -591,6 +631,13 @@ def run_import(
         # Another request imported the same token first (PostgreSQL's unique key).
         db.session.rollback()
         return ImportResult([], [], already_imported=True)
+    except Invalid:
+        # The book filled up between the check and the import (another writer).
+        db.session.rollback()
+        raise NotReady(
+            _("Correct the rows marked below, then upload the file again. Nothing was imported."),
+            preview(content, create_missing=create_missing),
+        ) from None
     audit.log(
         by,
         "import.completed",

@@ -65,3 +65,73 @@ def test_khmer_font_served_by_the_app(browser, live_server):
         document.fonts.load('16px "CEROC Khmer"', 'ខ្មែរ').then(f => done(f.length > 0));
     """)
     assert ok
+
+
+# The page's fetch of donor searches, held until the test lets each answer through, so
+# answers can be made to arrive out of order without any timing.
+HOLD_SEARCHES = """
+window.__held = [];
+const realFetch = window.fetch.bind(window);
+window.fetch = (url, options) => {
+  if (!String(url).includes("search.json")) return realFetch(url, options);
+  return new Promise((resolve, reject) => window.__held.push({
+    url: String(url),
+    go: () => realFetch(url, options).then(resolve, reject),
+  }));
+};
+"""
+RELEASE = """
+const [part, done] = arguments;
+const held = window.__held.filter((h) => h.url.includes(part));
+window.__held = window.__held.filter((h) => !h.url.includes(part));
+Promise.all(held.map((h) => h.go())).then(() => setTimeout(() => done(held.length), 50));
+"""
+
+
+def _held(browser, part):
+    return browser.execute_script(
+        "return window.__held.filter((h) => h.url.includes(arguments[0])).length", part
+    )
+
+
+def test_donor_picker_ignores_late_answers_and_stale_results(browser, live_server):
+    login(browser, live_server)
+    browser.get(live_server + "/contributions/new")
+    browser.execute_script(HOLD_SEARCHES)
+    search = browser.find_element(By.ID, "donor-search")
+    search.send_keys("youth")
+    WebDriverWait(browser, 5).until(lambda b: _held(b, "q=youth"))
+    search.send_keys(Keys.ENTER)  # no results for this text yet: nothing is picked or sent
+    assert browser.current_url.endswith("/contributions/new")
+    assert not browser.find_elements(By.CSS_SELECTOR, '#chosen-donors input[name="donor_ids"]')
+    search.send_keys(Keys.CONTROL, "a")
+    search.send_keys(Keys.BACKSPACE)
+    search.send_keys("CNRP")
+    WebDriverWait(browser, 5).until(lambda b: _held(b, "q=CNRP"))
+    assert browser.execute_async_script(RELEASE, "q=CNRP") >= 1
+    results = browser.find_element(By.ID, "donor-results")
+    WebDriverWait(browser, 5).until(lambda b: "CNRP" in results.text)
+    assert browser.execute_async_script(RELEASE, "q=youth") >= 1  # the older answers, late
+    assert "CNRP" in results.text and "Youth" not in results.text
+    search.send_keys(Keys.ENTER)
+    chosen = browser.find_element(By.ID, "chosen-donors")
+    assert "CNRP Minnesota" in chosen.text and "Youth" not in chosen.text
+
+
+def test_contribution_form_shows_the_base_value_as_you_type(browser, live_server):
+    login(browser, live_server)
+    browser.get(live_server + "/contributions/new")
+    rate = browser.find_element(By.ID, "f-exchange_rate")
+    assert rate.get_attribute("value") == ""  # never a silent 1
+    browser.find_element(By.ID, "f-amount").send_keys("500")
+    currency = browser.find_element(By.ID, "f-currency")
+    currency.send_keys(Keys.CONTROL, "a")
+    currency.send_keys("CAD")
+    rate.send_keys("0,7312")
+    out = browser.find_element(By.ID, "base-value")
+    WebDriverWait(browser, 5).until(lambda b: out.text == "= $365.60")
+    rate.send_keys(Keys.CONTROL, "a")
+    rate.send_keys("1,250")
+    problem = browser.find_element(By.ID, "money-problem")
+    WebDriverWait(browser, 5).until(lambda b: "Write 1250 or 1.250" in problem.text)
+    assert out.text == ""

@@ -2,16 +2,17 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup, escape
 
 from ceroc_donations.book import queries
 from ceroc_donations.book import service as book
-from ceroc_donations.book.inputs import Invalid, base_currency, parse_contribution
+from ceroc_donations.book.inputs import Checker, Invalid, base_currency, parse_contribution
 from ceroc_donations.book.models import Contribution, Donor
 from ceroc_donations.extensions import db
+from ceroc_donations.i18n import date_filter, money_filter
 from ceroc_donations.money import to_input
 from ceroc_donations.security import requires
 from ceroc_donations.web import active_funds, book_filter, new_idempotency_key, void_page
@@ -27,6 +28,39 @@ def index():
     return render_template("book/contributions/index.html", page=page, f=f, funds=active_funds())
 
 
+def _conversion(values) -> dict:
+    """The base value of the amount typed and the last rate used for its currency.
+
+    Read by the same rules as the form (:class:`~ceroc_donations.book.inputs.Checker`), so
+    what the page shows is what will be stored.
+    """
+    base = base_currency()
+    c = Checker(values)
+    currency = c.currency() if values.get("currency") else None
+    amount = c.money("amount", currency) if currency and values.get("amount") else None
+    rate = None
+    if currency and (values.get("exchange_rate") or currency == base):
+        rate = c.rate("exchange_rate", currency, base)
+    value = c.base_value(amount, rate, base)
+    last = queries.last_rate(currency) if currency else None
+    return {
+        "text": "= " + money_filter(value) if value and currency != base else "",
+        "problems": c.errors,
+        "last_rate": {
+            "rate": last.exchange_rate,
+            "text": _(
+                "Last rate used for %(currency)s: %(rate)s on %(day)s (%(ref)s).",
+                currency=currency,
+                rate=last.exchange_rate,
+                day=date_filter(last.received_on),
+                ref=last.reference,
+            ),
+        }
+        if last
+        else None,
+    }
+
+
 def _form(values, errors, *, contribution=None, status=200):
     ids = values.getlist("donor_ids") if hasattr(values, "getlist") else values.get("donor_ids", [])
     chosen = [d for d in (db.session.get(Donor, int(i)) for i in ids if str(i).isdigit()) if d]
@@ -38,9 +72,18 @@ def _form(values, errors, *, contribution=None, status=200):
         chosen=chosen,
         funds=active_funds(),
         base_currency=base_currency(),
+        conversion=_conversion(values),
         all_donors=queries.search_donors(None, limit=500),
         shares=values.getlist("shares") if hasattr(values, "getlist") else values.get("shares", []),
     ), status
+
+
+@bp.get("/convert.json")
+@requires("write_book")
+def convert_json():
+    """The form's live base value ("= $365.60") and the last rate used for the currency."""
+    values = {k: request.args.get(k, "")[:100] for k in ("amount", "currency", "exchange_rate")}
+    return jsonify(_conversion(values))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -50,7 +93,6 @@ def new():
         values = {
             "received_on": date.today().isoformat(),
             "currency": base_currency(),
-            "exchange_rate": "1",
             "idempotency_key": new_idempotency_key(),
             "donor_ids": [request.args["donor"]] if request.args.get("donor") else [],
         }
@@ -67,9 +109,10 @@ def new():
             donor_ids=request.form.getlist("donor_ids"),
             shares=request.form.getlist("shares"),
         )
+        c = book.record_contribution(data, by=current_user, idempotency_key=key)
     except Invalid as exc:
+        db.session.rollback()
         return _form(request.form, exc.fields, status=422)
-    c = book.record_contribution(data, by=current_user, idempotency_key=key)
     db.session.commit()
     flash(
         Markup(_("%(ref)s recorded — %(undo)s / %(thank)s"))
@@ -106,6 +149,8 @@ def edit(cid: int):
         values = {
             **{k: ("" if v is None else v) for k, v in snap.items()},
             "amount": to_input(c.amount),
+            # A base-currency gift shows no rate, so a currency changed later needs one typed.
+            "exchange_rate": "" if c.currency == c.base_currency else c.exchange_rate,
             "received_on": c.received_on.isoformat(),
             "donor_ids": [str(s.donor_id) for s in c.shares],
             "shares": [

@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from ceroc_donations.book import queries
 from ceroc_donations.book import service as book
-from ceroc_donations.book.inputs import Invalid, parse_donor
+from ceroc_donations.book.inputs import Invalid, db_id, parse_donor
 from ceroc_donations.book.models import Donor
 from ceroc_donations.extensions import db
 from ceroc_donations.security import requires
@@ -56,20 +56,26 @@ def search_json():
 def new():
     errors: dict = {}
     values = request.form if request.method == "POST" else {}
+    duplicates: list[Donor] = []
     if request.method == "POST":
         try:
-            donor = book.create_donor(parse_donor(request.form), by=current_user)
+            data = parse_donor(request.form)
         except Invalid as exc:
             errors = exc.fields
         else:
-            db.session.commit()
-            flash(_("Donor %(name)s added.", name=donor.name_en), "success")
-            if request.form.get("then") == "contribution":
-                return redirect(url_for("contributions.new", donor=donor.id))
-            return redirect(url_for("donors.detail", donor_id=donor.id))
-    return render_template("book/donors/form.html", donor=None, values=values, errors=errors), (
-        422 if errors else 200
-    )
+            # "A donor named X already exists — open it / create anyway"
+            if not request.form.get("create_anyway"):
+                duplicates = queries.donors_named_like(data.name_en, data.name_km)
+            if not duplicates:
+                donor = book.create_donor(data, by=current_user)
+                db.session.commit()
+                flash(_("Donor %(name)s added.", name=donor.name_en), "success")
+                if request.form.get("then") == "contribution":
+                    return redirect(url_for("contributions.new", donor=donor.id))
+                return redirect(url_for("donors.detail", donor_id=donor.id))
+    return render_template(
+        "book/donors/form.html", donor=None, values=values, errors=errors, duplicates=duplicates
+    ), (422 if errors else 200)
 
 
 @bp.get("/<int:donor_id>")
@@ -97,4 +103,35 @@ def edit(donor_id: int):
             return redirect(url_for("donors.detail", donor_id=donor.id))
     return render_template("book/donors/form.html", donor=donor, values=values, errors=errors), (
         422 if errors else 200
+    )
+
+
+@bp.route("/<int:donor_id>/merge", methods=["GET", "POST"])
+@requires("write_book")
+def merge(donor_id: int):
+    """Merge another donor into this one (kept): its gifts and letters move here."""
+    keep = db.session.get(Donor, donor_id) or abort(404)
+    other_id = db_id(request.values.get("other", ""))
+    other = db.session.get(Donor, other_id) if other_id else None
+    if request.method == "POST":
+        if other is None or other.id == keep.id:
+            flash(_("Choose the donor to merge into this one."), "error")
+            return redirect(url_for("donors.merge", donor_id=keep.id))
+        name = other.name_en
+        book.merge_donors(keep, other, by=current_user)
+        db.session.commit()
+        flash(_("%(other)s merged into %(name)s.", other=name, name=keep.name_en), "success")
+        return redirect(url_for("donors.detail", donor_id=keep.id))
+    if other is not None and other.id != keep.id:
+        return render_template(
+            "book/donors/merge.html",
+            keep=keep,
+            other=other,
+            counts={d.id: queries.donor_counts(d) for d in (keep, other)},
+        )
+    q = (request.args.get("q") or "").strip()[:100]
+    likely = queries.donors_named_like(keep.name_en, keep.name_km, exclude=keep.id)
+    found = [d for d in queries.search_donors(q, limit=30) if d.id != keep.id] if q else []
+    return render_template(
+        "book/donors/merge.html", keep=keep, other=None, likely=likely, found=found, q=q
     )

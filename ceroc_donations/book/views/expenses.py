@@ -74,7 +74,6 @@ def new():
             {
                 "paid_on": date.today().isoformat(),
                 "currency": base_currency(),
-                "exchange_rate": "1",
                 "idempotency_key": new_idempotency_key(),
             },
             {},
@@ -87,9 +86,10 @@ def new():
         return redirect(url_for("expenses.detail", eid=done.id))
     try:
         data, stored = _parse()
+        e = book.record_expense(data, by=current_user, receipt=stored, idempotency_key=key)
     except Invalid as exc:
+        db.session.rollback()
         return _form(request.form, exc.fields, status=422)
-    e = book.record_expense(data, by=current_user, receipt=stored, idempotency_key=key)
     db.session.commit()
     flash(_("%(ref)s recorded.", ref=e.reference), "success")
     return redirect(url_for("expenses.detail", eid=e.id))
@@ -123,6 +123,8 @@ def edit(eid: int):
             "amount": to_input(e.amount),
             "paid_on": e.paid_on.isoformat(),
             "fund_id": str(e.fund_id),
+            # A base-currency expense shows no rate, so a currency changed later needs one.
+            "exchange_rate": "" if e.currency == e.base_currency else e.exchange_rate,
         }
         return _form(values, {}, expense=e)
     try:

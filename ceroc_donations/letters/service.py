@@ -34,7 +34,7 @@ from ceroc_donations.accounts.models import User
 from ceroc_donations.book.models import Contribution, ContributionDonor, Donor
 from ceroc_donations.database import next_value, utcnow
 from ceroc_donations.extensions import db
-from ceroc_donations.letters.models import Letter, LetterBatch, LetterTextVersion
+from ceroc_donations.letters.models import SENT_VIA, Letter, LetterBatch, LetterTextVersion
 from ceroc_donations.money import Money
 from ceroc_donations.rendering import Donor as LetterDonor
 from ceroc_donations.rendering import GiftLine, LetterData, LetterTexts, render_html, validate
@@ -483,8 +483,9 @@ def rerender(letter: Letter) -> bytes:
 
 
 def mark_sent(letter: Letter, via: str, *, by: User | None) -> Letter:
-    """Record that *letter* was handed over (``print``) or emailed. The caller commits."""
-    if via not in ("print", "email"):
+    """Record that *letter* was printed and handed over (``print``; the API says ``post`` or
+    ``hand``) or emailed. The caller commits."""
+    if via not in SENT_VIA:
         raise Invalid({"via": gettext("Choose printed or emailed.")})
     before = {"status": letter.status, "sent_via": letter.sent_via}
     letter.status, letter.sent_via, letter.sent_at = "sent", via, utcnow()
@@ -741,27 +742,3 @@ def zip_of(letters: list[Letter]) -> bytes:
         for letter in letters:
             archive.writestr(pdf_filename(letter), read_pdf(letter))
     return out.getvalue()
-
-
-def letter_json(letter: Letter, pdf_url: str) -> dict:
-    return {
-        "number": letter.number,
-        "kind": letter.kind,
-        "status": letter.status,
-        "sent_via": letter.sent_via,
-        "sent_at": letter.sent_at.isoformat() if letter.sent_at else None,
-        "sha256": letter.sha256,
-        "size": letter.size,
-        "language": letter.language,
-        "issued_on": letter.issued_on.isoformat(),
-        "contribution": letter.contribution.reference if letter.contribution else None,
-        "donor_id": letter.donor_id,
-        "year": letter.year,
-        "recipients": [
-            {"id": d.id, "name_en": d.name_en, "name_km": d.name_km} for d in letter.recipients
-        ],
-        "text_version": letter.text_version.number if letter.text_version else None,
-        "generated_at": letter.generated_at.isoformat(),
-        "generated_by": letter.generated_by.email if letter.generated_by else None,
-        "pdf_url": pdf_url,
-    }

@@ -28,6 +28,7 @@ from ceroc_donations.book.models import Contribution, Donor
 from ceroc_donations.book.service import Conflict, set_thank_status
 from ceroc_donations.database import current_value
 from ceroc_donations.extensions import db
+from ceroc_donations.filters import whole_number
 from ceroc_donations.letters import service as svc
 from ceroc_donations.letters.models import (
     Letter,
@@ -175,7 +176,7 @@ def _start(batch: LetterBatch) -> None:
 @bp.post("/batches")
 @requires("letters")
 def create_batch():
-    ids = [i for i in request.form.getlist("ids") if i.isdigit()]
+    ids = [i for i in (whole_number(v, 1) for v in request.form.getlist("ids")) if i]
     try:
         batch = svc.create_batch(ids, mode=request.form.get("mode", "joint"), by=current_user)
     except Invalid as exc:
@@ -186,7 +187,7 @@ def create_batch():
             batches=[],
             can_generate=True,
             errors=exc.fields,
-            ticked={int(i) for i in ids},
+            ticked=set(ids),
         ), 422
     db.session.commit()
     _start(batch)
@@ -416,11 +417,11 @@ def email(number: int):
 @requires("letters")
 def statement(donor_id: int):
     donor = db.session.get(Donor, donor_id) or abort(404)
-    year = request.form.get("year", "")
+    year = whole_number(request.form.get("year"), 1990, 2200)
     try:
-        if not (year.isdigit() and 1990 <= int(year) <= 2200):
+        if year is None:
             raise Invalid({"year": _("Give a year such as 2026.")})
-        letter = svc.generate_statement(donor, int(year), by=current_user)
+        letter = svc.generate_statement(donor, year, by=current_user)
     except Invalid as exc:
         db.session.rollback()
         flash(" ".join(exc.fields.values()), "error")

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from flask import has_request_context
+from flask import current_app, has_app_context, has_request_context
 from flask_babel import gettext
 from sqlalchemy import Select, select
 
@@ -219,8 +219,10 @@ class QueryArgs:
             self.bad(name, _("Use 1 to include void entries or 0 to leave them out."))
         return raw in _TRUE
 
-    def limit(self, default: int = DEFAULT_LIMIT) -> int:
-        """The page size: 1 to :data:`MAX_LIMIT`."""
+    def limit(self, default: int | None = None) -> int:
+        """The page size: 1 to :data:`MAX_LIMIT`; by default the app's ``PAGE_SIZE``."""
+        if default is None:
+            default = current_app.config["PAGE_SIZE"] if has_app_context() else DEFAULT_LIMIT
         raw = self.raw("limit")
         value = whole_number(raw, 1, MAX_LIMIT) if raw else min(default, MAX_LIMIT)
         if value is None:

@@ -875,8 +875,8 @@ def build_spec() -> dict:
             "description": "The treasurer's book (donors, funds, contributions, expenses), "
             "the ledger and the thank-you letters. Every call but this document needs "
             "'Authorization: Bearer <token>' (browser sessions are not read): reads any "
-            "role's token, book writes a treasurer's or an admin's, letters a board member's "
-            "or an admin's. Money is always "
+            "role's token, book writes a treasurer's or an admin's, generating letters and "
+            "marking them sent a board member's or an admin's. Money is always "
             '{"amount": "400.00", "currency": "USD", "minor": 40000}; amounts are sent as '
             f"decimal strings. Base currency: {base}. Every create call honours "
             "Idempotency-Key. Errors are "

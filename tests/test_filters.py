@@ -155,3 +155,9 @@ def test_letter_forms_refuse_odd_numbers(client, auth, donor):
     for year in ("²", HUGE, "1e3"):
         r = client.post(f"/letters/donors/{donor.id}/statement", data={"year": year})
         assert r.status_code == 302
+
+
+def test_import_confirm_reads_odd_line_numbers_as_none(client, auth):
+    auth.login("treasurer")
+    r = client.post("/contributions/import/confirm", data={"token": "nope", "ack": ["²", HUGE]})
+    assert 400 <= r.status_code < 500  # before: int("²") raised, a 500

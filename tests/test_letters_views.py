@@ -353,6 +353,8 @@ def test_api_marks_a_letter_sent(client, ids, app):
         r = client.post(url, headers=board, json=body)
         assert r.status_code == 422 and "via" in r.json["fields"], body
     assert client.post(url, headers=board, data="post").status_code == 415
+    r = client.post(url, headers=board, json={"via": "post", "colour": "red"})
+    assert r.status_code == 422 and set(r.json["fields"]) == {"colour"}
     for number in ("99", "99999999999999999999999"):
         r = client.post(f"/api/v1/letters/{number}/sent", headers=board, json={"via": "post"})
         assert r.status_code == 404 and r.is_json

@@ -143,8 +143,10 @@ def letter_sent(number: int):
     found = _letter(number)
     values, type_errors = json_body(SENT_FIELDS)
     via = values.get("via")
-    if type_errors or via not in SENT_VIA:
-        raise Invalid({"via": "Choose one of: " + ", ".join(SENT_VIA) + ".", **type_errors})
+    if via not in SENT_VIA:
+        type_errors.setdefault("via", "Choose one of: " + ", ".join(SENT_VIA) + ".")
+    if type_errors:
+        raise Invalid(type_errors)
     if found.status == "sent":
         if found.sent_via == via:
             return jsonify(letter_json(found))

@@ -1015,3 +1015,54 @@ def test_request_over_the_upload_limit_is_a_json_413(app, call, book):
 def test_multipart_is_refused_for_contributions(call, book):
     r = call("POST", "/contributions", data={"amount": "1"}, content_type="multipart/form-data")
     assert r.status_code == 415
+
+
+# --- the document says what the API accepts ---------------------------------------------------
+
+
+def _input_validator(doc, name):
+    from openapi_schema_validator import OAS31Validator, oas31_format_checker
+
+    root = {"components": doc["components"], "allOf": [{"$ref": f"#/components/schemas/{name}"}]}
+    return OAS31Validator(root, format_checker=oas31_format_checker)
+
+
+def test_request_schemas_accept_good_bodies_and_refuse_malformed_ones(client, book):
+    doc = client.get(API + "/openapi.json").json
+    contribution = _input_validator(doc, "ContributionInput")
+    expense = _input_validator(doc, "ExpenseInput")
+    assert contribution.is_valid(contribution_body(book))
+    assert contribution.is_valid(contribution_body(book, currency="EUR", exchange_rate="1.1"))
+    assert expense.is_valid(expense_body(book))
+    for overrides in (
+        {"amount": 400},
+        {"amount": "-5"},
+        {"currency": "XYZ"},
+        {"currency": "EUR", "exchange_rate": None},
+        {"received_on": "2014-02-30"},
+        {"method": "bitcoin"},
+        {"donor_ids": []},
+        {"donor_ids": [1, 1]},
+        {"donor_ids": ["1"]},
+        {"occasion": "x" * 301},
+        {"fund_id": [1]},
+        {"ammount": "400"},
+    ):
+        assert not contribution.is_valid(contribution_body(book, **overrides)), overrides
+    body = contribution_body(book, currency="EUR")
+    del body["exchange_rate"]
+    assert not contribution.is_valid(body)  # a foreign gift needs its rate
+    donor = _input_validator(doc, "DonorInput")
+    assert donor.is_valid({"name_en": "A", "country": "US", "email": "a@example.org"})
+    for bad in ({}, {"name_en": ""}, {"name_en": "A", "country": "USA"}, {"name_en": "A", "x": 1}):
+        assert not donor.is_valid(bad), bad
+    fund = _input_validator(doc, "FundInput")
+    assert fund.is_valid({"code": "events", "name_en": "Events"})
+    assert not fund.is_valid({"code": "Bad Code", "name_en": "x"})
+    sent = _input_validator(doc, "LetterSentInput")
+    assert [sent.is_valid({"via": v}) for v in ("post", "hand", "email", "print")] == [
+        True,
+        True,
+        True,
+        False,
+    ]

@@ -453,8 +453,8 @@ def main() -> None:
     from ceroc_donations import create_app
     from ceroc_donations.accounts.models import User
     from ceroc_donations.book.models import Contribution
-    from ceroc_donations.book.queries import encode_cursor
     from ceroc_donations.extensions import db
+    from ceroc_donations.filters import encode_cursor
 
     with tempfile.TemporaryDirectory(prefix="ceroc-bench-") as tmp:
         app = create_app(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
+
+from ceroc_donations.apiutil import api_error
 
 #: The modules that define a blueprint ``bp``, feature by feature.
 MODULES = (
@@ -35,9 +37,7 @@ def _wants_json() -> bool:
 
 def _error(status: int, title: str, message: str):
     if _wants_json():
-        response = jsonify({"error": message, "fields": {}})
-        response.status_code = status
-        return response
+        return api_error(status, message)
     return render_template("error.html", status=status, title=title, message=message), status
 
 

@@ -1,11 +1,17 @@
-"""The OpenAPI 3 description of ``/api/v1/``, built as a plain dict.
+"""The OpenAPI 3.1 description of ``/api/v1/``, written as a plain dict (JSON Schema 2020-12
+spellings: ``type: [x, "null"]``, ``examples``; no 3.0 conversion).
 
-tests/test_api.py checks that every ``/api/v1/`` route is here with its methods and nothing
-else is, and validates the document, so it cannot drift from :mod:`.views.api`.
+tests/test_api.py checks that every ``/api/v1/`` route is here with its methods and
+nothing else is, validates the document with openapi-spec-validator's 3.1 validator, and
+checks the API's real responses against the response schemas.
 """
 
 from __future__ import annotations
 
+from flask import current_app, has_app_context
+
+from ceroc_donations.apiutil import IDEMPOTENCY_KEY_MAX, MAX_LIST_ITEMS
+from ceroc_donations.book.inputs import MAX_ID
 from ceroc_donations.book.models import (
     DONOR_DISPLAY,
     DONOR_KINDS,
@@ -15,9 +21,12 @@ from ceroc_donations.book.models import (
     METHODS,
     THANK_STATUSES,
 )
+from ceroc_donations.filters import DEFAULT_LIMIT, DIRECTIONS, MAX_CURSOR, MAX_LIMIT
+from ceroc_donations.letters.models import LETTER_KINDS, LETTER_STATUSES
+from ceroc_donations.letters.models import SENT_VIA as STORED_SENT_VIA
 from ceroc_donations.money import CURRENCIES
 
-MAX_LIMIT = 200
+# --- small schema builders ------------------------------------------------------------------
 
 
 def _ref(name: str) -> dict:
@@ -25,94 +34,102 @@ def _ref(name: str) -> dict:
 
 
 def _text(max_len: int | None = None, **extra) -> dict:
-    schema: dict = {"type": "string", "nullable": True, **extra}
+    """Optional text: a string (or null, read as empty)."""
+    schema: dict = {"type": ["string", "null"], **extra}
     if max_len:
         schema["maxLength"] = max_len
     return schema
 
 
-def _enum(values) -> dict:
+def _required_text(max_len: int, **extra) -> dict:
+    return {"type": "string", "minLength": 1, "maxLength": max_len, **extra}
+
+
+def _enum(values, *, null: bool = False) -> dict:
+    if null:
+        return {"type": ["string", "null"], "enum": [*values, None]}
     return {"type": "string", "enum": list(values)}
 
 
-_AMOUNT = {
+def _nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _object(properties: dict, required=(), *, closed: bool = False, **extra) -> dict:
+    schema: dict = {"type": "object", "properties": properties, **extra}
+    if required:
+        schema["required"] = list(required)
+    if closed:
+        schema["additionalProperties"] = False
+    return schema
+
+
+_ID = {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID}
+_AMOUNT_IN = {
     "type": "string",
-    "pattern": r"^[0-9][0-9,]*(\.[0-9]+)?$",
-    "example": "400.00",
-    "description": "A decimal string; numbers (floats) are refused.",
+    "maxLength": 40,
+    "pattern": r"^\s*[0-9][0-9,]*(\.[0-9]+)?\s*$",
+    "examples": ["400.00"],
+    "description": "A positive decimal string (thousands commas allowed); JSON numbers are "
+    "refused so that no amount passes through a float.",
 }
-_DAY = {"type": "string", "format": "date", "example": "2014-06-15"}
-_MOMENT = {"type": "string", "format": "date-time", "nullable": True}
-_FUND_REF = {
-    "type": "object",
-    "required": ["id", "code", "name_en"],
-    "properties": {
-        "id": {"type": "integer"},
-        "code": {"type": "string"},
-        "name_en": {"type": "string"},
-        "name_km": _text(),
-    },
+_RATE_IN = {
+    **_AMOUNT_IN,
+    "examples": ["0.74"],
+    "description": "Base currency per unit of the entry's currency, e.g. 0.74 for CAD in "
+    "USD. Required when the currency is not the base currency; 1 (or omitted) otherwise.",
 }
-_MONEY = {
-    "amount": _AMOUNT,
-    "currency": _enum(CURRENCIES),
-    "amount_minor": {"type": "integer"},
-    "base_amount": _AMOUNT,
-    "base_currency": _enum(CURRENCIES),
-    "base_amount_minor": {"type": "integer"},
-    "exchange_rate": {"type": "string", "example": "1"},
-}
-_VOIDING = {
-    "voided": {"type": "boolean"},
-    "void_reason": _text(),
-    "voided_at": _MOMENT,
-    "is_example": {"type": "boolean"},
-    "created_at": _MOMENT,
-    "updated_at": _MOMENT,
-}
+_DAY = {"type": "string", "format": "date", "examples": ["2014-06-15"]}
+_MOMENT = {"type": "string", "format": "date-time"}
+_MOMENT_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
+_CURRENCY = _enum(CURRENCIES)
+_FUND_CODE = r"^[a-z0-9][a-z0-9-]*$"
+
+# --- components -----------------------------------------------------------------------------
 
 _DONOR_INPUT = {
-    "kind": _enum(DONOR_KINDS),
-    "name_en": _text(200),
+    "kind": _enum(DONOR_KINDS, null=True),
+    "name_en": _required_text(200),
     "name_km": _text(200),
     "city": _text(100),
     "region": _text(100),
-    "country": _text(2, description="Two-letter country code, e.g. US."),
+    "country": _text(2, pattern="^[A-Za-z]{2}$", description="ISO 3166 code, e.g. US."),
     "email": _text(254, format="email"),
     "postal_address": _text(1000),
-    "letter_language": _enum(LETTER_LANGUAGES),
-    "public_display": _enum(DONOR_DISPLAY),
+    "letter_language": _enum(LETTER_LANGUAGES, null=True),
+    "public_display": _enum(DONOR_DISPLAY, null=True),
     "note": _text(5000),
 }
 _FUND_INPUT = {
-    "code": _text(40, pattern="^[a-z0-9][a-z0-9-]*$"),
-    "name_en": _text(120),
+    "code": _required_text(40, pattern=_FUND_CODE),
+    "name_en": _required_text(120),
     "name_km": _text(120),
     "description": _text(2000),
 }
-_FUND_ID = {
-    "oneOf": [{"type": "integer"}, {"type": "string"}],
+_FUND_ID_IN = {
+    "oneOf": [_ID, {"type": "string", "minLength": 1, "maxLength": 40}],
     "description": "The fund's id, or its code.",
 }
 _CONTRIBUTION_INPUT = {
     "donor_ids": {
         "type": "array",
-        "items": {"type": "integer"},
+        "items": _ID,
         "minItems": 1,
-        "maxItems": 100,
+        "maxItems": MAX_LIST_ITEMS,
+        "uniqueItems": True,
         "description": "Several donors for a joint gift.",
     },
     "shares": {
-        "type": "array",
-        "maxItems": 100,
-        "items": {**_AMOUNT, "nullable": True},
-        "description": "Each donor's share, in donor_ids' order (null: unknown).",
+        "type": ["array", "null"],
+        "maxItems": MAX_LIST_ITEMS,
+        "items": _nullable(_AMOUNT_IN),
+        "description": "Each donor's share, in donor_ids' order (null: unknown); known "
+        "shares add up to the amount.",
     },
-    "amount": _AMOUNT,
-    "currency": _enum(CURRENCIES),
+    "amount": _AMOUNT_IN,
+    "currency": _CURRENCY,
     "exchange_rate": {
-        **_AMOUNT,
-        "example": "0.7312",
+        **_nullable(_RATE_IN),
         "description": "Base currency per unit of the gift's currency. Required (no default) "
         "unless the currency is the base currency; a missing one is a 422 naming it.",
     },
@@ -120,185 +137,379 @@ _CONTRIBUTION_INPUT = {
     "received_by": _text(120),
     "occasion": _text(300),
     "purpose": _text(300),
-    "method": _enum(METHODS),
-    "in_kind_description": _text(2000),
-    "fund_id": _FUND_ID,
-    "public_display": _enum(GIFT_DISPLAY),
+    "method": _enum(METHODS, null=True),
+    "in_kind_description": _text(
+        2000, description="Required when method is in_kind; the amount is its value."
+    ),
+    "fund_id": _FUND_ID_IN,
+    "public_display": _enum(GIFT_DISPLAY, null=True),
     "note": _text(5000),
 }
 _EXPENSE_INPUT = {
     "paid_on": _DAY,
-    "payee": _text(200),
-    "amount": _AMOUNT,
-    "currency": _enum(CURRENCIES),
-    "exchange_rate": {
-        **_AMOUNT,
-        "example": "0.7312",
-        "description": "Required unless the currency is the base currency.",
-    },
+    "payee": _required_text(200),
+    "amount": _AMOUNT_IN,
+    "currency": _CURRENCY,
+    "exchange_rate": _nullable(_RATE_IN),
     "category": _enum(EXPENSE_CATEGORIES),
-    "fund_id": _FUND_ID,
+    "fund_id": _FUND_ID_IN,
     "description_en": _text(2000),
     "description_km": _text(2000),
 }
 
-SCHEMAS: dict = {
-    "Error": {
-        "type": "object",
-        "required": ["error", "fields"],
-        "properties": {
-            "error": {"type": "string"},
-            "fields": {
-                "type": "object",
-                "additionalProperties": {"type": "string"},
-                "description": "A message per field that must be corrected.",
-            },
-        },
-    },
-    "DonorInput": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["name_en"],
-        "properties": _DONOR_INPUT,
-    },
-    "DonorPatch": {"type": "object", "additionalProperties": False, "properties": _DONOR_INPUT},
-    "Donor": {
-        "type": "object",
-        "required": ["id", "name_en"],
-        "properties": {"id": {"type": "integer"}, **_DONOR_INPUT, "created_at": _MOMENT},
-    },
-    "FundInput": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["code", "name_en"],
-        "properties": _FUND_INPUT,
-    },
-    "Fund": {
-        "type": "object",
-        "required": ["id", "code", "name_en"],
-        "properties": {
-            "id": {"type": "integer"},
-            **_FUND_INPUT,
-            "archived": {"type": "boolean"},
-            "currency": _enum(CURRENCIES),
-            "money_in": _AMOUNT,
-            "money_out": _AMOUNT,
-            "balance": {"type": "string", "example": "-12.50"},
-        },
-    },
-    "ContributionInput": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["donor_ids", "amount", "currency", "received_on", "fund_id"],
-        "properties": _CONTRIBUTION_INPUT,
-    },
-    "Contribution": {
-        "type": "object",
-        "required": ["id", "reference", "amount", "currency"],
-        "properties": {
-            "id": {"type": "integer"},
-            "reference": {"type": "string", "example": "C-2014-0001"},
-            **_MONEY,
-            "donors": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "id": {"type": "integer"},
-                        "name_en": {"type": "string"},
-                        "name_km": _text(),
-                        "share": {**_AMOUNT, "nullable": True},
-                        "share_minor": {"type": "integer", "nullable": True},
-                    },
-                },
-            },
-            "received_on": _DAY,
-            "received_by": _text(),
-            "occasion": _text(),
-            "purpose": _text(),
-            "method": _enum(METHODS),
-            "in_kind_description": _text(),
-            "fund": _FUND_REF,
-            "public_display": _enum(GIFT_DISPLAY),
-            "note": _text(),
-            "thank_status": _enum(THANK_STATUSES),
-            **_VOIDING,
-        },
-    },
-    "ExpenseInput": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["paid_on", "payee", "amount", "currency", "category", "fund_id"],
-        "properties": _EXPENSE_INPUT,
-    },
-    "ExpenseUpload": {
-        "type": "object",
-        "required": ["paid_on", "payee", "amount", "currency", "category", "fund_id"],
-        "properties": {
-            **{k: {"type": "string"} for k in _EXPENSE_INPUT},
-            "receipt": {
-                "type": "string",
-                "format": "binary",
-                "description": "PDF, JPEG or PNG (checked by content), at most 10 MB.",
-            },
-        },
-    },
-    "Expense": {
-        "type": "object",
-        "required": ["id", "reference", "amount", "currency"],
-        "properties": {
-            "id": {"type": "integer"},
-            "reference": {"type": "string", "example": "E-2014-0001"},
-            **_MONEY,
-            "paid_on": _DAY,
-            "payee": {"type": "string"},
-            "category": _enum(EXPENSE_CATEGORIES),
-            "fund": _FUND_REF,
-            "description_en": _text(),
-            "description_km": _text(),
-            "receipt": {
-                "type": "object",
-                "nullable": True,
-                "properties": {
-                    "name": {"type": "string"},
-                    "mime": {"type": "string"},
-                    "sha256": {"type": "string"},
-                    "url": {"type": "string"},
-                },
-            },
-            **_VOIDING,
-        },
-    },
-    "VoidInput": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["reason"],
-        "properties": {"reason": _text(1000)},
-    },
-}
-for _name in ("Donor", "Fund", "Contribution", "Expense"):
-    SCHEMAS[_name + "Page"] = {
-        "type": "object",
-        "required": ["items", "next_cursor"],
-        "properties": {
-            "items": {"type": "array", "items": _ref(_name)},
-            "next_cursor": {
-                "type": "string",
-                "nullable": True,
-                "description": "Pass as ?cursor= for the next page.",
-            },
+
+def _foreign_needs_rate(base: str) -> dict:
+    """JSON Schema for "a currency other than the base currency needs exchange_rate"."""
+    return {
+        "if": {"properties": {"currency": {"not": {"const": base}}}, "required": ["currency"]},
+        "then": {
+            "required": ["exchange_rate"],
+            "properties": {"exchange_rate": _RATE_IN},
         },
     }
 
+
+_VOIDING = {
+    "voided": {"type": "boolean"},
+    "void_reason": {"type": ["string", "null"]},
+    "voided_at": _MOMENT_OR_NULL,
+    "is_example": {"type": "boolean"},
+    "created_at": _MOMENT_OR_NULL,
+    "updated_at": _MOMENT_OR_NULL,
+}
+_ENTRY_MONEY = {
+    "amount": {**_ref("Money"), "description": "As given, in its own currency."},
+    "base_amount": {**_ref("Money"), "description": "In the base currency."},
+    "exchange_rate": {
+        "type": "string",
+        "examples": ["1", "0.74"],
+        "description": "Base currency per unit of the amount's currency.",
+    },
+}
+_FUND_REF = _object(
+    {"id": _ID, "code": {"type": "string"}, "name_en": {"type": "string"}, "name_km": _text()},
+    ("id", "code", "name_en", "name_km"),
+)
+_SENT_VIA_API = ("post", "hand", "email")
+
+
+def _schemas(base: str) -> dict:
+    schemas: dict = {
+        "Error": _object(
+            {
+                "error": {"type": "string", "description": "What went wrong, in a sentence."},
+                "fields": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string"},
+                    "description": "A message per field (or header) that must be corrected.",
+                },
+            },
+            ("error", "fields"),
+            closed=True,
+        ),
+        "Money": _object(
+            {
+                "amount": {
+                    "type": "string",
+                    "pattern": r"^-?[0-9]+(\.[0-9]+)?$",
+                    "examples": ["400.00"],
+                    "description": "The exact decimal, with the currency's decimals.",
+                },
+                "currency": _CURRENCY,
+                "minor": {
+                    "type": "integer",
+                    "format": "int64",
+                    "description": "Integer minor units (cents).",
+                },
+            },
+            ("amount", "currency", "minor"),
+            closed=True,
+            description="An exact amount. The one money shape of this API.",
+            examples=[{"amount": "400.00", "currency": "USD", "minor": 40000}],
+        ),
+        "DonorInput": _object(_DONOR_INPUT, ("name_en",), closed=True),
+        "DonorPatch": _object(_DONOR_INPUT, closed=True),
+        "Donor": _object(
+            {
+                "id": _ID,
+                "kind": _enum(DONOR_KINDS),
+                "name_en": {"type": "string"},
+                "name_km": _text(),
+                "city": _text(),
+                "region": _text(),
+                "country": _text(),
+                "email": _text(),
+                "postal_address": _text(),
+                "letter_language": _enum(LETTER_LANGUAGES),
+                "public_display": _enum(DONOR_DISPLAY),
+                "note": _text(),
+                "created_at": _MOMENT_OR_NULL,
+            },
+            ("id", "name_en"),
+        ),
+        "FundInput": _object(_FUND_INPUT, ("code", "name_en"), closed=True),
+        "FundRef": _FUND_REF,
+        "Fund": _object(
+            {
+                **_FUND_REF["properties"],
+                "description": _text(),
+                "archived": {"type": "boolean"},
+                "money_in": _ref("Money"),
+                "money_out": _ref("Money"),
+                "balance": _ref("Money"),
+            },
+            ("id", "code", "name_en", "archived", "money_in", "money_out", "balance"),
+        ),
+        "ContributionInput": _object(
+            _CONTRIBUTION_INPUT,
+            ("donor_ids", "amount", "currency", "received_on", "fund_id"),
+            closed=True,
+            **_foreign_needs_rate(base),
+        ),
+        "Contribution": _object(
+            {
+                "id": _ID,
+                "reference": {"type": "string", "examples": ["C-2014-0001"]},
+                **_ENTRY_MONEY,
+                "donors": {
+                    "type": "array",
+                    "items": _object(
+                        {
+                            "id": _ID,
+                            "name_en": {"type": "string"},
+                            "name_km": _text(),
+                            "share": _nullable(_ref("Money")),
+                        },
+                        ("id", "share"),
+                    ),
+                },
+                "received_on": _DAY,
+                "received_by": _text(),
+                "occasion": _text(),
+                "purpose": _text(),
+                "method": _enum(METHODS),
+                "in_kind_description": _text(),
+                "fund": _ref("FundRef"),
+                "public_display": _enum(GIFT_DISPLAY),
+                "note": _text(),
+                "thank_status": _enum(THANK_STATUSES),
+                **_VOIDING,
+            },
+            (
+                "id",
+                "reference",
+                "amount",
+                "base_amount",
+                "exchange_rate",
+                "donors",
+                "received_on",
+                "fund",
+                "thank_status",
+                "voided",
+            ),
+        ),
+        "ExpenseInput": _object(
+            _EXPENSE_INPUT,
+            ("paid_on", "payee", "amount", "currency", "category", "fund_id"),
+            closed=True,
+            **_foreign_needs_rate(base),
+        ),
+        "ExpenseUpload": _object(
+            {
+                **{k: {"type": "string"} for k in _EXPENSE_INPUT},
+                "receipt": {
+                    "type": "string",
+                    "contentMediaType": "application/octet-stream",
+                    "description": "PDF, JPEG or PNG (checked by content), at most 10 MB.",
+                },
+            },
+            ("paid_on", "payee", "amount", "currency", "category", "fund_id"),
+        ),
+        "Expense": _object(
+            {
+                "id": _ID,
+                "reference": {"type": "string", "examples": ["E-2014-0001"]},
+                **_ENTRY_MONEY,
+                "paid_on": _DAY,
+                "payee": {"type": "string"},
+                "category": _enum(EXPENSE_CATEGORIES),
+                "fund": _ref("FundRef"),
+                "description_en": _text(),
+                "description_km": _text(),
+                "receipt": _nullable(
+                    _object(
+                        {
+                            "name": {"type": "string"},
+                            "mime": {"type": "string"},
+                            "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                            "url": {"type": "string"},
+                        },
+                        ("name", "mime", "sha256", "url"),
+                    )
+                ),
+                **_VOIDING,
+            },
+            (
+                "id",
+                "reference",
+                "amount",
+                "base_amount",
+                "exchange_rate",
+                "paid_on",
+                "payee",
+                "category",
+                "fund",
+                "receipt",
+                "voided",
+            ),
+        ),
+        "VoidInput": _object({"reason": _required_text(1000)}, ("reason",), closed=True),
+        "LedgerEntry": _object(
+            {
+                "id": _ID,
+                "date": _DAY,
+                "direction": _enum(DIRECTIONS),
+                "fund_id": _ID,
+                "category": {"type": "string"},
+                "label": {"type": "string"},
+                "reference": _text(),
+                "amount": {**_ref("Money"), "description": "Signed, in the base currency."},
+                "original": {**_ref("Money"), "description": "As given, in its own currency."},
+                "balance": {
+                    **_ref("Money"),
+                    "description": "Balance of the scope right after the entry.",
+                },
+                "voided": {"type": "boolean"},
+                "void_reason": _text(),
+                "contribution_id": _nullable(_ID),
+                "expense_id": _nullable(_ID),
+            },
+            ("id", "date", "direction", "fund_id", "category", "label", "amount", "balance"),
+        ),
+        "LedgerPage": _object(
+            {
+                "items": {"type": "array", "items": _ref("LedgerEntry")},
+                "next_cursor": {"type": ["string", "null"]},
+                "balance_scope": _object({"fund_id": _nullable(_ID)}, ("fund_id",)),
+            },
+            ("items", "next_cursor", "balance_scope"),
+        ),
+        "Totals": _object(
+            {"in": _ref("Money"), "out": _ref("Money"), "balance": _ref("Money")},
+            ("in", "out", "balance"),
+        ),
+        "Balances": _object(
+            {
+                "funds": {
+                    "type": "array",
+                    "items": {
+                        "allOf": [_ref("Totals")],
+                        **_object(
+                            {
+                                "fund_id": _ID,
+                                "code": {"type": "string"},
+                                "name_en": {"type": "string"},
+                                "name_km": _text(),
+                            },
+                            ("fund_id", "code", "name_en"),
+                        ),
+                    },
+                },
+                "total": _nullable(_ref("Totals")),
+            },
+            ("funds", "total"),
+        ),
+        "Letter": _object(
+            {
+                "number": {"type": "integer", "minimum": 1},
+                "kind": _enum(LETTER_KINDS),
+                "status": _enum(LETTER_STATUSES),
+                "sent_via": _enum(STORED_SENT_VIA, null=True),
+                "sent_at": _MOMENT_OR_NULL,
+                "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "size": {"type": "integer", "minimum": 0},
+                "language": _enum(LETTER_LANGUAGES),
+                "issued_on": _DAY,
+                "contribution": _text(),
+                "donor_id": _nullable(_ID),
+                "year": {"type": ["integer", "null"]},
+                "recipients": {
+                    "type": "array",
+                    "items": _object(
+                        {"id": _ID, "name_en": {"type": "string"}, "name_km": _text()},
+                        ("id",),
+                    ),
+                },
+                "text_version": {"type": ["integer", "null"]},
+                "generated_at": _MOMENT,
+                "generated_by": _text(),
+                "pdf_url": {"type": "string", "format": "uri"},
+            },
+            ("number", "kind", "status", "sent_via", "sha256", "size", "issued_on", "pdf_url"),
+        ),
+        "GiftLetters": _object(
+            {
+                "contribution": {"type": "string"},
+                "thank_status": _enum(THANK_STATUSES),
+                "created": {
+                    "type": "boolean",
+                    "description": "Only on POST: true when this call generated the letters.",
+                },
+                "letters": {"type": "array", "items": _ref("Letter")},
+            },
+            ("contribution", "thank_status", "letters"),
+        ),
+        "LetterInput": _object(
+            {
+                "mode": {
+                    **_enum(("joint", "each"), null=True),
+                    "default": "joint",
+                    "description": "A joint gift: one letter to all co-donors, or one each.",
+                },
+                "force": {
+                    "type": ["boolean", "null"],
+                    "default": False,
+                    "description": "Generate new letters (new numbers) even if some exist.",
+                },
+            },
+            closed=True,
+        ),
+        "LetterSentInput": _object(
+            {
+                "via": {
+                    **_enum(_SENT_VIA_API),
+                    "description": "post, hand (handed over) or email.",
+                }
+            },
+            ("via",),
+            closed=True,
+        ),
+    }
+    for name in ("Donor", "Fund", "Contribution", "Expense"):
+        schemas[name + "Page"] = _object(
+            {
+                "items": {"type": "array", "items": _ref(name)},
+                "next_cursor": {
+                    "type": ["string", "null"],
+                    "description": "Pass as ?cursor= for the next page; null on the last.",
+                },
+            },
+            ("items", "next_cursor"),
+        )
+    return schemas
+
+
 _ERRORS = {
     "400": "The body is not JSON, not an object, or a header is malformed.",
-    "401": "No valid bearer token (writes accept no browser session).",
+    "401": "No valid bearer token (the API reads no browser session).",
     "403": "The token's role may not do this.",
-    "404": "Nothing with this id.",
+    "404": "Nothing with this id or number.",
     "409": "The entry's state does not allow it (e.g. already void, code taken).",
     "413": "The request is too large.",
     "415": "The body's Content-Type is not one this endpoint reads.",
-    "422": "Some fields are not valid: a message per field in 'fields'.",
+    "422": "Some fields (or query parameters, or the Idempotency-Key) are not valid: a "
+    "message per field in 'fields'.",
+    "500": "The archived PDF is missing or altered.",
 }
 RESPONSES = {
     code: {"description": text, "content": {"application/json": {"schema": _ref("Error")}}}
@@ -306,42 +517,67 @@ RESPONSES = {
 }
 
 
-def _param(name: str, description: str, schema: dict | None = None) -> dict:
+def _param(name: str, description: str, schema: dict) -> dict:
     return {
         "name": name,
         "in": "query",
         "required": False,
         "description": description,
-        "schema": schema or {"type": "string"},
+        "schema": schema,
     }
 
 
-PARAMETERS = {
-    "q": _param(
-        "q", "Search text (names, references, descriptions).", {"type": "string", "maxLength": 100}
-    ),
-    "fund": _param("fund", "Only this fund's id.", {"type": "integer"}),
-    "from": _param("from", "On or after this day.", {"type": "string", "format": "date"}),
-    "to": _param("to", "On or before this day.", {"type": "string", "format": "date"}),
-    "void": _param("void", "1 includes voided entries.", _enum(("0", "1", "true", "false"))),
-    "thanks": _param("thanks", "Only this thank-you status.", _enum(THANK_STATUSES)),
-    "category": _param("category", "Only this category.", _enum(EXPENSE_CATEGORIES)),
-    "donor": _param("donor", "Only gifts of this donor id.", {"type": "integer"}),
-    "cursor": _param("cursor", "next_cursor of the previous page."),
-    "limit": _param(
-        "limit",
-        f"Items per page, at most {MAX_LIMIT}.",
-        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
-    ),
-    "Idempotency-Key": {
-        "name": "Idempotency-Key",
-        "in": "header",
-        "required": False,
-        "description": "Sending the same key again returns the entry made the first time "
-        "(200) and records nothing new.",
-        "schema": {"type": "string", "maxLength": 64},
-    },
-}
+def _parameters() -> dict:
+    from ceroc_donations.ledger.service import categories
+
+    return {
+        "q": _param(
+            "q",
+            "Search text (names, references, descriptions).",
+            {"type": "string", "maxLength": 100},
+        ),
+        "fund": _param("fund", "Only this fund's id.", _ID),
+        "from": _param("from", "On or after this day.", _DAY),
+        "to": _param("to", "On or before this day.", _DAY),
+        "void": _param(
+            "void",
+            "1 includes voided entries.",
+            _enum(("0", "1", "true", "false", "yes", "no", "on", "off")),
+        ),
+        "thanks": _param("thanks", "Only this thank-you status.", _enum(THANK_STATUSES)),
+        "category": _param("category", "Only this category.", _enum(EXPENSE_CATEGORIES)),
+        "donor": _param("donor", "Only gifts of this donor id.", _ID),
+        "ledger_category": _param(
+            "category", "contribution, or an expense category.", _enum(categories())
+        ),
+        "ledger_donor": _param(
+            "donor", "Only this donor's gifts (admin, treasurer and board tokens only).", _ID
+        ),
+        "direction": _param("direction", "Money in or out.", _enum(DIRECTIONS)),
+        "ledger_fund": _param("fund", "Only this fund's id; also the balance's scope.", _ID),
+        "cursor": _param(
+            "cursor",
+            "next_cursor of the previous page.",
+            {"type": "string", "maxLength": MAX_CURSOR},
+        ),
+        "limit": _param(
+            "limit",
+            f"Items per page, at most {MAX_LIMIT}.",
+            {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+        ),
+        "Idempotency-Key": {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": "Any unique text. Sending the same key with the same request again "
+            "returns what the first one made (200) and makes nothing new; the same key with a "
+            "different request is a 422.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX},
+        },
+    }
+
+
+# --- operations -----------------------------------------------------------------------------
 
 
 def _p(*names: str) -> list[dict]:
@@ -352,27 +588,29 @@ def _errors(*codes: str) -> dict:
     return {c: {"$ref": f"#/components/responses/{c}"} for c in codes}
 
 
-def _ok(schema: str, code: str = "200", description: str = "OK", headers: bool = False) -> dict:
+def _ok(schema: str, code: str = "200", description: str = "OK", location: bool = False) -> dict:
     response: dict = {
         "description": description,
         "content": {"application/json": {"schema": _ref(schema)}},
     }
-    if headers:
+    if location:
         response["headers"] = {
             "Location": {"description": "The new entry's address.", "schema": {"type": "string"}}
         }
     return {code: response}
 
 
-def _json_body(schema: str) -> dict:
-    return {"required": True, "content": {"application/json": {"schema": _ref(schema)}}}
+def _json_body(schema: str, *, required: bool = True) -> dict:
+    return {"required": required, "content": {"application/json": {"schema": _ref(schema)}}}
 
 
-def _id_param(name: str) -> list[dict]:
-    return [{"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}]
+def _path_id(name: str, description: str = "The id.") -> list[dict]:
+    return [
+        {"name": name, "in": "path", "required": True, "description": description, "schema": _ID}
+    ]
 
 
-_READ = _errors("401", "403")
+_READ = _errors("401", "403", "422")
 _READ_ONE = _errors("401", "403", "404")
 _WRITE = _errors("400", "401", "403", "413", "415", "422")
 
@@ -384,7 +622,7 @@ def _list(tag: str, schema: str, params: list[dict]) -> dict:
             "summary": f"List {tag}",
             "operationId": f"list_{tag}",
             "parameters": params,
-            "responses": {**_ok(schema + "Page"), **_READ, **_errors("422")},
+            "responses": {**_ok(schema + "Page"), **_READ},
         }
     }
 
@@ -395,23 +633,25 @@ def _get(tag: str, schema: str, id_name: str) -> dict:
             "tags": [tag],
             "summary": f"One {schema.lower()}",
             "operationId": f"get_{schema.lower()}",
-            "parameters": _id_param(id_name),
+            "parameters": _path_id(id_name),
             "responses": {**_ok(schema), **_READ_ONE},
         }
     }
 
 
-def _create(tag: str, schema: str, *, idempotent: bool, body: dict | None = None) -> dict:
-    responses = {**_ok(schema, "201", "Created", headers=True), **_WRITE}
-    if idempotent:
-        responses.update(_ok(schema, "200", "Already created with this Idempotency-Key"))
-    if tag == "funds":
+def _create(tag: str, schema: str, *, body: dict | None = None, conflict: bool = False) -> dict:
+    responses = {
+        **_ok(schema, "201", "Created", location=True),
+        **_ok(schema, "200", "Made already by a request with this Idempotency-Key"),
+        **_WRITE,
+    }
+    if conflict:
         responses.update(_errors("409"))
     return {
         "tags": [tag],
         "summary": f"Create a {schema.lower()}",
         "operationId": f"create_{schema.lower()}",
-        "parameters": _p("Idempotency-Key") if idempotent else [],
+        "parameters": _p("Idempotency-Key"),
         "requestBody": body or _json_body(schema + "Input"),
         "responses": responses,
     }
@@ -424,43 +664,14 @@ def _void(tag: str, schema: str, id_name: str) -> dict:
             "summary": f"Void a {schema.lower()}",
             "description": "The entry stays, struck through, out of every total.",
             "operationId": f"void_{schema.lower()}",
-            "parameters": _id_param(id_name),
+            "parameters": _path_id(id_name),
             "requestBody": _json_body("VoidInput"),
             "responses": {**_ok(schema), **_WRITE, **_errors("404", "409")},
         }
     }
 
 
-def _extra_paths() -> list[dict]:
-    """Path items described next to the blueprints that serve them."""
-    from ceroc_donations.ledger.api import ledger_openapi_paths
-    from ceroc_donations.letters.api import letters_openapi_paths
-
-    return [_as_openapi_30(ledger_openapi_paths()), _as_openapi_30(letters_openapi_paths())]
-
-
-def _as_openapi_30(node):
-    """Turn OpenAPI 3.1 schema spellings (``type: [x, "null"]``, ``examples``) into 3.0's."""
-    if isinstance(node, list):
-        return [_as_openapi_30(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {}
-    for key, value in node.items():
-        if key == "type" and isinstance(value, list):
-            kinds = [k for k in value if k != "null"]
-            out["type"] = kinds[0]
-            if "null" in value:
-                out["nullable"] = True
-        elif key == "examples" and isinstance(value, list) and "type" in node:
-            out["example"] = value[0]
-        else:
-            out[key] = _as_openapi_30(value)
-    return out
-
-
-def build_spec() -> dict:
-    """The whole document."""
+def book_paths() -> dict:
     expense_body = {
         "required": True,
         "content": {
@@ -468,24 +679,10 @@ def build_spec() -> dict:
             "multipart/form-data": {"schema": _ref("ExpenseUpload")},
         },
     }
-    paths = {
-        "/api/v1/openapi.json": {
-            "get": {
-                "tags": ["meta"],
-                "summary": "This document",
-                "operationId": "openapi",
-                "security": [],
-                "responses": {
-                    "200": {
-                        "description": "OpenAPI 3 document",
-                        "content": {"application/json": {"schema": {"type": "object"}}},
-                    }
-                },
-            }
-        },
+    return {
         "/api/v1/donors": {
             **_list("donors", "Donor", _p("q", "cursor", "limit")),
-            "post": _create("donors", "Donor", idempotent=False),
+            "post": _create("donors", "Donor"),
         },
         "/api/v1/donors/{donor_id}": {
             **_get("donors", "Donor", "donor_id"),
@@ -493,14 +690,14 @@ def build_spec() -> dict:
                 "tags": ["donors"],
                 "summary": "Change some of a donor's fields",
                 "operationId": "update_donor",
-                "parameters": _id_param("donor_id"),
+                "parameters": _path_id("donor_id"),
                 "requestBody": _json_body("DonorPatch"),
                 "responses": {**_ok("Donor"), **_WRITE, **_errors("404")},
             },
         },
         "/api/v1/funds": {
             **_list("funds", "Fund", []),
-            "post": _create("funds", "Fund", idempotent=False),
+            "post": _create("funds", "Fund", conflict=True),
         },
         "/api/v1/funds/{fund_id}": _get("funds", "Fund", "fund_id"),
         "/api/v1/contributions": {
@@ -509,7 +706,7 @@ def build_spec() -> dict:
                 "Contribution",
                 _p("q", "fund", "from", "to", "void", "thanks", "donor", "cursor", "limit"),
             ),
-            "post": _create("contributions", "Contribution", idempotent=True),
+            "post": _create("contributions", "Contribution"),
         },
         "/api/v1/contributions/{cid}": _get("contributions", "Contribution", "cid"),
         "/api/v1/contributions/{cid}/void": _void("contributions", "Contribution", "cid"),
@@ -519,22 +716,175 @@ def build_spec() -> dict:
                 "Expense",
                 _p("q", "fund", "from", "to", "void", "category", "cursor", "limit"),
             ),
-            "post": _create("expenses", "Expense", idempotent=True, body=expense_body),
+            "post": _create("expenses", "Expense", body=expense_body),
         },
         "/api/v1/expenses/{eid}": _get("expenses", "Expense", "eid"),
         "/api/v1/expenses/{eid}/void": _void("expenses", "Expense", "eid"),
     }
-    for extra in _extra_paths():
-        paths.update(extra)
+
+
+def ledger_paths() -> dict:
+    """``/api/v1/ledger`` and ``/api/v1/balances``."""
     return {
-        "openapi": "3.0.3",
+        "/api/v1/ledger": {
+            "get": {
+                "tags": ["ledger"],
+                "summary": "Ledger entries, newest first, with the running balance",
+                "description": (
+                    "Every contribution and expense (voided ones with void=1), ordered by date "
+                    "then id, newest first. `balance` is the balance of the fund in `fund` (or "
+                    "of all funds) right after the entry; category, direction and donor filters "
+                    "hide entries without changing what the balance means. Members' tokens see "
+                    "donors as they asked to be shown and cannot filter by donor."
+                ),
+                "operationId": "list_ledger",
+                "parameters": _p(
+                    "from",
+                    "to",
+                    "ledger_fund",
+                    "ledger_category",
+                    "ledger_donor",
+                    "direction",
+                    "void",
+                    "cursor",
+                    "limit",
+                ),
+                "responses": {**_ok("LedgerPage"), **_READ},
+            }
+        },
+        "/api/v1/balances": {
+            "get": {
+                "tags": ["ledger"],
+                "summary": "Money in, out and balance per fund, and in total",
+                "operationId": "balances",
+                "responses": {**_ok("Balances"), **_errors("401", "403")},
+            }
+        },
+    }
+
+
+def letters_paths() -> dict:
+    """The letters endpoints."""
+    number = [
+        {
+            "name": "number",
+            "in": "path",
+            "required": True,
+            "description": "The letter's number.",
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+        }
+    ]
+    cid = _path_id("cid", "The contribution's id.")
+    return {
+        "/api/v1/contributions/{cid}/letter": {
+            "post": {
+                "tags": ["letters"],
+                "summary": "Generate the gift's thank-you letter, or return the archived one",
+                "description": "Board or admin token. Numbers are sequential without gaps. "
+                "An existing letter is returned (200) unless force is true.",
+                "operationId": "generate_letter",
+                "parameters": [*cid, *_p("Idempotency-Key")],
+                "requestBody": _json_body("LetterInput", required=False),
+                "responses": {
+                    **_ok("GiftLetters", "201", "Generated"),
+                    **_ok(
+                        "GiftLetters",
+                        "200",
+                        "Archived already, or made by a request with this Idempotency-Key",
+                    ),
+                    **_WRITE,
+                    **_errors("404", "409"),
+                },
+            },
+            "get": {
+                "tags": ["letters"],
+                "summary": "The gift's archived letters",
+                "description": "Board, admin or treasurer token.",
+                "operationId": "gift_letters",
+                "parameters": cid,
+                "responses": {**_ok("GiftLetters"), **_READ_ONE},
+            },
+        },
+        "/api/v1/letters/{number}": {
+            "get": {
+                "tags": ["letters"],
+                "summary": "One archived letter",
+                "description": "Board, admin or treasurer token.",
+                "operationId": "get_letter",
+                "parameters": number,
+                "responses": {**_ok("Letter"), **_READ_ONE},
+            }
+        },
+        "/api/v1/letters/{number}/sent": {
+            "post": {
+                "tags": ["letters"],
+                "summary": "Record that the letter was sent (post, hand or email)",
+                "description": "Board or admin token. Marks the letter sent and, for a "
+                "thank-you letter, its gift thanked. Sending the same `via` again for a letter "
+                "already sent changes nothing and answers 200; a letter already recorded as "
+                "sent another way is a 409.",
+                "operationId": "letter_sent",
+                "parameters": number,
+                "requestBody": _json_body("LetterSentInput"),
+                "responses": {**_ok("Letter"), **_WRITE, **_errors("404", "409")},
+            }
+        },
+        "/api/v1/letters/{number}.pdf": {
+            "get": {
+                "tags": ["letters"],
+                "summary": "The archived PDF, byte for byte (ETag: its SHA-256)",
+                "description": "Board, admin or treasurer token.",
+                "operationId": "letter_pdf",
+                "parameters": number,
+                "responses": {
+                    "200": {
+                        "description": "PDF/A",
+                        "content": {"application/pdf": {"schema": {"type": "string"}}},
+                    },
+                    **_errors("401", "403", "404", "500"),
+                },
+            }
+        },
+    }
+
+
+def build_spec() -> dict:
+    """The whole document."""
+    base = current_app.config["BASE_CURRENCY"] if has_app_context() else "USD"
+    paths = {
+        "/api/v1/openapi.json": {
+            "get": {
+                "tags": ["meta"],
+                "summary": "This document",
+                "operationId": "openapi",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "OpenAPI 3.1 document",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
+        **book_paths(),
+        **ledger_paths(),
+        **letters_paths(),
+    }
+    return {
+        "openapi": "3.1.0",
+        "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
         "info": {
             "title": "CEROC Donations API",
             "version": "1",
-            "description": "The treasurer's book: donors, funds, contributions and "
-            "expenses. Amounts are decimal strings with a currency; "
-            "reads need any role, writes need a treasurer's or an "
-            "admin's bearer token.",
+            "description": "The treasurer's book (donors, funds, contributions, expenses), "
+            "the ledger and the thank-you letters. Every call but this document needs "
+            "'Authorization: Bearer <token>' (browser sessions are not read): reads any "
+            "role's token, book writes a treasurer's or an admin's, generating letters and "
+            "marking them sent a board member's or an admin's. Money is always "
+            '{"amount": "400.00", "currency": "USD", "minor": 40000}; amounts are sent as '
+            f"decimal strings. Base currency: {base}. Every create call honours "
+            "Idempotency-Key. Errors are "
+            '{"error": "...", "fields": {"name": "message"}}.',
         },
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}],
@@ -549,11 +899,11 @@ def build_spec() -> dict:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "A token from `flask --app ceroc_donations create-token EMAIL` "
-                    "or the admin's token page.",
+                    "or the token page.",
                 }
             },
-            "schemas": SCHEMAS,
-            "parameters": PARAMETERS,
+            "schemas": _schemas(base),
+            "parameters": _parameters(),
             "responses": RESPONSES,
         },
     }

@@ -12,7 +12,7 @@ from functools import wraps
 import click
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, abort, current_app, g, has_request_context, jsonify, request
+from flask import Flask, abort, current_app, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from sqlalchemy import delete, func, inspect, select
@@ -134,22 +134,6 @@ def user_from_bearer() -> User | None:
     return row.user
 
 
-def api_user() -> User | None:
-    """The API caller: a bearer token, or the logged-in browser session."""
-    if "api_user" not in g:
-        user = user_from_bearer()
-        if user is None and current_user.is_authenticated:
-            user = current_user._get_current_object()
-        g.api_user = user
-    return g.api_user
-
-
-def api_error(status: int, message: str, fields: dict | None = None):
-    response = jsonify({"error": message, "fields": fields or {}})
-    response.status_code = status
-    return response
-
-
 def requires(capability: str) -> Callable:
     """Page decorator: 302 to login when anonymous, 403 without *capability*."""
 
@@ -160,26 +144,6 @@ def requires(capability: str) -> Callable:
                 return login_manager.unauthorized()
             if not can(current_user, capability):
                 abort(403)
-            return view(*args, **kwargs)
-
-        return wrapped
-
-    return decorator
-
-
-def api_requires(capability: str) -> Callable:
-    """API decorator: 401 without a valid token, 403 without *capability*."""
-
-    def decorator(view):
-        @wraps(view)
-        def wrapped(*args, **kwargs):
-            user = api_user()
-            if user is None:
-                return api_error(
-                    401, "Authentication required: send 'Authorization: Bearer <token>'."
-                )
-            if not can(user, capability):
-                return api_error(403, "Your role may not do this.")
             return view(*args, **kwargs)
 
         return wrapped

@@ -3,48 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 
 from flask import flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from ceroc_donations import filters
 from ceroc_donations.book.inputs import Invalid, parse_void_reason
 from ceroc_donations.book.models import Fund
-from ceroc_donations.book.queries import BookFilter
 from ceroc_donations.book.service import Conflict
 from ceroc_donations.extensions import db
+from ceroc_donations.filters import BookFilter
 
 
 def new_idempotency_key() -> str:
     return uuid.uuid4().hex
 
 
-def _day(name: str) -> date | None:
-    try:
-        return date.fromisoformat(request.args.get(name, ""))
-    except ValueError:
-        return None
-
-
-def _int(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() and int(value) < 2**63 else None
-
-
 def book_filter() -> BookFilter:
     """The list filters from the query string; anything malformed is ignored."""
-    return BookFilter(
-        q=(request.args.get("q") or "").strip()[:100] or None,
-        fund_id=_int("fund"),
-        date_from=_day("from"),
-        date_to=_day("to"),
-        include_void=request.args.get("void") == "1",
-        thank_status=request.args.get("thanks") or None,
-        category=request.args.get("category") or None,
-        donor_id=_int("donor"),
-    )
+    return filters.book_filter(filters.lenient(request.args))
 
 
 def active_funds() -> list[Fund]:

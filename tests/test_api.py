@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -15,6 +16,8 @@ from ceroc_donations.accounts.models import ApiToken, AuditEvent, User
 from ceroc_donations.book.models import Contribution, Donor, Expense, Fund
 from ceroc_donations.database import utcnow
 from ceroc_donations.extensions import db
+from ceroc_donations.filters import encode_cursor
+from tests.api_support import check_documented
 from tests.conftest import ROLES
 
 API = "/api/v1"
@@ -73,12 +76,17 @@ def book(app):
 
 
 @pytest.fixture
-def call(client, book):
+def call(app, client, book):
+    """Call the API as *role*; every JSON answer is checked against the OpenAPI document."""
+    doc = client.get(API + "/openapi.json").json
+
     def call(method, url, role="treasurer", *, headers=None, **kw):
         headers = dict(headers or {})
         if role:
             headers["Authorization"] = f"Bearer {book.tokens[role]}"
-        return client.open(API + url, method=method, headers=headers, **kw)
+        response = client.open(API + url, method=method, headers=headers, **kw)
+        check_documented(app, doc, method, API + url, response)
+        return response
 
     return call
 
@@ -150,10 +158,13 @@ def test_openapi_lists_exactly_the_routes(app, client):
 
 
 def test_openapi_document_is_valid(client):
-    from openapi_spec_validator import validate
+    from openapi_spec_validator import OpenAPIV31SpecValidator
 
-    doc = client.get(API + "/openapi.json").json
-    validate(doc)
+    r = client.get(API + "/openapi.json")  # public: no token needed
+    doc = r.json
+    assert r.status_code == 200 and doc["openapi"] == "3.1.0"
+    OpenAPIV31SpecValidator(doc).validate()
+    assert "nullable" not in json.dumps(doc) and '"example"' not in json.dumps(doc)
     assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert set(doc["components"]["schemas"]["Error"]["required"]) == {"error", "fields"}
 
@@ -226,15 +237,20 @@ def test_writes_by_role(app, call, book, role):
             assert r.status_code == ok, (url, r.json)
 
 
-def test_a_browser_session_reads_but_cannot_write(app, client, auth, book):
-    auth.login("treasurer")
-    app.config["WTF_CSRF_ENABLED"] = True  # as in production, once logged in
-    assert client.get(API + "/contributions").status_code == 200
+@pytest.mark.parametrize("csrf", [True, False])
+def test_a_browser_session_neither_reads_nor_writes(app, client, auth, book, csrf):
+    """Under /api/v1 only a bearer token counts: a logged-in browser gets 401 everywhere."""
+    auth.login("admin")
+    app.config["WTF_CSRF_ENABLED"] = csrf
+    with client.session_transaction() as session:
+        token = session.get("csrf_token", "")
     before = counts(app)
-    r = client.post(API + "/contributions", json=contribution_body(book))
-    assert r.status_code == 401 and "Bearer" in r.json["error"]
-    r = client.post(API + f"/contributions/{book.contribution}/void", json={"reason": "x"})
-    assert r.status_code == 401
+    for path, method in sorted(_api_routes(app)):
+        if path.endswith("/openapi.json"):
+            continue
+        url = re.sub(r"{[^}]+}", "1", path)
+        r = client.open(url, method=method.upper(), json={}, headers={"X-CSRFToken": token})
+        assert r.status_code == 401 and "Bearer" in r.json["error"], (method, url, r.status_code)
     assert counts(app) == before
 
 
@@ -304,9 +320,13 @@ def test_contribution_json_shape_and_money(call, book):
     assert r.status_code == 201, r.json
     c = r.json
     assert r.headers["Location"].endswith(f"/api/v1/contributions/{c['id']}")
-    assert (c["amount"], c["currency"], c["amount_minor"]) == ("1000.50", "EUR", 100050)
-    assert (c["base_amount"], c["base_currency"], c["exchange_rate"]) == ("1100.55", "USD", "1.1")
-    assert [d["share"] for d in c["donors"]] == ["600.50", None]
+    assert c["amount"] == {"amount": "1000.50", "currency": "EUR", "minor": 100050}
+    assert c["base_amount"] == {"amount": "1100.55", "currency": "USD", "minor": 110055}
+    assert c["exchange_rate"] == "1.1"
+    assert [d["share"] for d in c["donors"]] == [
+        {"amount": "600.50", "currency": "EUR", "minor": 60050},
+        None,
+    ]
     assert c["reference"].startswith("C-2014-") and c["fund"]["id"] == book.fund
     assert call("GET", f"/contributions/{c['id']}", "board").json == c
     # Members see the gift as the public does: donors' names as shown, without their ids.
@@ -318,23 +338,43 @@ def test_contribution_json_shape_and_money(call, book):
         {"name_en", "name_km", "share", "share_minor"}
     ] * 2
     first = call("GET", f"/contributions/{book.contribution}", "board").json
-    assert {
-        k: first[k]
-        for k in (
-            "amount",
-            "currency",
-            "amount_minor",
-            "base_amount",
-            "base_currency",
-            "exchange_rate",
-        )
-    } == {
-        "amount": "400.00",
-        "currency": "USD",
-        "amount_minor": 40000,
-        "base_amount": "400.00",
-        "base_currency": "USD",
-        "exchange_rate": "1",
+    assert (first["amount"], first["base_amount"], first["exchange_rate"]) == (
+        {"amount": "400.00", "currency": "USD", "minor": 40000},
+        {"amount": "400.00", "currency": "USD", "minor": 40000},
+        "1",
+    )
+
+
+def test_one_money_shape_everywhere(call, book):
+    """Every amount the API returns is {"amount", "currency", "minor"}, whatever the path."""
+    money_keys = {"amount", "currency", "minor"}
+
+    def amounts(node, key=None):
+        if isinstance(node, dict):
+            if set(node) == money_keys:
+                yield key, node
+                return
+            for k, v in node.items():
+                yield from amounts(v, k)
+        elif isinstance(node, list):
+            for item in node:
+                yield from amounts(item, key)
+
+    found = {}
+    for url in ("/contributions", "/expenses", "/funds", "/ledger", "/balances"):
+        body = call("GET", url).json
+        for key, money in amounts(body):
+            found.setdefault(url, set()).add(key)
+            assert isinstance(money["minor"], int) and isinstance(money["amount"], str)
+        flat = json.dumps(body)
+        for old in ("amount_minor", "base_amount_minor", "share_minor", "base_currency"):
+            assert old not in flat, (url, old)
+    assert found == {
+        "/contributions": {"amount", "base_amount"},
+        "/expenses": {"amount", "base_amount"},
+        "/funds": {"money_in", "money_out", "balance"},
+        "/ledger": {"amount", "original", "balance"},
+        "/balances": {"in", "out", "balance"},
     }
 
 
@@ -349,11 +389,8 @@ def test_zero_decimal_currency_is_shown_without_decimals(call, book):
         json=expense_body(book, amount="5000", currency="JPY", exchange_rate="0.0091"),
     )
     assert r.status_code == 201, r.json
-    assert (r.json["amount"], r.json["amount_minor"], r.json["base_amount"]) == (
-        "5000",
-        5000,
-        "45.50",
-    )
+    assert r.json["amount"] == {"amount": "5000", "currency": "JPY", "minor": 5000}
+    assert r.json["base_amount"]["amount"] == "45.50"
 
 
 # --- bad input --------------------------------------------------------------------------------
@@ -607,21 +644,50 @@ def test_html_and_khmer_are_kept_as_typed(call, book):
 # --- idempotency, voiding ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("url", "body"), [("/contributions", contribution_body), ("/expenses", expense_body)]
-)
-def test_idempotency_key_returns_the_first_entry(app, call, book, url, body):
+CREATES = [
+    ("/donors", lambda book: {"name_en": "Idempotent donor"}, {"name_en": "Another donor"}),
+    ("/funds", lambda book: {"code": "events", "name_en": "Events"}, {"code": "trips"}),
+    ("/contributions", contribution_body, {"amount": "401.00"}),
+    ("/expenses", expense_body, {"payee": "Another shop"}),
+]
+
+
+@pytest.mark.parametrize(("url", "body", "change"), CREATES, ids=[c[0] for c in CREATES])
+def test_idempotency_key_on_every_create_call(app, call, book, url, body, change):
     headers = {"Idempotency-Key": "abc-123"}
     first = call("POST", url, json=body(book), headers=headers)
-    assert first.status_code == 201
+    assert first.status_code == 201, first.json
     after_first = counts(app)
     second = call("POST", url, json=body(book), headers=headers)
     assert second.status_code == 200 and second.json == first.json
+    # The same body written otherwise (key order, spacing) is the same request.
+    reordered = json.dumps(dict(reversed(list(body(book).items()))), indent=2)
+    r = call("POST", url, data=reordered, headers={**headers, "Content-Type": "application/json"})
+    assert r.status_code == 200 and r.json["id"] == first.json["id"]
+    different = call("POST", url, json={**body(book), **change}, headers=headers)
+    assert different.status_code == 422, different.json
+    assert "different" in different.json["error"] and different.json["fields"]["Idempotency-Key"]
     assert counts(app) == after_first
-    third = call("POST", url, json=body(book), headers={"Idempotency-Key": "other"})
-    assert third.status_code == 201 and third.json["id"] != first.json["id"]
+    if url != "/funds":  # a fund's code is unique anyway
+        third = call("POST", url, json=body(book), headers={"Idempotency-Key": "other"})
+        assert third.status_code == 201 and third.json["id"] != first.json["id"]
     r = call("POST", url, json=body(book), headers={"Idempotency-Key": "k" * 65})
     assert r.status_code == 400
+
+
+def test_idempotency_key_is_not_used_up_by_a_refused_request(call, book):
+    headers = {"Idempotency-Key": "retry-after-fix"}
+    bad = call("POST", "/contributions", json=contribution_body(book, amount="-1"), headers=headers)
+    assert bad.status_code == 422 and "amount" in bad.json["fields"]
+    good = call("POST", "/contributions", json=contribution_body(book), headers=headers)
+    assert good.status_code == 201
+
+
+def test_keys_are_per_kind_of_entry(call, book):
+    headers = {"Idempotency-Key": "shared"}
+    assert call("POST", "/donors", json={"name_en": "A"}, headers=headers).status_code == 201
+    r = call("POST", "/contributions", json=contribution_body(book), headers=headers)
+    assert r.status_code == 201
 
 
 def test_void_twice_is_409(app, call, book):
@@ -675,13 +741,17 @@ def test_funds_create_duplicate_and_balance(call, book):
     assert r.status_code == 409 and r.json["fields"]["code"]
     assert call("POST", "/funds", json={"code": "Bad Code", "name_en": "x"}).status_code == 422
     general = call("GET", f"/funds/{book.fund}", "member").json
-    assert (general["money_in"], general["balance"], general["currency"]) == (
-        "400.00",
-        "400.00",
-        "USD",
+    assert (
+        general["money_in"]
+        == general["balance"]
+        == {
+            "amount": "400.00",
+            "currency": "USD",
+            "minor": 40000,
+        }
     )
     promo = call("GET", f"/funds/{book.promo}").json
-    assert promo["balance"] == "-120.00"
+    assert promo["balance"] == {"amount": "-120.00", "currency": "USD", "minor": -12000}
     assert [f["code"] for f in call("GET", "/funds").json["items"]] == ["general", "promotion"]
 
 
@@ -732,6 +802,22 @@ def test_donor_pages(call, book):
     assert call("GET", "/donors?cursor=zzz").status_code == 422
 
 
+def test_donor_cursor_after_the_longest_name(call, book):
+    for letter in "𐀀ក":
+        r = call("POST", "/donors", json={"name_en": letter * 200})
+        assert r.status_code == 201, r.json
+    first = call("GET", "/donors?limit=1&q=" + "ក" * 10)
+    assert first.status_code == 200 and first.json["next_cursor"] is None
+    pages, cursor = [], None
+    while True:
+        r = call("GET", "/donors?limit=1" + (f"&cursor={cursor}" if cursor else ""))
+        assert r.status_code == 200, r.json
+        pages += [d["id"] for d in r.json["items"]]
+        if not (cursor := r.json["next_cursor"]):
+            break
+    assert len(pages) == len(set(pages)) == 3
+
+
 def test_filters(call, book):
     def ids(url):
         r = call("GET", url)
@@ -768,6 +854,19 @@ def test_filters(call, book):
         "thanks=lots",
         "cursor=%%%",
         "cursor=WyIyMDE0LTAxLTAxIiwgOTk5OTk5OTk5OTk5OTk5OTk5OTk5OTld",
+        "limit=%C2%B2",
+        "limit=1e3",
+        "limit=%EF%BC%91",
+        "fund=%C2%B2",
+        "fund=-0",
+        "donor=99999999999999999999",
+        "from=99999-01-01",
+        "to=2014-06-15T00:00",
+        "void=2",
+        "q=a%00b",
+        "cursor=" + "A" * 5000,
+        "cursor=" + encode_cursor("x", 1),
+        "cursor=" + encode_cursor("2014-01-01", True),
     ],
 )
 def test_bad_list_parameters_are_422(call, book, query):
@@ -776,6 +875,44 @@ def test_bad_list_parameters_are_422(call, book, query):
     assert r.status_code == 422 and r.json["fields"], query
     if "thanks" not in query and "donor" not in query:
         assert call("GET", "/expenses?" + query).status_code == 422, query
+
+
+def _cursor(*values) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        _cursor("x\u0000y", 1),
+        _cursor("\ud800", 1),
+        _cursor("Ann", 2**63),
+        _cursor("Ann", 1.5),
+        _cursor("Ann"),
+        _cursor(["Ann"], 1),
+        base64.urlsafe_b64encode(b"[" * 300).decode(),
+    ],
+)
+def test_bad_donor_cursors_are_422(call, book, cursor):
+    r = call("GET", f"/donors?cursor={cursor}")
+    assert r.status_code == 422 and r.json["fields"]["cursor"], cursor
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=99999999999999999999",
+        "fund=99999999999999999999",
+        "donor=99999999999999999999",
+        "fund=%C2%B2",
+        "cursor=" + "A" * 5000,
+        "direction=up",
+        "from=2014-02-30",
+    ],
+)
+def test_bad_ledger_parameters_are_422(call, book, query):
+    r = call("GET", "/ledger?" + query)
+    assert r.status_code == 422 and r.json["fields"], query
 
 
 def test_limit_200_is_accepted(call, book):
@@ -891,3 +1028,54 @@ def test_request_over_the_upload_limit_is_a_json_413(app, call, book):
 def test_multipart_is_refused_for_contributions(call, book):
     r = call("POST", "/contributions", data={"amount": "1"}, content_type="multipart/form-data")
     assert r.status_code == 415
+
+
+# --- the document says what the API accepts ---------------------------------------------------
+
+
+def _input_validator(doc, name):
+    from openapi_schema_validator import OAS31Validator, oas31_format_checker
+
+    root = {"components": doc["components"], "allOf": [{"$ref": f"#/components/schemas/{name}"}]}
+    return OAS31Validator(root, format_checker=oas31_format_checker)
+
+
+def test_request_schemas_accept_good_bodies_and_refuse_malformed_ones(client, book):
+    doc = client.get(API + "/openapi.json").json
+    contribution = _input_validator(doc, "ContributionInput")
+    expense = _input_validator(doc, "ExpenseInput")
+    assert contribution.is_valid(contribution_body(book))
+    assert contribution.is_valid(contribution_body(book, currency="EUR", exchange_rate="1.1"))
+    assert expense.is_valid(expense_body(book))
+    for overrides in (
+        {"amount": 400},
+        {"amount": "-5"},
+        {"currency": "XYZ"},
+        {"currency": "EUR", "exchange_rate": None},
+        {"received_on": "2014-02-30"},
+        {"method": "bitcoin"},
+        {"donor_ids": []},
+        {"donor_ids": [1, 1]},
+        {"donor_ids": ["1"]},
+        {"occasion": "x" * 301},
+        {"fund_id": [1]},
+        {"ammount": "400"},
+    ):
+        assert not contribution.is_valid(contribution_body(book, **overrides)), overrides
+    body = contribution_body(book, currency="EUR")
+    del body["exchange_rate"]
+    assert not contribution.is_valid(body)  # a foreign gift needs its rate
+    donor = _input_validator(doc, "DonorInput")
+    assert donor.is_valid({"name_en": "A", "country": "US", "email": "a@example.org"})
+    for bad in ({}, {"name_en": ""}, {"name_en": "A", "country": "USA"}, {"name_en": "A", "x": 1}):
+        assert not donor.is_valid(bad), bad
+    fund = _input_validator(doc, "FundInput")
+    assert fund.is_valid({"code": "events", "name_en": "Events"})
+    assert not fund.is_valid({"code": "Bad Code", "name_en": "x"})
+    sent = _input_validator(doc, "LetterSentInput")
+    assert [sent.is_valid({"via": v}) for v in ("post", "hand", "email", "print")] == [
+        True,
+        True,
+        True,
+        False,
+    ]

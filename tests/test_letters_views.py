@@ -17,6 +17,7 @@ from ceroc_donations.book.models import Contribution
 from ceroc_donations.extensions import db
 from ceroc_donations.letters.models import Letter, LetterBatch
 from ceroc_donations.security import new_api_token
+from tests.api_support import check_documented
 from tests.letters_support import make_book, page_count, pdf_text
 
 
@@ -408,23 +409,85 @@ def test_api_generate_and_download_with_tokens(client, ids, app):
     assert client.post("/api/v1/contributions/999/letter", headers=board).status_code == 404
 
 
-def test_api_session_post_needs_csrf_token_needs_none(client, auth, ids, app):
-    auth.login("board")  # a browser session...
-    app.config["WTF_CSRF_ENABLED"] = True
+def test_api_ignores_the_browser_session(client, auth, ids, app):
+    auth.login("board")  # a browser session, with or without a CSRF token, is not read
     url = f"/api/v1/contributions/{ids.single}/letter"
-    r = client.post(url)  # ...cannot be ridden cross-site: no CSRF token, no letter
-    assert r.status_code == 400 and "error" in r.json
+    for csrf in (True, False):
+        app.config["WTF_CSRF_ENABLED"] = csrf
+        r = client.post(url)
+        assert r.status_code == 401 and "Bearer" in r.json["error"]
+        assert client.get("/api/v1/letters/1").status_code == 401
     r = client.post(url, headers=_token(app, "board"))
     assert r.status_code == 201
 
 
 def test_openapi_paths_describe_the_endpoints(app):
-    from ceroc_donations.letters.api import letters_openapi_paths
+    from ceroc_donations.openapi import letters_paths
 
-    paths = letters_openapi_paths()
+    paths = letters_paths()
     rules = {r.rule for r in app.url_map.iter_rules() if r.endpoint.startswith("api_letters.")}
     assert {p.replace("{", "<int:").replace("}", ">") for p in paths} == rules
     json.dumps(paths)
+
+
+def test_api_letter_generation_honours_idempotency_key(client, ids, app):
+    board = _token(app, "board")
+    url = f"/api/v1/contributions/{ids.single}/letter"
+    first = client.post(url, headers={**board, "Idempotency-Key": "gen-1"}, json={"force": True})
+    assert first.status_code == 201
+    again = client.post(url, headers={**board, "Idempotency-Key": "gen-1"}, json={"force": True})
+    assert again.status_code == 200 and not again.json["created"]
+    assert [x["number"] for x in again.json["letters"]] == [1]
+    other = client.post(
+        url, headers={**board, "Idempotency-Key": "gen-1"}, json={"force": True, "mode": "each"}
+    )
+    assert other.status_code == 422 and "Idempotency-Key" in other.json["fields"]
+    elsewhere = client.post(
+        f"/api/v1/contributions/{ids.joint}/letter",
+        headers={**board, "Idempotency-Key": "gen-1"},
+        json={"force": True},
+    )
+    assert elsewhere.status_code == 422
+    with app.app_context():
+        assert db.session.execute(select(Letter.number)).scalars().all() == [1]
+    bad = client.post(url, headers=board, json={"force": "yes", "colour": "red"})
+    assert bad.status_code == 422 and set(bad.json["fields"]) == {"force", "colour"}
+
+
+def test_api_marks_a_letter_sent(client, ids, app):
+    board, treasurer, member = (_token(app, r) for r in ("board", "treasurer", "member"))
+    r = client.post(f"/api/v1/contributions/{ids.single}/letter", headers=board)
+    assert r.status_code == 201
+    url = "/api/v1/letters/1/sent"
+    assert client.post(url, json={"via": "post"}).status_code == 401
+    for token in (member, treasurer):
+        r = client.post(url, headers=token, json={"via": "post"})
+        assert r.status_code == 403 and r.json["error"]
+    for body in ({"via": "pigeon"}, {"via": None}, {}, {"via": ["post"]}, {"via": "print"}):
+        r = client.post(url, headers=board, json=body)
+        assert r.status_code == 422 and "via" in r.json["fields"], body
+    assert client.post(url, headers=board, data="post").status_code == 415
+    r = client.post(url, headers=board, json={"via": "post", "colour": "red"})
+    assert r.status_code == 422 and set(r.json["fields"]) == {"colour"}
+    for number in ("99", "99999999999999999999999"):
+        r = client.post(f"/api/v1/letters/{number}/sent", headers=board, json={"via": "post"})
+        assert r.status_code == 404 and r.is_json
+    assert _letter_row(app, 1).status == "drafted"
+    r = client.post(url, headers=board, json={"via": "hand"})
+    assert r.status_code == 200, r.json
+    doc = client.get("/api/v1/openapi.json").json
+    check_documented(app, doc, "POST", url, r)  # the shape the document promises
+    check_documented(app, doc, "GET", "/api/v1/letters/1", client.get(url[:-5], headers=board))
+    gift = f"/api/v1/contributions/{ids.single}/letter"
+    check_documented(app, doc, "GET", gift, client.get(gift, headers=board))
+    assert (r.json["status"], r.json["sent_via"]) == ("sent", "hand") and r.json["sent_at"]
+    with app.app_context():
+        assert db.session.get(Contribution, ids.single).thank_status == "sent"
+    again = client.post(url, headers=board, json={"via": "hand"})
+    assert again.status_code == 200 and again.json == r.json  # the same again: nothing new
+    other = client.post(url, headers=board, json={"via": "email"})
+    assert other.status_code == 409 and "hand" in other.json["error"]
+    assert _letter_row(app, 1).sent_via == "hand"
 
 
 def test_cli_render_and_batch(runner, ids, app, tmp_path):

@@ -5,27 +5,29 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from sqlalchemy import select
 
-from ceroc_donations import audit
+from ceroc_donations import audit, filters
 from ceroc_donations.accounts import service as users
 from ceroc_donations.accounts.models import ROLES, AuditEvent, User
-from ceroc_donations.book.inputs import Invalid
+from ceroc_donations.book.inputs import MAX_ID, Invalid
 from ceroc_donations.demo import DEMO_USERS
 from ceroc_donations.extensions import db
 from ceroc_donations.security import login_blocked, record_login_failure, requires
 
 bp = Blueprint("admin", __name__)
+AUDIT_ENTITIES = ("contribution", "expense", "donor", "fund", "user", "claim")
 
 
 @bp.get("/audit")
 @requires("write_book")
 def audit_log():
     """The audit trail, newest first; treasurers and admins."""
-    before = request.args.get("before", "")
+    args = filters.lenient(request.args)
+    before = args.number("before", 1, MAX_ID)
+    entity = args.choice("entity", AUDIT_ENTITIES)
     stmt = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(51)
-    if before.isdigit():
-        stmt = stmt.where(AuditEvent.seq < int(before))
-    entity = request.args.get("entity")
-    if entity in ("contribution", "expense", "donor", "fund", "user", "claim"):
+    if before is not None:
+        stmt = stmt.where(AuditEvent.seq < before)
+    if entity is not None:
         stmt = stmt.where(AuditEvent.entity_type == entity)
     events = list(db.session.execute(stmt).scalars())
     return render_template(

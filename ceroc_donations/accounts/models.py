@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ceroc_donations.database import utcnow
@@ -95,3 +105,25 @@ class AuditEvent(db.Model):
     after_json: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class IdempotencyKey(db.Model):
+    """An API create call's ``Idempotency-Key``: the SHA-256 of the request that first used
+    it and the ids of what that request made, so a retry gets them back and a different
+    request with the same key is refused."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_idempotency_key_scope_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(64))
+    # NULL for keys recorded before requests were hashed: those replay without a check.
+    request_sha256: Mapped[str | None] = mapped_column(String(64))
+    result_ids_json: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    @property
+    def result_ids(self) -> list[int]:
+        return json.loads(self.result_ids_json)

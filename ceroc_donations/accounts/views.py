@@ -18,10 +18,10 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from ceroc_donations.accounts import service as users
 from ceroc_donations.accounts.models import User
+from ceroc_donations.apiutil import api_error
 from ceroc_donations.book.inputs import Invalid
 from ceroc_donations.extensions import db
 from ceroc_donations.security import (
-    api_error,
     authenticate,
     clear_login_failures,
     login_blocked,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 import unicodedata
 from dataclasses import dataclass, replace
@@ -12,7 +10,7 @@ from datetime import date
 from sqlalchemy import Select, and_, false, func, or_, select, tuple_
 from sqlalchemy.orm import selectinload
 
-from ceroc_donations.book.inputs import MAX_ID, base_currency
+from ceroc_donations.book.inputs import base_currency
 from ceroc_donations.book.models import (
     Contribution,
     ContributionDonor,
@@ -23,6 +21,13 @@ from ceroc_donations.book.models import (
     LedgerEntry,
 )
 from ceroc_donations.extensions import db
+from ceroc_donations.filters import (
+    BookFilter,
+    decode_cursor,
+    encode_cursor,
+    gifts_of,
+    where_shared,
+)
 from ceroc_donations.money import Money, joint_shares
 from ceroc_donations.privacy import sees_names
 
@@ -99,24 +104,6 @@ def count_to_thank() -> int:
 # --- keyset pagination ---------------------------------------------------------------------
 
 
-def encode_cursor(day: date, ident: int) -> str:
-    raw = json.dumps([day.isoformat(), ident]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> tuple[date, int] | None:
-    if not cursor:
-        return None
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        day, ident = json.loads(base64.urlsafe_b64decode(padded))
-        if isinstance(ident, bool) or not isinstance(ident, int) or abs(ident) > MAX_ID:
-            return None  # larger ids would overflow the database's integer
-        return date.fromisoformat(day), ident
-    except (ValueError, TypeError):
-        return None
-
-
 @dataclass(frozen=True)
 class Page:
     items: list
@@ -124,7 +111,7 @@ class Page:
 
 
 def _keyset(stmt: Select, day_col, id_col, cursor: str | None, limit: int, key) -> Page:
-    after = decode_cursor(cursor)
+    after = decode_cursor(cursor, (date, int))
     if after is not None:
         # A row value, so the (day, id) index seeks to the cursor; "day < d OR (day = d AND
         # id < i)" made SQLite walk the index from the newest row (20 ms at 100,000 rows).
@@ -134,20 +121,6 @@ def _keyset(stmt: Select, day_col, id_col, cursor: str | None, limit: int, key) 
     )
     nxt = encode_cursor(*key(rows[limit - 1])) if len(rows) > limit else None
     return Page(rows[:limit], nxt)
-
-
-@dataclass(frozen=True)
-class BookFilter:
-    q: str | None = None
-    fund_id: int | None = None
-    date_from: date | None = None
-    date_to: date | None = None
-    include_void: bool = False
-    thank_status: str | None = None
-    category: str | None = None
-    donor_id: int | None = None
-    #: Whether ``q`` also matches donors' names (not for those who see public names only).
-    search_donors: bool = True
 
 
 def visible_to(f: BookFilter, viewer) -> BookFilter:
@@ -163,24 +136,17 @@ def contributions_page(f: BookFilter, cursor: str | None = None, limit: int = 50
         selectinload(Contribution.shares).selectinload(ContributionDonor.donor),
         selectinload(Contribution.fund),
     )
-    if not f.include_void:
-        stmt = stmt.where(Contribution.voided.is_(False))
-    if f.fund_id:
-        stmt = stmt.where(Contribution.fund_id == f.fund_id)
-    if f.date_from:
-        stmt = stmt.where(Contribution.received_on >= f.date_from)
-    if f.date_to:
-        stmt = stmt.where(Contribution.received_on <= f.date_to)
+    stmt = where_shared(
+        stmt,
+        f,
+        voided=Contribution.voided,
+        fund=Contribution.fund_id,
+        day=Contribution.received_on,
+    )
     if f.thank_status:
         stmt = stmt.where(Contribution.thank_status == f.thank_status)
     if f.donor_id:
-        stmt = stmt.where(
-            Contribution.id.in_(
-                select(ContributionDonor.contribution_id).where(
-                    ContributionDonor.donor_id == f.donor_id
-                )
-            )
-        )
+        stmt = stmt.where(Contribution.id.in_(gifts_of(f.donor_id)))
     if f.q:
         like = f"%{f.q}%"
         stmt = stmt.where(
@@ -208,16 +174,9 @@ def contributions_page(f: BookFilter, cursor: str | None = None, limit: int = 50
 
 def expenses_page(f: BookFilter, cursor: str | None = None, limit: int = 50) -> Page:
     stmt = select(Expense).options(selectinload(Expense.fund))
-    if not f.include_void:
-        stmt = stmt.where(Expense.voided.is_(False))
-    if f.fund_id:
-        stmt = stmt.where(Expense.fund_id == f.fund_id)
+    stmt = where_shared(stmt, f, voided=Expense.voided, fund=Expense.fund_id, day=Expense.paid_on)
     if f.category:
         stmt = stmt.where(Expense.category == f.category)
-    if f.date_from:
-        stmt = stmt.where(Expense.paid_on >= f.date_from)
-    if f.date_to:
-        stmt = stmt.where(Expense.paid_on <= f.date_to)
     if f.q:
         like = f"%{f.q}%"
         stmt = stmt.where(
@@ -231,35 +190,29 @@ def expenses_page(f: BookFilter, cursor: str | None = None, limit: int = 50) -> 
     return _keyset(stmt, Expense.paid_on, Expense.id, cursor, limit, lambda e: (e.paid_on, e.id))
 
 
+def _donor_matches(q: str):
+    like = f"%{q}%"
+    return or_(
+        Donor.name_en.ilike(like),
+        Donor.name_km.like(like),
+        Donor.city.ilike(like),
+        Donor.email.ilike(like),
+    )
+
+
 def search_donors(q: str | None, limit: int = 50, offset: int = 0) -> list[Donor]:
     stmt = select(Donor).order_by(Donor.name_en, Donor.id)
     if q:
-        like = f"%{q}%"
-        stmt = stmt.where(
-            or_(
-                Donor.name_en.ilike(like),
-                Donor.name_km.like(like),
-                Donor.city.ilike(like),
-                Donor.email.ilike(like),
-            )
-        )
+        stmt = stmt.where(_donor_matches(q))
     return list(db.session.execute(stmt.limit(limit).offset(offset)).scalars())
 
 
 def donors_page(q: str | None, cursor: str | None = None, limit: int = 50) -> Page:
-    """Donors by name then id, a keyset page after *cursor* (see :func:`encode_donor_cursor`)."""
+    """Donors by name then id, a keyset page after *cursor* (made by ``encode_cursor``)."""
     stmt = select(Donor)
     if q:
-        like = f"%{q}%"
-        stmt = stmt.where(
-            or_(
-                Donor.name_en.ilike(like),
-                Donor.name_km.like(like),
-                Donor.city.ilike(like),
-                Donor.email.ilike(like),
-            )
-        )
-    after = decode_donor_cursor(cursor)
+        stmt = stmt.where(_donor_matches(q))
+    after = decode_cursor(cursor, (str, int))
     if after is not None:
         stmt = stmt.where(
             or_(Donor.name_en > after[0], and_(Donor.name_en == after[0], Donor.id > after[1]))
@@ -267,31 +220,9 @@ def donors_page(q: str | None, cursor: str | None = None, limit: int = 50) -> Pa
     rows = list(
         db.session.execute(stmt.order_by(Donor.name_en, Donor.id).limit(limit + 1)).scalars()
     )
-    nxt = encode_donor_cursor(rows[limit - 1]) if len(rows) > limit else None
+    last = rows[limit - 1] if len(rows) > limit else None
+    nxt = encode_cursor(last.name_en, last.id) if last is not None else None
     return Page(rows[:limit], nxt)
-
-
-def encode_donor_cursor(donor: Donor) -> str:
-    raw = json.dumps([donor.name_en, donor.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_donor_cursor(cursor: str | None) -> tuple[str, int] | None:
-    if not cursor:
-        return None
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        name, ident = json.loads(base64.urlsafe_b64decode(padded))
-        if (
-            not isinstance(name, str)
-            or isinstance(ident, bool)
-            or not isinstance(ident, int)
-            or abs(ident) > MAX_ID
-        ):
-            return None
-        return name, ident
-    except (ValueError, TypeError):
-        return None
 
 
 @dataclass(frozen=True)

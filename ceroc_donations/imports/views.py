@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ceroc_donations.extensions import db
+from ceroc_donations.filters import whole_number
 from ceroc_donations.imports import service as csv_import
 from ceroc_donations.imports.service import FileProblem, ImportNotFound, NotReady
 from ceroc_donations.security import requires
@@ -99,7 +100,7 @@ def preview():
 @requires("write_book")
 def confirm():
     token = request.form.get("token", "")
-    acknowledged = {int(v) for v in request.form.getlist("ack") if v.isdigit()}
+    acknowledged = {n for n in map(whole_number, request.form.getlist("ack")) if n is not None}
     try:
         content, meta = csv_import.load_upload(
             token, by=current_user, sha256=request.form.get("sha256", "")

@@ -26,7 +26,7 @@ afresh the same way, so the work per page is bounded by the entries of the month
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -34,7 +34,7 @@ from flask import has_request_context
 from flask_babel import gettext
 from sqlalchemy import and_, case, func, not_, or_, select
 
-from ceroc_donations.book.inputs import EARLIEST, Invalid, base_currency
+from ceroc_donations.book.inputs import base_currency
 from ceroc_donations.book.models import (
     Contribution,
     ContributionDonor,
@@ -44,12 +44,16 @@ from ceroc_donations.book.models import (
     FundMonthTotal,
     LedgerEntry,
 )
-from ceroc_donations.book.queries import decode_cursor, encode_cursor
 from ceroc_donations.extensions import db
+from ceroc_donations.filters import (
+    LedgerFilter,
+    decode_cursor,
+    encode_cursor,
+    gifts_of,
+    where_shared,
+)
 from ceroc_donations.money import Money, joint_shares
 from ceroc_donations.privacy import public_labels
-
-MAX_LIMIT = 200
 
 
 def _(message: str, **variables) -> str:
@@ -57,102 +61,6 @@ def _(message: str, **variables) -> str:
     if has_request_context():
         return gettext(message, **variables)
     return message % variables if variables else message
-
-
-DIRECTIONS = ("in", "out")
-
-
-@dataclass(frozen=True)
-class LedgerFilter:
-    date_from: date | None = None
-    date_to: date | None = None
-    fund_id: int | None = None
-    category: str | None = None
-    donor_id: int | None = None
-    direction: str | None = None
-    include_void: bool = False
-
-    @property
-    def contiguous(self) -> bool:
-        """True when the shown rows are consecutive entries of the balance scope."""
-        return not (self.category or self.donor_id or self.direction)
-
-    def as_args(self) -> dict[str, str]:
-        """The filter as query-string arguments (for links and exports)."""
-        args = {
-            "from": self.date_from.isoformat() if self.date_from else None,
-            "to": self.date_to.isoformat() if self.date_to else None,
-            "fund": str(self.fund_id) if self.fund_id else None,
-            "category": self.category,
-            "donor": str(self.donor_id) if self.donor_id else None,
-            "direction": self.direction,
-            "void": "1" if self.include_void else None,
-        }
-        return {k: v for k, v in args.items() if v}
-
-
-def parse_filter(args) -> LedgerFilter:
-    """Read the filter from a query string (``from``, ``to``, ``fund``, ``category``,
-    ``donor``, ``direction``, ``void``); raise :class:`Invalid` with a message per field."""
-    errors: dict[str, str] = {}
-
-    def day(name: str) -> date | None:
-        raw = (args.get(name) or "").strip()
-        if not raw:
-            return None
-        try:
-            value = date.fromisoformat(raw)
-        except ValueError:
-            errors[name] = _("Enter a real date as YYYY-MM-DD, e.g. 2014-03-09.")
-            return None
-        if value < EARLIEST:
-            errors[name] = _("Dates before %(day)s are not accepted.", day=EARLIEST.isoformat())
-            return None
-        return value
-
-    def ident(name: str) -> int | None:
-        raw = (args.get(name) or "").strip()
-        if not raw:
-            return None
-        if not raw.isdigit() or len(raw) > 12:
-            errors[name] = _("Choose one from the list.")
-            return None
-        return int(raw)
-
-    date_from, date_to = day("from"), day("to")
-    if date_from and date_to and date_from > date_to:
-        errors["to"] = _("The end date is before the start date.")
-    fund_id = ident("fund")
-    if fund_id is not None and db.session.get(Fund, fund_id) is None:
-        errors["fund"] = _("There is no such fund: choose one from the list.")
-    donor_id = ident("donor")
-    category = (args.get("category") or "").strip() or None
-    if category and (len(category) > 20 or category not in categories()):
-        errors["category"] = _("There is no such category: choose one from the list.")
-    direction = (args.get("direction") or "").strip() or None
-    if direction and direction not in DIRECTIONS:
-        errors["direction"] = _("Choose money in or money out.")
-    include_void = (args.get("void") or "").strip().lower() in ("1", "true", "yes", "on")
-    if errors:
-        raise Invalid(errors)
-    return LedgerFilter(date_from, date_to, fund_id, category, donor_id, direction, include_void)
-
-
-def parse_cursor(raw: str | None) -> tuple[date, int] | None:
-    if not raw:
-        return None
-    after = decode_cursor(raw)
-    if after is None:
-        raise Invalid({"cursor": _("This page link is damaged: start again from the newest.")})
-    return after
-
-
-def parse_limit(raw: str | None, default: int = 50) -> int:
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise Invalid({"limit": _("Choose a number from 1 to %(max)d.", max=MAX_LIMIT)})
-    return int(raw)
 
 
 def categories() -> list[str]:
@@ -218,26 +126,13 @@ def _filtered(f: LedgerFilter):
         _E.contribution_id,
         _E.expense_id,
     )
-    if not f.include_void:
-        stmt = stmt.where(_E.voided.is_(False))
-    if f.fund_id:
-        stmt = stmt.where(_E.fund_id == f.fund_id)
-    if f.date_from:
-        stmt = stmt.where(_E.entry_on >= f.date_from)
-    if f.date_to:
-        stmt = stmt.where(_E.entry_on <= f.date_to)
+    stmt = where_shared(stmt, f, voided=_E.voided, fund=_E.fund_id, day=_E.entry_on)
     if f.category:
         stmt = stmt.where(_E.category == f.category)
     if f.direction:
         stmt = stmt.where(_E.direction == f.direction)
     if f.donor_id:
-        stmt = stmt.where(
-            _E.contribution_id.in_(
-                select(ContributionDonor.contribution_id).where(
-                    ContributionDonor.donor_id == f.donor_id
-                )
-            )
-        )
+        stmt = stmt.where(_E.contribution_id.in_(gifts_of(f.donor_id)))
     return stmt
 
 
@@ -552,14 +447,9 @@ def monthly_flow(f: LedgerFilter) -> list[FlowPoint]:
 
 
 def _scope_where(stmt, f: LedgerFilter):
-    stmt = stmt.where(_E.voided.is_(False))
-    if f.fund_id:
-        stmt = stmt.where(_E.fund_id == f.fund_id)
-    if f.date_from:
-        stmt = stmt.where(_E.entry_on >= f.date_from)
-    if f.date_to:
-        stmt = stmt.where(_E.entry_on <= f.date_to)
-    return stmt
+    """The charts' scope: the filter's fund and dates, never voided entries."""
+    f = replace(f, include_void=False)
+    return where_shared(stmt, f, voided=_E.voided, fund=_E.fund_id, day=_E.entry_on)
 
 
 def spending_by_category(f: LedgerFilter) -> list[tuple[str, int]]:

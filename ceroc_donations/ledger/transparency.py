@@ -11,11 +11,12 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from ceroc_donations import filters
 from ceroc_donations.accounts import settings
 from ceroc_donations.book import queries
-from ceroc_donations.book.inputs import Invalid
 from ceroc_donations.book.models import DONOR_DISPLAY
 from ceroc_donations.extensions import db
+from ceroc_donations.filters import LedgerFilter
 from ceroc_donations.ledger import service as ledger
 from ceroc_donations.ledger.views import all_charts, csv_response, filter_choices
 from ceroc_donations.security import requires
@@ -25,13 +26,13 @@ bp = Blueprint("transparency", __name__)
 PUBLIC_ARGS = ("from", "to", "fund", "category", "direction")
 
 
-def _public_filter() -> tuple[ledger.LedgerFilter, dict]:
-    """The public filter: no donor, never voided entries."""
-    args = {k: request.args.get(k, "") for k in PUBLIC_ARGS}
-    try:
-        return ledger.parse_filter(args), {}
-    except Invalid as exc:
-        return ledger.LedgerFilter(), exc.fields
+def _public_filter() -> tuple[LedgerFilter, str | None, dict[str, str]]:
+    """The public filter (no donor, never voided entries), the page's cursor, the errors."""
+    args = filters.strict({k: request.args.get(k, "") for k in (*PUBLIC_ARGS, "after")})
+    f, after = filters.ledger_filter(args), args.cursor("after")
+    if args.errors:
+        return LedgerFilter(), None, args.errors
+    return f, after, {}
 
 
 def _require_public() -> None:
@@ -42,13 +43,7 @@ def _require_public() -> None:
 @bp.get("/transparency")
 def index():
     _require_public()
-    f, errors = _public_filter()
-    after = None
-    if not errors:
-        try:
-            after = ledger.parse_cursor(request.args.get("after"))
-        except Invalid as exc:
-            errors = exc.fields
+    f, after, errors = _public_filter()
     balances = queries.fund_balances()
     page = ledger.ledger_page(f, after, 50, names="public")
     choices = filter_choices(public=True)
@@ -70,7 +65,7 @@ def index():
 @bp.get("/transparency/export.csv")
 def export_csv():
     _require_public()
-    f, errors = _public_filter()
+    f, _after, errors = _public_filter()
     if errors:
         abort(404)
     return csv_response(f, names="public", public=True, filename="ceroc-transparency.csv")

@@ -19,9 +19,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from ceroc_donations import filters
 from ceroc_donations.accounts import settings
 from ceroc_donations.book import queries
-from ceroc_donations.book.inputs import Invalid, base_currency
+from ceroc_donations.book.inputs import base_currency
 from ceroc_donations.book.models import Donor
 from ceroc_donations.database import read_only
 from ceroc_donations.extensions import db
@@ -44,7 +45,7 @@ def chart_locale() -> str:
     return "km" if locale_code() == "km" else "en"
 
 
-def flow_chart(f: ledger.LedgerFilter) -> dict:
+def flow_chart(f: filters.LedgerFilter) -> dict:
     loc, cur = chart_locale(), base_currency()
     points = [
         charts.MonthlyFlow(p.month, p.in_minor, p.out_minor, p.balance_minor)
@@ -71,7 +72,7 @@ def bar(rows, title: str, label_header: str, pid: str) -> dict:
     }
 
 
-def all_charts(f: ledger.LedgerFilter) -> list[dict]:
+def all_charts(f: filters.LedgerFilter) -> list[dict]:
     """The four charts, each with its table: flow, spending by category, gifts by place."""
     territories = Locale.parse(chart_locale()).territories
     countries, cities = ledger.contributions_by_place(f)
@@ -91,15 +92,10 @@ def all_charts(f: ledger.LedgerFilter) -> list[dict]:
 
 def _parse():
     """Filter, cursor and the errors to show next to the filter fields."""
-    try:
-        f = visible_filter(ledger.parse_filter(request.args), names_for(current_user))
-    except Invalid as exc:
-        return None, None, exc.fields
-    try:
-        after = ledger.parse_cursor(request.args.get("after"))
-    except Invalid as exc:
-        return f, None, exc.fields
-    return f, after, {}
+    args = filters.strict(request.args)
+    f = visible_filter(filters.ledger_filter(args), names_for(current_user))
+    after = args.cursor("after")
+    return f, after, args.errors
 
 
 def filter_choices(*, public: bool = False) -> dict:
@@ -115,7 +111,7 @@ def filter_choices(*, public: bool = False) -> dict:
     return {"funds": queries.fund_balances(), "categories": ledger.categories(), "donors": donors}
 
 
-def visible_filter(f: ledger.LedgerFilter, names: str) -> ledger.LedgerFilter:
+def visible_filter(f: filters.LedgerFilter, names: str) -> filters.LedgerFilter:
     """Drop the donor filter for those who see public names (see :func:`filter_choices`)."""
     return f if names == "recorded" else replace(f, donor_id=None)
 
@@ -154,7 +150,7 @@ def index():
 def charts_page():
     f, _after, errors = _parse()
     if errors:
-        f = ledger.LedgerFilter()
+        f = filters.LedgerFilter()
     return render_template(
         "ledger/charts.html",
         charts=all_charts(f),
@@ -166,7 +162,7 @@ def charts_page():
     )
 
 
-def csv_response(f: ledger.LedgerFilter, *, names: str, public: bool, filename: str):
+def csv_response(f: filters.LedgerFilter, *, names: str, public: bool, filename: str):
     def generate():
         with read_only():
             for chunk in iter_csv(
@@ -185,7 +181,7 @@ def csv_response(f: ledger.LedgerFilter, *, names: str, public: bool, filename: 
     )
 
 
-def xlsx_response(f: ledger.LedgerFilter, *, names: str, public: bool, filename: str):
+def xlsx_response(f: filters.LedgerFilter, *, names: str, public: bool, filename: str):
     """Build the workbook in a temporary file (openpyxl's write-only mode keeps memory
     flat), then send that file in chunks."""
     out = tempfile.TemporaryFile()
@@ -220,10 +216,9 @@ def xlsx_response(f: ledger.LedgerFilter, *, names: str, public: bool, filename:
 
 
 def _export_filter():
-    try:
-        return visible_filter(ledger.parse_filter(request.args), names_for(current_user)), None
-    except Invalid as exc:
-        return None, exc.fields
+    args = filters.strict(request.args)
+    f = visible_filter(filters.ledger_filter(args), names_for(current_user))
+    return (None, args.errors) if args.errors else (f, None)
 
 
 @bp.get("/export.csv")

@@ -1,108 +1,169 @@
-"""JSON API for thank-you letters: generate a gift's letter, read it, download its PDF.
+"""JSON API for thank-you letters: generate a gift's letter, read it, download its PDF,
+and record that it was sent.
 
-Board and admin tokens generate (capability ``letters``); the treasurer's token may read
-and download archived letters (``letters_download``). Browser sessions may call these too,
-but a POST without a bearer token must then carry the CSRF token.
+Board and admin tokens generate letters and mark them sent (capability ``letters``); the
+treasurer's token may read and download archived letters (``letters_download``). Like all
+of ``/api/v1`` these need a bearer token: browser sessions are not read
+(:mod:`ceroc_donations.apiutil`).
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, request, url_for
-from flask_login import current_user
+from flask import Response, jsonify, url_for
 from sqlalchemy import select
 
+from ceroc_donations.apiutil import (
+    BOOLEAN,
+    TEXT,
+    BadBody,
+    api_blueprint,
+    api_error,
+    caller,
+    commit_created,
+    day_json,
+    idempotency_key,
+    json_body,
+    moment_json,
+    replayed,
+    token_required,
+)
 from ceroc_donations.book.inputs import Invalid
 from ceroc_donations.book.models import Contribution
 from ceroc_donations.book.service import Conflict
-from ceroc_donations.extensions import csrf, db
-from ceroc_donations.letters import archive
+from ceroc_donations.extensions import db
+from ceroc_donations.letters import archive, delivery
 from ceroc_donations.letters.models import Letter
-from ceroc_donations.security import api_error, api_requires, api_user
 
-bp = Blueprint("api_letters", __name__, url_prefix="/api/v1")
-csrf.exempt(bp)
+bp = api_blueprint("api_letters", __name__)
 
-
-@bp.before_request
-def _csrf_for_sessions():
-    """Session cookies ride along on cross-site requests; tokens do not."""
-    if (
-        request.method not in ("GET", "HEAD", "OPTIONS")
-        and current_app.config.get("WTF_CSRF_ENABLED", True)
-        and current_user.is_authenticated
-        and not request.headers.get("Authorization", "").startswith("Bearer ")
-    ):
-        csrf.protect()
+GENERATE_FIELDS = {"mode": TEXT, "force": BOOLEAN}
+SENT_FIELDS = {"via": TEXT}
+#: How a letter reached its donor, as the API says it (the page's button records "print").
+SENT_VIA = ("post", "hand", "email")
 
 
-def _json(letter: Letter) -> dict:
-    return archive.letter_json(
-        letter, url_for("api_letters.letter_pdf", number=letter.number, _external=True)
-    )
-
-
-@bp.post("/contributions/<int:cid>/letter")
-@api_requires("letters")
-def generate(cid: int):
-    c = db.session.get(Contribution, cid)
-    if c is None:
-        return api_error(404, "No contribution with this id.")
-    body = request.get_json(silent=True) or {}
-    if not isinstance(body, dict):
-        return api_error(400, "The body must be a JSON object.")
-    mode = body.get("mode", "joint")
-    force = body.get("force", False)
-    if not isinstance(force, bool):
-        return api_error(422, "Invalid input.", {"force": "Must be true or false."})
-    try:
-        made, created = archive.generate_thank_you(c, by=api_user(), mode=mode, force=force)
-    except Invalid as exc:
-        db.session.rollback()
-        return api_error(422, "Invalid input.", exc.fields)
-    except Conflict as exc:
-        db.session.rollback()
-        return api_error(409, str(exc))
-    db.session.commit()
+def letter_json(letter: Letter) -> dict:
     return {
-        "contribution": c.reference,
-        "thank_status": c.thank_status,
-        "created": created,
-        "letters": [_json(letter) for letter in made],
-    }, 201 if created else 200
-
-
-@bp.get("/contributions/<int:cid>/letter")
-@api_requires("letters_download")
-def contribution_letters(cid: int):
-    c = db.session.get(Contribution, cid)
-    if c is None:
-        return api_error(404, "No contribution with this id.")
-    return {
-        "contribution": c.reference,
-        "thank_status": c.thank_status,
-        "letters": [_json(letter) for letter in archive.letters_for(c)],
+        "number": letter.number,
+        "kind": letter.kind,
+        "status": letter.status,
+        "sent_via": letter.sent_via,
+        "sent_at": moment_json(letter.sent_at),
+        "sha256": letter.sha256,
+        "size": letter.size,
+        "language": letter.language,
+        "issued_on": day_json(letter.issued_on),
+        "contribution": letter.contribution.reference if letter.contribution else None,
+        "donor_id": letter.donor_id,
+        "year": letter.year,
+        "recipients": [
+            {"id": d.id, "name_en": d.name_en, "name_km": d.name_km} for d in letter.recipients
+        ],
+        "text_version": letter.text_version.number if letter.text_version else None,
+        "generated_at": moment_json(letter.generated_at),
+        "generated_by": letter.generated_by.email if letter.generated_by else None,
+        "pdf_url": url_for("api_letters.letter_pdf", number=letter.number, _external=True),
     }
 
 
-def _letter(number: int) -> Letter | None:
-    return db.session.execute(select(Letter).where(Letter.number == number)).scalar()
+def _gift_letters(c: Contribution, letters: list[Letter], created: bool | None = None) -> dict:
+    body = {
+        "contribution": c.reference,
+        "thank_status": c.thank_status,
+        "letters": [letter_json(letter) for letter in letters],
+    }
+    if created is not None:
+        body["created"] = created
+    return body
+
+
+def _contribution(cid: int) -> Contribution:
+    c = db.session.get(Contribution, cid)
+    if c is None:
+        raise BadBody(404, "No contribution with this id.")
+    return c
+
+
+def _letter(number: int) -> Letter:
+    found = db.session.execute(select(Letter).where(Letter.number == number)).scalar()
+    if found is None:
+        raise BadBody(404, "No letter with this number.")
+    return found
+
+
+@bp.post("/contributions/<int:cid>/letter")
+@token_required("letters")
+def generate(cid: int):
+    c = _contribution(cid)
+    key = idempotency_key()
+    values, type_errors = json_body(GENERATE_FIELDS, required=False)
+    if type_errors:
+        raise Invalid(type_errors)
+
+    def shape(ids: list[int], created: bool = False) -> dict:
+        return _gift_letters(c, [db.session.get(Letter, i) for i in ids], created)
+
+    if (done := replayed("letters", key)) is not None:
+        return jsonify(shape(done)), 200
+    mode = values.get("mode") or "joint"
+    try:
+        made, created = archive.generate_thank_you(
+            c, by=caller(), mode=mode, force=bool(values.get("force"))
+        )
+    except Conflict as exc:
+        db.session.rollback()
+        return api_error(409, str(exc))
+    return commit_created(
+        "letters",
+        key,
+        [letter.id for letter in made],
+        lambda ids: shape(ids, created),
+        status=201 if created else 200,
+    )
+
+
+@bp.get("/contributions/<int:cid>/letter")
+@token_required("letters_download")
+def contribution_letters(cid: int):
+    c = _contribution(cid)
+    return jsonify(_gift_letters(c, archive.letters_for(c)))
 
 
 @bp.get("/letters/<int:number>")
-@api_requires("letters_download")
+@token_required("letters_download")
 def letter(number: int):
+    return jsonify(letter_json(_letter(number)))
+
+
+@bp.post("/letters/<int:number>/sent")
+@token_required("letters")
+def letter_sent(number: int):
+    """Record how the letter was sent. Sending the same again changes nothing (200); a
+    letter already sent another way is a 409."""
     found = _letter(number)
-    if found is None:
-        return api_error(404, "No letter with this number.")
-    return _json(found)
+    values, type_errors = json_body(SENT_FIELDS)
+    via = values.get("via")
+    if via not in SENT_VIA:
+        type_errors.setdefault("via", "Choose one of: " + ", ".join(SENT_VIA) + ".")
+    if type_errors:
+        raise Invalid(type_errors)
+    if found.status == "sent":
+        if found.sent_via == via:
+            return jsonify(letter_json(found))
+        return api_error(
+            409,
+            f"Letter {number} was already recorded as sent ({found.sent_via}) on "
+            f"{found.sent_at:%Y-%m-%d}.",
+        )
+    delivery.mark_sent(found, via, by=caller())
+    db.session.commit()
+    return jsonify(letter_json(found))
 
 
 @bp.get("/letters/<int:number>.pdf")
-@api_requires("letters_download")
+@token_required("letters_download")
 def letter_pdf(number: int):
     found = _letter(number)
-    if found is None:
-        return api_error(404, "No letter with this number.")
     try:
         pdf = archive.read_pdf(found)
     except archive.ArchiveError as exc:
@@ -114,158 +175,3 @@ def letter_pdf(number: int):
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["ETag"] = f'"{found.sha256}"'
     return response
-
-
-_ERROR = {"$ref": "#/components/schemas/Error"}
-_LETTER = {
-    "type": "object",
-    "properties": {
-        "number": {"type": "integer"},
-        "kind": {"enum": ["thank_you", "statement"]},
-        "status": {"enum": ["drafted", "sent"]},
-        "sent_via": {"enum": ["print", "email", None]},
-        "sent_at": {"type": ["string", "null"], "format": "date-time"},
-        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-        "size": {"type": "integer"},
-        "language": {"enum": ["bilingual", "km", "en"]},
-        "issued_on": {"type": "string", "format": "date"},
-        "contribution": {"type": ["string", "null"]},
-        "donor_id": {"type": ["integer", "null"]},
-        "year": {"type": ["integer", "null"]},
-        "recipients": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "integer"},
-                    "name_en": {"type": "string"},
-                    "name_km": {"type": ["string", "null"]},
-                },
-            },
-        },
-        "text_version": {"type": ["integer", "null"]},
-        "generated_at": {"type": "string", "format": "date-time"},
-        "generated_by": {"type": ["string", "null"]},
-        "pdf_url": {"type": "string", "format": "uri"},
-    },
-}
-_LETTERS = {
-    "type": "object",
-    "properties": {
-        "contribution": {"type": "string"},
-        "thank_status": {"type": "string"},
-        "created": {"type": "boolean"},
-        "letters": {"type": "array", "items": _LETTER},
-    },
-}
-
-
-def _errors(*codes: int) -> dict:
-    text = {
-        400: "Bad request",
-        401: "No valid token",
-        403: "Role may not do this",
-        404: "Not found",
-        409: "Void or 'do not acknowledge'",
-        422: "Invalid input",
-        500: "Archived PDF missing or altered",
-    }
-    return {
-        str(c): {"description": text[c], "content": {"application/json": {"schema": _ERROR}}}
-        for c in codes
-    }
-
-
-def letters_openapi_paths() -> dict:
-    """OpenAPI 3.1 path items of this module, for the lead to merge into the API document."""
-    number = {"name": "number", "in": "path", "required": True, "schema": {"type": "integer"}}
-    cid = {"name": "cid", "in": "path", "required": True, "schema": {"type": "integer"}}
-    return {
-        "/api/v1/contributions/{cid}/letter": {
-            "post": {
-                "summary": "Generate the gift's thank-you letter, or return the archived one",
-                "description": "Board or admin token. Numbers are sequential without gaps. "
-                "An existing letter is returned (200) unless force is true.",
-                "tags": ["letters"],
-                "parameters": [cid],
-                "requestBody": {
-                    "required": False,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "mode": {
-                                        "enum": ["joint", "each"],
-                                        "default": "joint",
-                                        "description": "Joint gift: one letter to all co-donors, "
-                                        "or one letter each",
-                                    },
-                                    "force": {
-                                        "type": "boolean",
-                                        "default": False,
-                                        "description": "Generate a new letter (new number) even "
-                                        "if one exists",
-                                    },
-                                },
-                            }
-                        }
-                    },
-                },
-                "responses": {
-                    "201": {
-                        "description": "Generated",
-                        "content": {"application/json": {"schema": _LETTERS}},
-                    },
-                    "200": {
-                        "description": "Already archived",
-                        "content": {"application/json": {"schema": _LETTERS}},
-                    },
-                    **_errors(400, 401, 403, 404, 409, 422),
-                },
-            },
-            "get": {
-                "summary": "The gift's archived letters",
-                "tags": ["letters"],
-                "parameters": [cid],
-                "responses": {
-                    "200": {
-                        "description": "Letters",
-                        "content": {"application/json": {"schema": _LETTERS}},
-                    },
-                    **_errors(401, 403, 404),
-                },
-            },
-        },
-        "/api/v1/letters/{number}": {
-            "get": {
-                "summary": "One archived letter",
-                "tags": ["letters"],
-                "parameters": [number],
-                "responses": {
-                    "200": {
-                        "description": "The letter",
-                        "content": {"application/json": {"schema": _LETTER}},
-                    },
-                    **_errors(401, 403, 404),
-                },
-            }
-        },
-        "/api/v1/letters/{number}.pdf": {
-            "get": {
-                "summary": "The archived PDF, byte for byte (ETag: its SHA-256)",
-                "description": "Board, admin or treasurer token.",
-                "tags": ["letters"],
-                "parameters": [number],
-                "responses": {
-                    "200": {
-                        "description": "PDF/A",
-                        "content": {
-                            "application/pdf": {"schema": {"type": "string", "format": "binary"}}
-                        },
-                    },
-                    **_errors(401, 403, 404, 500),
-                },
-            }
-        },
-    }

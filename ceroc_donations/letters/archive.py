@@ -278,27 +278,3 @@ def zip_of(letters: list[Letter]) -> bytes:
         for letter in letters:
             archive.writestr(pdf_filename(letter), read_pdf(letter))
     return out.getvalue()
-
-
-def letter_json(letter: Letter, pdf_url: str) -> dict:
-    return {
-        "number": letter.number,
-        "kind": letter.kind,
-        "status": letter.status,
-        "sent_via": letter.sent_via,
-        "sent_at": letter.sent_at.isoformat() if letter.sent_at else None,
-        "sha256": letter.sha256,
-        "size": letter.size,
-        "language": letter.language,
-        "issued_on": letter.issued_on.isoformat(),
-        "contribution": letter.contribution.reference if letter.contribution else None,
-        "donor_id": letter.donor_id,
-        "year": letter.year,
-        "recipients": [
-            {"id": d.id, "name_en": d.name_en, "name_km": d.name_km} for d in letter.recipients
-        ],
-        "text_version": letter.text_version.number if letter.text_version else None,
-        "generated_at": letter.generated_at.isoformat(),
-        "generated_by": letter.generated_by.email if letter.generated_by else None,
-        "pdf_url": pdf_url,
-    }

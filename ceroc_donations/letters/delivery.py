@@ -25,12 +25,11 @@ from ceroc_donations.database import utcnow
 from ceroc_donations.extensions import db
 from ceroc_donations.letters.archive import letters_for, pdf_filename, read_pdf
 from ceroc_donations.letters.jobs import batch_letters
-from ceroc_donations.letters.models import Letter, LetterBatch
+from ceroc_donations.letters.models import SENT_VIA, Letter, LetterBatch
 
 LOG = logging.getLogger(__name__)
 
 #: How a letter reached its donor.
-SENT_VIA = ("print", "email")
 #: The thank-you states the board sets by hand, each from the other; the rest follow
 #: from the letters.
 BY_HAND = {"do_not_acknowledge": "not_thanked", "not_thanked": "do_not_acknowledge"}
@@ -41,7 +40,8 @@ class MailError(RuntimeError):
 
 
 def mark_sent(letter: Letter, via: str, *, by: User | None) -> Letter:
-    """Record that *letter* was handed over (``print``) or emailed. The caller commits.
+    """Record that *letter* was printed and handed over (``print``; the API says ``post`` or
+    ``hand``) or emailed. The caller commits.
 
     Its gift becomes thanked once every co-donor's letter is sent.
     """

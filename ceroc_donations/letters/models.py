@@ -24,7 +24,7 @@ from ceroc_donations.extensions import db
 
 LETTER_KINDS = ("thank_you", "statement")
 LETTER_STATUSES = ("drafted", "sent")
-SENT_VIA = ("print", "email")
+SENT_VIA = ("print", "post", "hand", "email")
 BATCH_STATUSES = ("queued", "running", "done", "failed")
 
 letter_recipient = Table(

@@ -28,6 +28,7 @@ from ceroc_donations.book.inputs import Invalid
 from ceroc_donations.book.models import Contribution, Donor
 from ceroc_donations.book.service import Conflict
 from ceroc_donations.extensions import db
+from ceroc_donations.filters import whole_number
 from ceroc_donations.letters import archive, delivery, jobs
 from ceroc_donations.letters import data as letter_data
 from ceroc_donations.letters import texts as letter_texts
@@ -142,7 +143,7 @@ def queue():
 @bp.post("/batches")
 @requires("letters")
 def create_batch():
-    ids = [i for i in request.form.getlist("ids") if i.isdigit()]
+    ids = [i for i in (whole_number(v, 1) for v in request.form.getlist("ids")) if i]
     try:
         batch = jobs.create_batch(ids, mode=request.form.get("mode", "joint"), by=current_user)
     except Invalid as exc:
@@ -153,7 +154,7 @@ def create_batch():
             batches=[],
             can_generate=True,
             errors=exc.fields,
-            ticked={int(i) for i in ids},
+            ticked=set(ids),
         ), 422
     db.session.commit()
     jobs.start_batch(batch)
@@ -380,7 +381,7 @@ def email(number: int):
 @requires("letters")
 def statement(donor_id: int):
     donor = db.session.get(Donor, donor_id) or abort(404)
-    year = request.form.get("year", type=int)
+    year = whole_number(request.form.get("year"))
     try:
         letter = archive.generate_statement(donor, year, by=current_user)
     except Invalid as exc:

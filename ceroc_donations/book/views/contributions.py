@@ -9,7 +9,13 @@ from markupsafe import Markup, escape
 
 from ceroc_donations.book import queries
 from ceroc_donations.book import service as book
-from ceroc_donations.book.inputs import Checker, Invalid, base_currency, parse_contribution
+from ceroc_donations.book.inputs import (
+    Checker,
+    Invalid,
+    base_currency,
+    db_id,
+    parse_contribution,
+)
 from ceroc_donations.book.models import Contribution, Donor
 from ceroc_donations.extensions import db
 from ceroc_donations.i18n import date_filter, money_filter
@@ -63,7 +69,7 @@ def _conversion(values) -> dict:
 
 def _form(values, errors, *, contribution=None, status=200):
     ids = values.getlist("donor_ids") if hasattr(values, "getlist") else values.get("donor_ids", [])
-    chosen = [d for d in (db.session.get(Donor, int(i)) for i in ids if str(i).isdigit()) if d]
+    chosen = [d for d in (db.session.get(Donor, i) for i in map(db_id, ids) if i) if d]
     return render_template(
         "book/contributions/form.html",
         values=values,

@@ -4,14 +4,16 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from ceroc_donations import filters
 from ceroc_donations.book import queries
 from ceroc_donations.book import service as book
-from ceroc_donations.book.inputs import Invalid, db_id, parse_donor
+from ceroc_donations.book.inputs import MAX_ID, Invalid, db_id, parse_donor
 from ceroc_donations.book.models import Donor
 from ceroc_donations.extensions import db
 from ceroc_donations.security import requires
 
 bp = Blueprint("donors", __name__, url_prefix="/donors")
+PAGE = 50
 
 # Donor records hold contact details: only the roles that see names as recorded (treasurer,
 # board, admin; capability ``donor_names``) open them. Members see donors on the ledger and
@@ -21,13 +23,13 @@ bp = Blueprint("donors", __name__, url_prefix="/donors")
 @bp.get("/")
 @requires("donor_names")
 def index():
-    q = (request.args.get("q") or "").strip()[:100]
-    page = max(
-        int(request.args.get("page", "1")) if request.args.get("page", "1").isdigit() else 1, 1
-    )
-    donors = queries.search_donors(q or None, limit=51, offset=(page - 1) * 50)
+    args = filters.lenient(request.args)
+    q = args.text("q") or ""
+    # The last page whose offset a database integer still holds; past it, page 1.
+    page = args.number("page", 1, MAX_ID // PAGE, default=1)
+    donors = queries.search_donors(q or None, limit=PAGE + 1, offset=(page - 1) * PAGE)
     return render_template(
-        "book/donors/index.html", donors=donors[:50], q=q, page=page, has_more=len(donors) > 50
+        "book/donors/index.html", donors=donors[:PAGE], q=q, page=page, has_more=len(donors) > PAGE
     )
 
 
@@ -35,8 +37,8 @@ def index():
 @requires("donor_names")
 def search_json():
     """Search-as-you-type for the donor picker."""
-    q = (request.args.get("q") or "").strip()[:100]
-    donors = queries.search_donors(q or None, limit=15)
+    q = filters.lenient(request.args).text("q")
+    donors = queries.search_donors(q, limit=15)
     return jsonify(
         [
             {

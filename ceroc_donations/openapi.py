@@ -275,12 +275,21 @@ def _schemas(base: str) -> dict:
                     "type": "array",
                     "items": _object(
                         {
-                            "id": _ID,
-                            "name_en": {"type": "string"},
+                            "id": {
+                                **_ID,
+                                "description": "Only for roles that see donors' names as "
+                                "recorded (treasurer, board, admin): an id would link the "
+                                "gifts of an anonymous donor.",
+                            },
+                            "name_en": {
+                                "type": "string",
+                                "description": "As this caller may see the donor "
+                                "(privacy.public_name).",
+                            },
                             "name_km": _text(),
                             "share": _nullable(_ref("Money")),
                         },
-                        ("id", "share"),
+                        ("name_en", "share"),
                     ),
                 },
                 "received_on": _DAY,

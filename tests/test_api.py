@@ -334,9 +334,7 @@ def test_contribution_json_shape_and_money(call, book):
     assert {k: v for k, v in public.items() if k != "donors"} == {
         k: v for k, v in c.items() if k != "donors"
     }
-    assert [set(d) for d in public["donors"]] == [
-        {"name_en", "name_km", "share", "share_minor"}
-    ] * 2
+    assert [set(d) for d in public["donors"]] == [{"name_en", "name_km", "share"}] * 2
     first = call("GET", f"/contributions/{book.contribution}", "board").json
     assert (first["amount"], first["base_amount"], first["exchange_rate"]) == (
         {"amount": "400.00", "currency": "USD", "minor": 40000},

@@ -81,7 +81,7 @@ def _restored_app(url: str, folder: Path):
 
 
 def test_backup_while_writing_then_restore(app, tmp_path, restore_url, monkeypatch):
-    from ceroc_donations.letters import service as letters
+    from ceroc_donations.letters import archive as letters
 
     ids = make_book(app)
     with app.app_context():

@@ -7,7 +7,7 @@ but a POST without a bearer token must then carry the CSRF token.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Blueprint, Response, current_app, request
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -18,6 +18,7 @@ from ceroc_donations.extensions import csrf, db
 from ceroc_donations.letters import service as svc
 from ceroc_donations.letters.models import Letter
 from ceroc_donations.security import api_error, api_requires, api_user
+from ceroc_donations.web import external_url
 
 bp = Blueprint("api_letters", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -36,9 +37,7 @@ def _csrf_for_sessions():
 
 
 def _json(letter: Letter) -> dict:
-    return svc.letter_json(
-        letter, url_for("api_letters.letter_pdf", number=letter.number, _external=True)
-    )
+    return svc.letter_json(letter, external_url("api_letters.letter_pdf", number=letter.number))
 
 
 @bp.post("/contributions/<int:cid>/letter")

@@ -347,6 +347,8 @@ def bench(label: str, database_url: str, args, work: Path) -> list[Result]:
     results = []
     with Gunicorn(env, work / f"{label}-gunicorn.log", workers=args.workers) as server:
         for case in cases(server.port, facts):
+            if args.only and case.__name__ not in args.only:
+                continue
             total = args.posts if case.__name__ == "post_contribution" else args.requests
             result = run_case(
                 case, server.port, total, args.clients, args.time_limit, args.warmup,
@@ -383,6 +385,12 @@ def main() -> int:
     p.add_argument("--warmup", type=int, default=50)
     p.add_argument("--time-limit", type=float, default=30.0, help="seconds per case")
     p.add_argument("--seed", type=int, default=2000, help="gifts in the book before the load")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        choices=("dashboard", "ledger_page", "transparency", "post_contribution"),
+        help="run these cases only",
+    )
     p.add_argument("--pg-port", type=int, default=int(os.environ.get("CEROC_TEST_PG_PORT", 54338)))
     p.add_argument(
         "--pg-fast", action="store_true", help="PostgreSQL with fsync and synchronous_commit off"

@@ -12,11 +12,12 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.serving_support import ROOT, server_env
+from tests.serving_support import ROOT, free_port, server_env
 
 DEPLOY = ROOT / "deploy"
 UNITS = sorted(p.name for p in DEPLOY.iterdir() if p.suffix in (".service", ".timer"))
@@ -187,3 +188,50 @@ def test_backup_script_keeps_the_newest_copies(tmp_path):
     result = _run(["bash", str(DEPLOY / "backup.sh")], env=env)
     assert result.returncode == 2
     assert Path(backups / made[0]).exists()
+
+
+def test_postgres_setup_makes_the_role_and_database_once():
+    """deploy/postgres-setup.sh on a throwaway cluster; its URL form (socket folder in
+    ``host=``) is one the app connects with."""
+    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+    if not bins or os.getuid() != 0:
+        if os.environ.get("CI"):
+            pytest.fail("needs PostgreSQL (scripts/setup.sh --test) and root, as in CI")
+        pytest.skip("needs PostgreSQL's binaries and root (runuser -u postgres)")
+    pg = bins[-1]
+    # Not pytest's tmp_path: the postgres user must reach it (and a socket path is short).
+    tmp_path = Path(tempfile.mkdtemp(prefix="ceroc-pgsetup-"))
+    shutil.chown(tmp_path, "postgres")
+    as_pg = ["runuser", "-u", "postgres", "--"]
+    port = str(free_port())
+    assert (
+        _run([*as_pg, str(pg / "initdb"), "-D", f"{tmp_path}/data", "-U", "postgres"]).returncode
+        == 0
+    )
+    opts = f"-p {port} -k {tmp_path} -c listen_addresses=''"
+    start = [*as_pg, str(pg / "pg_ctl"), "-D", f"{tmp_path}/data", "-o", opts, "-w", "start"]
+    assert _run([*start, "-l", f"{tmp_path}/log"]).returncode == 0
+    try:
+        env = {**os.environ, "PGHOST": str(tmp_path), "PGPORT": port}
+        first = _run(["bash", str(DEPLOY / "postgres-setup.sh")], env=env)
+        assert first.returncode == 0, first.stderr
+        assert "Created role ceroc" in first.stdout
+        assert "Created database ceroc" in first.stdout
+        again = _run(["bash", str(DEPLOY / "postgres-setup.sh")], env=env)
+        assert again.returncode == 0, again.stderr
+        assert "Created" not in again.stdout
+        url = again.stdout.strip().splitlines()[-1].removeprefix("CEROC_DATABASE_URL=")
+        assert url == "postgresql+psycopg://ceroc@/ceroc?host=/run/postgresql"
+        # The same form, pointed at this cluster's socket folder: the app migrates through it
+        # (as the role postgres: peer authentication would want a system user ceroc).
+        local = url.replace("ceroc@", "postgres@").replace("/run/postgresql", f"{tmp_path}")
+        server = server_env(local + f"&port={port}", tmp_path)
+        flask = [sys.executable, "-m", "flask", "--app", "ceroc_donations", "init-db"]
+        result = _run(flask, cwd=ROOT, env=server)
+        assert result.returncode == 0, result.stderr
+        assert "Database ready: postgresql+psycopg://" in result.stdout
+        bad = _run(["bash", str(DEPLOY / "postgres-setup.sh"), "Robert'); DROP"], env=env)
+        assert bad.returncode == 2
+    finally:
+        _run([*as_pg, str(pg / "pg_ctl"), "-D", f"{tmp_path}/data", "-m", "fast", "stop"])
+        shutil.rmtree(tmp_path, ignore_errors=True)

@@ -9,10 +9,11 @@ PORT ?= 5000
 setup:
 	bash scripts/setup.sh
 
+# Serves with gunicorn (deploy/gunicorn.conf.py), as on a server; `flask run` is for development.
 run: setup
 	$(FLASK) demo
-	@echo "CEROC Donations: http://$(HOST):$(PORT)  (log in with a demo login above)"
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	@echo "CEROC Donations: http://$(HOST):$(PORT)  (log in with a demo login above; Ctrl-C stops)"
+	@exec $(VENV)/gunicorn -c deploy/gunicorn.conf.py --bind $(HOST):$(PORT)
 
 test:
 	bash scripts/setup.sh --test
@@ -26,3 +27,4 @@ lint:
 
 bench: setup
 	$(VENV)/python bench/book.py
+	$(VENV)/python bench/load.py

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 
 class Defaults:
+    #: ``production`` (``CEROC_ENV``) makes the app refuse unsafe settings at start.
+    ENV = "development"
+    #: The address people use, e.g. ``https://donations.ceroc.org``: links in emails, letters
+    #: and API answers are built from it (else from the request's own host).
+    PUBLIC_URL = None
+    #: Redis for the job queue and shared counters when several instances run.
+    REDIS_URL = None
     SQLALCHEMY_DATABASE_URI = None  # set in create_app: instance/ceroc.sqlite
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     BASE_CURRENCY = "USD"
@@ -21,10 +30,9 @@ class Defaults:
     PAGE_SIZE = 50
     LOGIN_MAX_FAILURES = 5
     LOGIN_WINDOW_SECONDS = 15 * 60
-    # Accounts and sessions (security.py). Production is exactly ENVIRONMENT == "production"
+    # Accounts and sessions (security.py). Production is exactly ENV == "production"
     # (CEROC_ENV=production): the app then refuses to serve with a weak or missing secret
     # key or audit key, or while a demo account still takes its published password.
-    ENVIRONMENT = "development"
     # How many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host
     # (Werkzeug's ProxyFix). 0: trust no forwarded header; the client is the socket peer.
     TRUSTED_PROXIES = 0
@@ -51,6 +59,10 @@ class Defaults:
     # Letter batches run in a worker process of their own ("process"), or inside the
     # request that starts them ("inline", for one-process installs).
     LETTER_BATCH_RUNNER = "process"
+    #: ``/healthz`` fails when a storage directory has less free space than this.
+    HEALTH_MIN_FREE_MB = 500
+    #: ``/healthz`` fails when the newest worker heartbeat is older than this.
+    HEALTH_WORKER_MAX_AGE_SECONDS = 60
 
 
 def from_environ(prefix: str = "CEROC_") -> dict:
@@ -66,13 +78,66 @@ def from_environ(prefix: str = "CEROC_") -> dict:
         "MAIL_USERNAME": "MAIL_USERNAME",
         "MAIL_PASSWORD": "MAIL_PASSWORD",
         "MAIL_SENDER": "MAIL_SENDER",
-        "ENV": "ENVIRONMENT",
+        "MAIL_USE_TLS": "MAIL_USE_TLS",
+        "ENV": "ENV",
+        "PUBLIC_URL": "PUBLIC_URL",
+        "REDIS_URL": "REDIS_URL",
+        "HEALTH_MIN_FREE_MB": "HEALTH_MIN_FREE_MB",
         "AUDIT_KEY": "AUDIT_KEY",
         "TRUSTED_PROXIES": "TRUSTED_PROXIES",
     }
+    integers = {"MAIL_PORT", "HEALTH_MIN_FREE_MB", "TRUSTED_PROXIES"}
     out: dict = {}
     for env, key in mapping.items():
         value = os.environ.get(prefix + env)
         if value:
-            out[key] = int(value) if key in ("MAIL_PORT", "TRUSTED_PROXIES") else value
+            if key in integers:
+                out[key] = int(value)
+            elif key == "MAIL_USE_TLS":
+                out[key] = value.lower() in ("1", "true", "yes", "on")
+            else:
+                out[key] = value
     return out
+
+
+#: Secret keys that are known to the world: examples, tests, placeholders.
+KNOWN_SECRETS = frozenset(
+    {"", "test", "dev", "development", "secret", "changeme", "change-me", "replace-me"}
+)
+MIN_SECRET_LENGTH = 32
+
+
+def check_production(config: Mapping) -> None:
+    """Refuse to start in production (``ENV = "production"``) with unsafe settings.
+
+    The secret key must be set (``CEROC_SECRET_KEY`` or ``instance/config.py``), at least
+    32 characters and not a well-known one; ``PUBLIC_URL``, when set, must be an http(s) URL.
+    Raises :class:`RuntimeError` naming what to fix.
+    """
+    if config.get("ENV") != "production":
+        return
+    key = config.get("SECRET_KEY") or ""
+    if isinstance(key, bytes):
+        key = key.decode("utf-8", "replace")
+    if not key:
+        raise RuntimeError(
+            "CEROC_ENV=production needs a secret key: set CEROC_SECRET_KEY (e.g. the output of "
+            "`python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`) or SECRET_KEY in "
+            "instance/config.py."
+        )
+    if key.strip().lower() in KNOWN_SECRETS or "example" in key.lower() or "replace" in key:
+        raise RuntimeError(
+            "CEROC_ENV=production refuses a default or example secret key: set a random "
+            "CEROC_SECRET_KEY of your own."
+        )
+    if len(key) < MIN_SECRET_LENGTH:
+        raise RuntimeError(
+            f"CEROC_ENV=production needs a secret key of at least {MIN_SECRET_LENGTH} characters."
+        )
+    public = config.get("PUBLIC_URL")
+    if public:
+        parts = urlsplit(public)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise RuntimeError(
+                f"CEROC_PUBLIC_URL must look like https://donations.example.org, not {public!r}."
+            )

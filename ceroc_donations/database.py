@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextvars
+import fcntl
+import os
+import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -44,22 +47,91 @@ def configure_sqlite(engine: Engine) -> None:
 
     Writers take SQLite's write lock when their transaction starts, so counters and the
     audit chain read and bump their values without a race; reads stay concurrent.
+
+    Under several gunicorn workers and threads, writers first queue on an ``flock`` of
+    ``<database>-writers``, tried every 0.2-2 ms; SQLite's busy handler alone sleeps longer
+    and longer between tries (up to 100 ms), which made the slowest writes wait several
+    times longer than the median. Each pooled connection has its own file descriptor, so
+    threads of one process queue too.
     """
+    path = engine.url.database
+    on_disk = path not in (None, "", ":memory:") and not path.startswith("file:")
+    lock_path = os.path.abspath(path) + "-writers" if on_disk else None
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):
+    def _on_connect(dbapi_conn, record):
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=15000")
-        if engine.url.database not in (None, "", ":memory:"):
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        if on_disk:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+        if lock_path:
+            record.info[_LOCK_FD] = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    @event.listens_for(engine, "close")
+    def _on_close(dbapi_conn, record):
+        fd = record.info.pop(_LOCK_FD, None)
+        record.info.pop(_LOCKED, None)
+        if fd is not None:
+            os.close(fd)  # closing it releases a lock still held
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if _wants_write_lock() else "BEGIN")
+        if not _wants_write_lock():
+            conn.exec_driver_sql("BEGIN")
+            return
+        info = conn.connection.info
+        if _LOCK_FD in info and not info.get(_LOCKED):
+            info[_LOCKED] = _queue(info[_LOCK_FD])
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _unlock(info)
+            raise
+
+    # The next writer may start as this one commits: SQLite's own lock covers the instant.
+    @event.listens_for(engine, "commit")
+    def _on_commit(conn):
+        _unlock(conn.connection.info)
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(conn):
+        if not conn.invalidated:
+            _unlock(conn.connection.info)
+
+    @event.listens_for(engine, "reset")
+    def _on_reset(dbapi_conn, record, reset_state):
+        _unlock(record.info)  # a connection goes back to the pool: never with the lock
+
+
+SQLITE_BUSY_TIMEOUT_MS = 15000
+_LOCK_FD = "ceroc_writer_lock_fd"
+_LOCKED = "ceroc_writer_locked"
+
+
+def _queue(fd: int) -> bool:
+    """Wait for the writers' lock, trying every 0.2-2 ms; False if the busy timeout passed
+    first (SQLite's own lock and timeout then decide, so a stuck writer is an error, not a
+    hang)."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    pause = 0.0002
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.002)
+
+
+def _unlock(info: dict) -> None:
+    if info.pop(_LOCKED, False):
+        fcntl.flock(info[_LOCK_FD], fcntl.LOCK_UN)
 
 
 def next_value(name: str) -> int:

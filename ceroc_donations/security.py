@@ -277,7 +277,7 @@ class InsecureConfiguration(RuntimeError):
 
 
 def is_production(app: Flask) -> bool:
-    return app.config.get("ENVIRONMENT") == "production"
+    return app.config.get("ENV") == "production"
 
 
 def production_problems(app: Flask) -> list[str]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -15,6 +16,22 @@ from ceroc_donations.book.models import Fund
 from ceroc_donations.book.service import Conflict
 from ceroc_donations.extensions import db
 from ceroc_donations.filters import BookFilter
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute URL for links that leave the app: emails, letters, API answers.
+
+    Built from ``PUBLIC_URL`` (``CEROC_PUBLIC_URL``) when it is set, so a link is the same
+    behind any proxy and from a job without a request; otherwise from the request's host.
+    """
+    public = current_app.config.get("PUBLIC_URL")
+    if not public:
+        return url_for(endpoint, _external=True, **values)
+    parts = urlsplit(public)
+    adapter = current_app.url_map.bind(
+        parts.netloc, script_name=parts.path.rstrip("/") or "/", url_scheme=parts.scheme
+    )
+    return adapter.build(endpoint, values, force_external=True)
 
 
 def new_idempotency_key() -> str:

@@ -15,6 +15,7 @@ DEBIAN_PACKAGES=(
 if [ "${1:-}" = "--test" ]; then
   DEBIAN_PACKAGES+=(chromium chromium-driver)  # the real-browser tests in tests/e2e
   DEBIAN_PACKAGES+=(postgresql)                 # the suite runs again on PostgreSQL
+  DEBIAN_PACKAGES+=(caddy nginx systemd)        # tests/test_deploy.py validates deploy/
 fi
 
 missing=()

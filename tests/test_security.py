@@ -273,7 +273,7 @@ def test_letter_preview_keeps_its_own_policy_and_may_be_framed_by_us(app, client
 
 def _production_config(tmp_path, **extra):
     return {
-        "ENVIRONMENT": "production",
+        "ENV": "production",
         "SECRET_KEY": "s" * 48,
         "AUDIT_KEY": "a" * 48,
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'prod.sqlite'}",
@@ -308,7 +308,7 @@ def test_production_refuses_while_a_demo_password_works(tmp_path):
     from ceroc_donations.demo import DEMO_USERS
 
     config = _production_config(tmp_path)
-    dev = create_app({**config, "ENVIRONMENT": "development"})
+    dev = create_app({**config, "ENV": "development"})
     with dev.app_context():
         db.create_all()
         email, name, role, password = DEMO_USERS[0]

@@ -9,7 +9,7 @@ of ``/api/v1`` these need a bearer token: browser sessions are not read
 
 from __future__ import annotations
 
-from flask import Response, jsonify, url_for
+from flask import Response, jsonify
 from sqlalchemy import select
 
 from ceroc_donations.apiutil import (
@@ -33,6 +33,7 @@ from ceroc_donations.book.service import Conflict
 from ceroc_donations.extensions import db
 from ceroc_donations.letters import archive, delivery
 from ceroc_donations.letters.models import Letter
+from ceroc_donations.web import external_url
 
 bp = api_blueprint("api_letters", __name__)
 
@@ -62,7 +63,7 @@ def letter_json(letter: Letter) -> dict:
         "text_version": letter.text_version.number if letter.text_version else None,
         "generated_at": moment_json(letter.generated_at),
         "generated_by": letter.generated_by.email if letter.generated_by else None,
-        "pdf_url": url_for("api_letters.letter_pdf", number=letter.number, _external=True),
+        "pdf_url": external_url("api_letters.letter_pdf", number=letter.number),
     }
 
 

@@ -155,9 +155,24 @@ def create_batch():
             errors=exc.fields,
             ticked={int(i) for i in ids},
         ), 422
+    batch_id = batch.id
     db.session.commit()
-    jobs.start_batch(batch)
-    return redirect(url_for("letters.batch", batch_id=batch.id))
+    jobs.start_batch(batch_id)
+    return redirect(url_for("letters.batch", batch_id=batch_id))
+
+
+@bp.post("/batches/<int:batch_id>/restart")
+@requires("letters")
+def restart_batch(batch_id: int):
+    try:
+        jobs.restart_batch(_batch_or_404(batch_id), by=current_user)
+    except Conflict as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("letters.batch", batch_id=batch_id))
+    db.session.commit()
+    jobs.start_batch(batch_id)
+    return redirect(url_for("letters.batch", batch_id=batch_id))
 
 
 def _batch_or_404(batch_id: int) -> LetterBatch:

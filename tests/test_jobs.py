@@ -1,0 +1,153 @@
+"""Background jobs: the letter-batch API, resuming lost batches, the queue's modes."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+from sqlalchemy import func, select
+
+from ceroc_donations.extensions import db
+from ceroc_donations.letters import jobs
+from ceroc_donations.letters.models import Letter, LetterBatch
+from tests.letters_support import make_book, page_count
+from tests.test_letters_views import _token
+
+
+def test_batch_api_queues_answers_202_and_links_the_downloads(client, app):
+    ids = make_book(app)
+    board, member = _token(app, "board"), _token(app, "member")
+    treasurer = _token(app, "treasurer")
+    url = "/api/v1/letter-batches"
+    body = {"contribution_ids": [ids.joint, ids.single], "mode": "joint"}
+    assert client.post(url, json=body).status_code == 401
+    assert client.post(url, json=body, headers=member).status_code == 403
+    assert client.post(url, json=body, headers=treasurer).status_code == 403
+    r = client.post(url, json=body, headers=board)
+    assert r.status_code == 202, r.json
+    assert r.headers["Location"] == r.json["url"] and r.json["url"].endswith(
+        f"/api/v1/letter-batches/{r.json['id']}"
+    )
+    # Immediate mode (tests): the job has run by the time we poll.
+    status = client.get(r.headers["Location"], headers=treasurer).json
+    assert status["status"] == "done" and status["done"] == status["total"] == 2
+    assert status["letters"] == [1, 2]
+    pdf = client.get(status["pdf_url"], headers=treasurer)
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert page_count(pdf.data) == 2
+    zipped = client.get(status["zip_url"], headers=board)
+    assert zipfile.ZipFile(io.BytesIO(zipped.data)).namelist() == [
+        "CEROC-letter-1.pdf",
+        "CEROC-letter-2.pdf",
+    ]
+    assert client.get(status["pdf_url"]).status_code == 401
+    assert client.get("/api/v1/letter-batches/999", headers=board).status_code == 404
+
+
+def test_batch_api_all_unthanked_and_bad_input(client, app):
+    ids = make_book(app)
+    board = _token(app, "board")
+    url = "/api/v1/letter-batches"
+    for body, field in [
+        ({}, "contribution_ids"),
+        ({"contribution_ids": [ids.single], "all_unthanked": True}, "contribution_ids"),
+        ({"contribution_ids": "1"}, "contribution_ids"),
+        ({"contribution_ids": [True]}, "contribution_ids"),
+        ({"contribution_ids": [2**70]}, "contribution_ids"),
+        ({"contribution_ids": []}, "contribution_ids"),
+        ({"contribution_ids": [999]}, "contribution_ids"),
+        ({"all_unthanked": "yes"}, "all_unthanked"),
+        ({"all_unthanked": True, "mode": "both"}, "mode"),
+        ({"all_unthanked": True, "mode": 3}, "mode"),
+    ]:
+        r = client.post(url, json=body, headers=board)
+        assert r.status_code == 422 and field in r.json["fields"], (body, r.json)
+    assert client.post(url, data="[1]", headers=board).status_code == 400
+    with app.app_context():
+        assert db.session.execute(select(func.count()).select_from(LetterBatch)).scalar() == 0
+    r = client.post(url, json={"all_unthanked": True, "mode": "each"}, headers=board)
+    assert r.status_code == 202 and r.json["status"] == "done"
+    with app.app_context():
+        batch = db.session.get(LetterBatch, r.json["id"])
+        assert batch.mode == "each" and ids.single in batch.contribution_ids
+        assert (
+            len(r.json["letters"])
+            == db.session.execute(select(func.count()).select_from(Letter)).scalar()
+        )
+        made = r.json["letters"]
+    # Drafted but not sent is still unthanked: the same letters again, no new numbers.
+    r = client.post(url, json={"all_unthanked": True, "mode": "each"}, headers=board)
+    assert r.status_code == 202 and r.json["letters"] == made
+
+
+def test_batch_api_is_in_the_openapi_document(client):
+    paths = client.get("/api/v1/openapi.json").json["paths"]
+    assert "post" in paths["/api/v1/letter-batches"]
+    assert "202" in paths["/api/v1/letter-batches"]["post"]["responses"]
+    assert "get" in paths["/api/v1/letter-batches/{batch_id}"]
+
+
+def test_an_interrupted_batch_resumes_after_the_gifts_done(app):
+    """A job killed mid-batch leaves it running with a stale heartbeat; the next job claims
+    it and goes on after the last committed gift: numbers gap-free, none twice."""
+    from datetime import timedelta
+
+    from ceroc_donations.database import utcnow
+
+    ids = make_book(app)
+    with app.app_context():
+        batch = jobs.create_batch([ids.single, ids.joint, ids.later], by=None)
+        db.session.commit()
+        batch_id = batch.id
+        seen = []
+
+        class Killed(BaseException):
+            """Stands for SIGKILL: nothing after it runs, not even except blocks."""
+
+        def die_after_one(done, total):
+            seen.append(done)
+            raise Killed
+
+        try:
+            jobs.run_batch(batch_id, progress=die_after_one)
+        except Killed:
+            db.session.rollback()
+        batch = db.session.get(LetterBatch, batch_id)
+        assert (batch.status, batch.done, seen) == ("running", 1, [1])
+        # A fresh heartbeat: the batch is held, another job leaves it alone.
+        assert jobs.run_batch(batch_id) is None
+        assert jobs.resume_lost_batches() == []
+        batch.heartbeat_at = utcnow() - timedelta(seconds=app.config["JOBS_STALE_SECONDS"] + 1)
+        db.session.commit()
+        assert jobs.resume_lost_batches() == [batch_id]  # immediate mode: resumed at once
+        batch = db.session.get(LetterBatch, batch_id)
+        assert (batch.status, batch.done, batch.attempts) == ("done", 3, 2)
+        numbers = sorted(letter.number for letter in jobs.batch_letters(batch))
+        assert numbers == [1, 2, 3]
+        per_gift = db.session.execute(
+            select(Letter.contribution_id, func.count()).group_by(Letter.contribution_id)
+        ).all()
+        assert sorted(n for _, n in per_gift) == [1, 1, 1]
+        # Finished: a late copy of the job does nothing.
+        assert jobs.run_batch(batch_id) is None
+
+
+def test_a_batch_taken_over_stops_its_old_job(app):
+    ids = make_book(app)
+    with app.app_context():
+        batch = jobs.create_batch([ids.single, ids.joint], by=None)
+        db.session.commit()
+        batch_id = batch.id
+
+        def steal(done, total):
+            db.session.execute(
+                LetterBatch.__table__.update()
+                .where(LetterBatch.id == batch_id)
+                .values(claim="someone-else")
+            )
+            db.session.commit()
+
+        assert jobs.run_batch(batch_id, progress=steal) is None
+        batch = db.session.get(LetterBatch, batch_id)
+        assert batch.done == 1 and batch.status == "running"
+        assert db.session.execute(select(func.count()).select_from(Letter)).scalar() == 1

@@ -222,6 +222,9 @@ class JobQueue:
             """Run job consumers until stopped (SIGINT: after the current jobs; SIGTERM: now)."""
             if state.kind == "immediate":
                 raise click.ClickException("JOBS_IMMEDIATE is on: there is nothing to consume.")
+            logging.basicConfig(  # a no-op when logging is set up already
+                level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+            )
             huey = state.huey
             consumer = huey.create_consumer(workers=threads, worker_type="thread", periodic=True)
             state.enqueue_periodic()

@@ -203,7 +203,7 @@ def run_batch(
     by, mode, total, done = batch.created_by, batch.mode, batch.total, batch.done
     letter_ids = list(batch.letter_ids)
     if done:
-        LOG.info("letter batch %s resumed after %s of %s gifts", batch_id, done, total)
+        LOG.warning("letter batch %s resumed after %s of %s gifts", batch_id, done, total)
     cid = None
     try:
         for cid in batch.contribution_ids[done:]:

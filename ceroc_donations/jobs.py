@@ -207,6 +207,7 @@ class JobQueue:
 
     def init_app(self, app: Flask) -> None:
         # The modules that define jobs, imported so that their jobs are registered.
+        import ceroc_donations.letters.delivery  # noqa: F401
         import ceroc_donations.letters.jobs  # noqa: F401
 
         state = _AppQueue(app, self._tasks, self._periodic)

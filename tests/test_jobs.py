@@ -151,3 +151,73 @@ def test_a_batch_taken_over_stops_its_old_job(app):
         batch = db.session.get(LetterBatch, batch_id)
         assert batch.done == 1 and batch.status == "running"
         assert db.session.execute(select(func.count()).select_from(Letter)).scalar() == 1
+
+
+def test_email_job_records_the_smtp_answer_and_never_sends_twice(client, auth, app):
+    from aiosmtpd.controller import Controller
+
+    from ceroc_donations.letters import delivery
+    from ceroc_donations.letters.models import LetterEmail
+    from tests.test_letters_views import _free_port
+
+    received = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            received.append(envelope)
+            return "250 2.0.0 Ok: queued as 4F1" if len(received) == 1 else "554 5.7.1 No"
+
+    ids = make_book(app)
+    port = _free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+        auth.login("board")
+        client.post(f"/letters/contributions/{ids.single}/generate")
+        client.post(f"/letters/contributions/{ids.joint}/generate")
+        client.post("/letters/1/email")
+        page = client.get(client.post("/letters/1/email").location).get_data(as_text=True)
+        assert "has been emailed already" in page
+        with app.app_context():
+            first = db.session.execute(select(LetterEmail)).scalar_one()
+            assert (first.status, first.answer) == ("sent", "250 2.0.0 Ok: queued as 4F1")
+            assert first.to == "mn@example.org" and first.requested_by.role == "board"
+            # A second copy of the job (e.g. queued twice) does not send it again.
+            assert delivery.send_email(first.id) is None
+            first_id = first.id
+        assert len(received) == 1
+        client.post("/letters/2/email")  # the server refuses this one: its words are kept
+        with app.app_context():
+            second = db.session.execute(
+                select(LetterEmail).where(LetterEmail.id != first_id)
+            ).scalar_one()
+            assert (second.status, second.answer) == ("failed", "554 5.7.1 No")
+            assert db.session.get(Letter, second.letter_id).status == "drafted"
+    finally:
+        controller.stop()
+
+
+def test_an_email_interrupted_mid_send_is_unknown_not_resent(app):
+    from datetime import timedelta
+
+    from ceroc_donations.database import utcnow
+    from ceroc_donations.letters import archive, delivery
+    from ceroc_donations.letters.models import LetterEmail
+
+    ids = make_book(app)
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=9)
+    with app.app_context():
+        from ceroc_donations.book.models import Contribution
+
+        letter = archive.generate_thank_you(db.session.get(Contribution, ids.single), by=None)[0][0]
+        row = delivery.request_email(letter, by=None)
+        row.status = "sending"  # the job's state when its worker died mid-send
+        row.requested_at = utcnow() - timedelta(seconds=app.config["JOBS_STALE_SECONDS"] + 1)
+        db.session.commit()
+        assert delivery.send_email(row.id) is None  # not sent again
+        assert delivery.settle_interrupted_emails() == 1
+        row = db.session.get(LetterEmail, row.id)
+        assert row.status == "unknown" and letter.status == "drafted"
+        # The board decides: a new emailing may be asked for.
+        assert delivery.request_email(letter, by=None).status == "queued"

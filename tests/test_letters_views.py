@@ -218,6 +218,8 @@ def test_only_one_process_runs_the_embedded_consumer(app, consumer, tmp_path):
         assert state.maybe_start_embedded() is True and state.consumer is not None
     finally:
         state.stop_consumer()
+        with other.app_context():
+            db.engine.dispose()
 
 
 def test_job_errors_go_to_the_log_with_traceback(

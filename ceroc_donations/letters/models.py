@@ -171,3 +171,4 @@ class LetterEmail(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     letter: Mapped[Letter] = relationship()
+    requested_by = relationship("User")

@@ -31,7 +31,7 @@ from ceroc_donations.extensions import db
 from ceroc_donations.letters import archive, delivery, jobs
 from ceroc_donations.letters import data as letter_data
 from ceroc_donations.letters import texts as letter_texts
-from ceroc_donations.letters.models import Letter, LetterBatch
+from ceroc_donations.letters.models import Letter, LetterBatch, LetterEmail
 from ceroc_donations.rendering import FONT_FILES, LETTERS_DIR, PLACEHOLDERS, PlaceholderError
 from ceroc_donations.rendering.fonts import FONT_FACES
 from ceroc_donations.security import can, requires
@@ -378,14 +378,22 @@ def mark_sent(number: int):
 def email(number: int):
     letter = _letter(number)
     try:
-        sent_to = delivery.email_letter(letter, by=current_user)
-    except (delivery.MailError, archive.ArchiveError) as exc:
+        row = delivery.request_email(letter, by=current_user)
+    except (delivery.MailError, archive.ArchiveError, Conflict) as exc:
         db.session.rollback()
         flash(str(exc), "error")
         return redirect(_back(letter))
+    email_id, to, back = row.id, row.to, _back(letter)
     db.session.commit()
-    flash(_("Letter %(n)d emailed to %(to)s.", n=number, to=", ".join(sent_to)), "success")
-    return redirect(_back(letter))
+    delivery.start_email(email_id)
+    status = db.session.get(LetterEmail, email_id).status  # immediate mode: already done
+    if status == "sent":
+        flash(_("Letter %(n)d emailed to %(to)s.", n=number, to=to), "success")
+    elif status == "failed":
+        flash(delivery.email_failure_message(), "error")
+    else:
+        flash(_("Letter %(n)d is being emailed to %(to)s.", n=number, to=to), "info")
+    return redirect(back)
 
 
 # --- yearly statements -------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The job queue: Huey, bound to the app like an extension.
 
-Three ways to run, chosen by configuration:
+Jobs: letter batches, emails, the transparency report. Three ways to run, chosen by configuration:
 
 - **embedded** (the default): Huey's SQLite storage in the instance folder, and one consumer
   thread beside the app, started on the first request or the first job. Under gunicorn with
@@ -207,6 +207,7 @@ class JobQueue:
 
     def init_app(self, app: Flask) -> None:
         # The modules that define jobs, imported so that their jobs are registered.
+        import ceroc_donations.ledger.report_jobs  # noqa: F401
         import ceroc_donations.letters.delivery  # noqa: F401
         import ceroc_donations.letters.jobs  # noqa: F401
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -221,3 +222,91 @@ def test_an_email_interrupted_mid_send_is_unknown_not_resent(app):
         assert row.status == "unknown" and letter.status == "drafted"
         # The board decides: a new emailing may be asked for.
         assert delivery.request_email(letter, by=None).status == "queued"
+
+
+REPORT = "/ledger/report.pdf?from=2014-01-01&to=2014-12-31&lang=en"
+
+
+def _report_rows(app):
+    from ceroc_donations.ledger.models import ReportBuild
+
+    with app.app_context():
+        return [(r.id, r.status) for r in db.session.execute(select(ReportBuild)).scalars()]
+
+
+def test_report_is_cached_until_the_books_change(client, auth, app):
+    from ceroc_donations.book import service as svc
+    from ceroc_donations.book.inputs import parse_contribution
+    from tests.conftest import contribution_form
+
+    ids = make_book(app)
+    auth.login("member")
+    first = client.get(REPORT)
+    assert first.status_code == 200 and first.mimetype == "application/pdf"
+    [(build_id, status)] = _report_rows(app)
+    assert status == "done"
+    again = client.get(REPORT)
+    assert again.data == first.data and _report_rows(app) == [(build_id, "done")]
+    assert client.get(REPORT.replace("lang=en", "lang=km")).status_code == 200
+    assert len(_report_rows(app)) == 2  # one per language
+    with app.app_context():
+        treasurer = db.session.execute(
+            select(db.metadata.tables["user"].c.id).where(
+                db.metadata.tables["user"].c.role == "treasurer"
+            )
+        ).scalar_one()
+        from ceroc_donations.accounts.models import User
+
+        svc.record_contribution(
+            parse_contribution(
+                contribution_form(ids.alice, ids.fund, amount="99.00", received_on="2014-11-01")
+            ),
+            by=db.session.get(User, treasurer),
+        )
+        db.session.commit()
+    changed = client.get(REPORT)
+    assert changed.status_code == 200 and changed.data != first.data
+    rows = _report_rows(app)
+    assert build_id not in [i for i, _ in rows] and len(rows) == 2  # the old one is gone
+    files = list((Path(app.config["ARCHIVE_DIR"]) / "reports").glob("*.pdf"))
+    assert len(files) == 2
+
+
+def test_report_is_built_by_a_consumer_while_the_page_waits(client, auth, app, tmp_path):
+    from ceroc_donations.jobs import queue
+
+    make_book(app)
+    app.config.update(
+        JOBS_IMMEDIATE=False,
+        JOBS_EMBEDDED_WORKER=False,
+        JOBS_SQLITE_PATH=str(tmp_path / "jobs.sqlite"),
+    )
+    auth.login("member")
+    waiting = client.get(REPORT)
+    assert waiting.status_code == 202
+    assert b"being prepared" in waiting.data and b'http-equiv="refresh"' in waiting.data
+    assert client.get(REPORT).status_code == 202  # asked again: still one build, one job
+    assert _report_rows(app)[0][1] == "queued" and len(_report_rows(app)) == 1
+    state = queue.state(app)
+    assert state.huey.pending_count() == 1
+    state.start_consumer(lock=True)
+    try:
+        import time
+
+        deadline = time.monotonic() + 120
+        while _report_rows(app)[0][1] in ("queued", "running") and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        state.stop_consumer()
+    done = client.get(REPORT)
+    assert done.status_code == 200 and done.mimetype == "application/pdf"
+
+
+def test_a_damaged_cached_report_is_said_not_served(client, auth, app):
+    make_book(app)
+    auth.login("member")
+    assert client.get(REPORT).status_code == 200
+    for path in (Path(app.config["ARCHIVE_DIR"]) / "reports").glob("*.pdf"):
+        path.write_bytes(b"%PDF-tampered")
+    r = client.get(REPORT)
+    assert r.status_code == 500 and b"does not match its SHA-256" in r.data

@@ -129,6 +129,8 @@ class _AppQueue:
             return True
         if self.kind != "embedded" or not self.app.config["JOBS_EMBEDDED_WORKER"]:
             return False
+        if self.app.testing:  # tests start a consumer themselves when they want one
+            return False
         now = time.monotonic()
         if now < self._next_try:
             return False
@@ -146,17 +148,10 @@ class _AppQueue:
         if huey.immediate:
             raise RuntimeError("JOBS_IMMEDIATE is on: jobs run in their caller, not a consumer")
         consumer = _ThreadConsumer(huey, workers=workers, worker_type="thread", periodic=True)
-        consumer.start()
+        consumer.start()  # its scheduler queues the once-a-minute jobs at once, then each minute
         self.consumer = consumer
-        self.enqueue_periodic()
         LOG.info("job consumer started in process %s (%s queue)", os.getpid(), self.kind)
         return True
-
-    def enqueue_periodic(self) -> None:
-        """Queue each once-a-minute job now, e.g. to resume jobs lost while no consumer ran."""
-        huey = self.huey
-        for name in self._periodic:
-            huey.enqueue(self._wrappers[name].s())
 
     def stop_consumer(self) -> None:
         """Stop this process's consumer threads after their current job."""
@@ -197,7 +192,7 @@ class JobQueue:
         return register
 
     def every_minute(self, name: str) -> Callable[[Callable], Callable]:
-        """Register *fn* to run once a minute on a consumer (e.g. to find lost jobs)."""
+        """Register *fn* to run when a consumer starts and once a minute (to find lost jobs)."""
 
         def register(fn: Callable) -> Callable:
             self._periodic[name] = fn
@@ -229,7 +224,6 @@ class JobQueue:
             )
             huey = state.huey
             consumer = huey.create_consumer(workers=threads, worker_type="thread", periodic=True)
-            state.enqueue_periodic()
             click.echo(f"Consuming the {state.kind} job queue with {threads} thread(s).")
             consumer.run()
 

@@ -37,6 +37,10 @@ LOG = logging.getLogger(__name__)
 
 #: How often a process that does not run the embedded consumer tries to take it over.
 TAKEOVER_SECONDS = 30.0
+#: Consumers write the time here when they start and once a minute (Huey's key-value store).
+SEEN_KEY = "ceroc:consumer-seen"
+#: A consumer not seen for longer is reported missing by :meth:`JobQueue.health`.
+SEEN_WITHIN_SECONDS = 90
 
 
 class _ThreadConsumer(Consumer):
@@ -120,6 +124,26 @@ class _AppQueue:
         self.maybe_start_embedded()
         huey = self.huey  # made on first use, with the task wrappers
         huey.enqueue(self._wrappers[name].s(*args))
+
+    def health(self) -> dict:
+        """The queue's state for ``/healthz``: ``ok`` when jobs will run (a consumer thread is
+        alive here, or some consumer was seen lately)."""
+        kind = self.kind
+        if kind == "immediate":
+            return {"queue": kind, "ok": True}
+        consumer = self.consumer
+        if consumer is not None and all(t.is_alive() for _, t in consumer.worker_threads):
+            return {"queue": kind, "ok": True, "consumer": "here"}
+        try:
+            seen = self.huey.get(SEEN_KEY, peek=True)
+        except Exception as exc:  # noqa: BLE001 - the point is to report it
+            return {"queue": kind, "ok": False, "detail": type(exc).__name__}
+        age = None if seen is None else max(0, round(time.time() - seen))
+        return {
+            "queue": kind,
+            "ok": age is not None and age <= SEEN_WITHIN_SECONDS,
+            "consumer_seen_seconds_ago": age,
+        }
 
     # --- the embedded consumer ----------------------------------------------------------
 
@@ -227,6 +251,10 @@ class JobQueue:
             click.echo(f"Consuming the {state.kind} job queue with {threads} thread(s).")
             consumer.run()
 
+    def health(self) -> dict:
+        """See :meth:`_AppQueue.health`."""
+        return self.state().health()
+
     def state(self, app: Flask | None = None) -> _AppQueue:
         return (app or current_app).extensions["ceroc_jobs"]
 
@@ -237,3 +265,9 @@ class JobQueue:
 
 
 queue = JobQueue()
+
+
+@queue.every_minute("jobs.consumer_seen")
+def consumer_seen() -> None:
+    """Write the time: ``/healthz`` reads it to know that some consumer is alive."""
+    queue.state().huey.put(SEEN_KEY, time.time())

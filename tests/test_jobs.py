@@ -310,3 +310,30 @@ def test_a_damaged_cached_report_is_said_not_served(client, auth, app):
         path.write_bytes(b"%PDF-tampered")
     r = client.get(REPORT)
     assert r.status_code == 500 and b"does not match its SHA-256" in r.data
+
+
+def test_queue_health_says_whether_a_consumer_runs(app, tmp_path):
+    from ceroc_donations.jobs import queue
+
+    with app.app_context():
+        assert queue.health() == {"queue": "immediate", "ok": True}
+    app.config.update(JOBS_IMMEDIATE=False, JOBS_SQLITE_PATH=str(tmp_path / "jobs.sqlite"))
+    state = queue.state(app)
+    with app.app_context():
+        health = queue.health()
+        assert health["ok"] is False and health["consumer_seen_seconds_ago"] is None
+        state.start_consumer(lock=True)
+        try:
+            assert queue.health() == {"queue": "embedded", "ok": True, "consumer": "here"}
+            import time
+
+            from ceroc_donations.jobs import SEEN_KEY
+
+            deadline = time.monotonic() + 60  # its scheduler runs the sweeps at start
+            while state.huey.get(SEEN_KEY, peek=True) is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            state.stop_consumer()
+        # Stopped here, but seen just now: another process's consumer counts too.
+        health = queue.health()
+        assert health["ok"] is True and health["consumer_seen_seconds_ago"] <= 90

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from pathlib import Path
 
@@ -337,3 +338,26 @@ def test_queue_health_says_whether_a_consumer_runs(app, tmp_path):
         # Stopped here, but seen just now: another process's consumer counts too.
         health = queue.health()
         assert health["ok"] is True and health["consumer_seen_seconds_ago"] <= 90
+
+
+def test_a_batch_held_by_a_dead_process_of_this_machine_is_taken_back_at_once(app):
+    import socket
+    import subprocess
+
+    from ceroc_donations.database import utcnow
+
+    ids = make_book(app)
+    gone = subprocess.Popen(["true"])  # noqa: S607
+    gone.wait()
+    with app.app_context():
+        batch = jobs.create_batch([ids.single, ids.joint], by=None)
+        batch.status, batch.heartbeat_at = "running", utcnow()  # fresh: not stale
+        batch.claim = f"{socket.gethostname()}:{gone.pid}:killed"
+        alive = jobs.create_batch([ids.later], by=None)
+        alive.status, alive.heartbeat_at = "running", utcnow()
+        alive.claim = f"{socket.gethostname()}:{os.getpid()}:busy"  # this process: alive
+        db.session.commit()
+        batch_id, alive_id = batch.id, alive.id
+        assert jobs.resume_lost_batches() == [batch_id]
+        assert db.session.get(LetterBatch, batch_id).status == "done"
+        assert db.session.get(LetterBatch, alive_id).status == "running"

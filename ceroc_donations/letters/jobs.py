@@ -248,8 +248,11 @@ def batch_job(batch_id: int) -> None:
 def resume_lost_batches() -> list[int]:
     """Queue again the batches whose job was lost: queued or running, no heartbeat lately.
 
-    A batch queued twice is harmless: the second job finds it held or finished.
+    A batch held by a process of this machine that no longer exists (a worker killed) is
+    taken back at once, without waiting for its heartbeat to go stale. A batch queued twice
+    is harmless: the second job finds it held or finished.
     """
+    freed = _free_batches_of_dead_processes()
     stale = _stale_before()
     lost = list(
         db.session.execute(
@@ -265,10 +268,45 @@ def resume_lost_batches() -> list[int]:
         ).scalars()
     )
     db.session.rollback()
+    lost = list(dict.fromkeys(freed + lost))
     for batch_id in lost:
         LOG.warning("letter batch %s lost its job: queued again", batch_id)
         queue.enqueue("letters.batch", batch_id)
     return lost
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _free_batches_of_dead_processes() -> list[int]:
+    """Put back in the queue (status ``queued``, no claim) the running batches claimed by a
+    process of this machine that has died. Commits. If the process was alive after all,
+    its next progress write finds the claim gone and it stops."""
+    host = socket.gethostname()
+    held = db.session.execute(
+        select(LetterBatch.id, LetterBatch.claim).where(
+            LetterBatch.status == "running", LetterBatch.claim.like(f"{host}:%")
+        )
+    ).all()
+    freed = []
+    for batch_id, claim in held:
+        _, pid, _ = claim.rsplit(":", 2)
+        if pid.isdigit() and not _process_exists(int(pid)):
+            freed += [batch_id] * db.session.execute(
+                update(LetterBatch)
+                .where(LetterBatch.id == batch_id, LetterBatch.claim == claim)
+                .values(status="queued", claim=None)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+    db.session.commit()
+    return freed
 
 
 def _failure_message(exc: Exception, cid: int | None) -> str:

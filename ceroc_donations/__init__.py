@@ -99,6 +99,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     register_blueprints(app)
 
+    from ceroc_donations.jobs import queue
+
+    queue.init_app(app)
+
     from ceroc_donations.cli import register_cli
 
     register_cli(app)

@@ -56,13 +56,22 @@ class Defaults:
     MAIL_PASSWORD = None
     MAIL_SENDER = "ceroc@localhost"
     TRANSPARENCY_PUBLIC = False
-    # Letter batches run in a worker process of their own ("process"), or inside the
-    # request that starts them ("inline", for one-process installs).
-    LETTER_BATCH_RUNNER = "process"
     #: ``/healthz`` fails when a storage directory has less free space than this.
     HEALTH_MIN_FREE_MB = 500
     #: ``/healthz`` fails when the newest worker heartbeat is older than this.
     HEALTH_WORKER_MAX_AGE_SECONDS = 60
+    # Background jobs (letter batches) on Huey. Without REDIS_URL the queue is a SQLite file
+    # (JOBS_SQLITE_PATH, default instance/jobs.sqlite) and, with JOBS_EMBEDDED_WORKER, one
+    # consumer thread runs beside the app (in one process only). With REDIS_URL the queue
+    # is Redis and `flask --app ceroc_donations worker` runs the consumers.
+    # JOBS_IMMEDIATE runs each job at once in its caller (tests).
+    REDIS_URL = None
+    JOBS_IMMEDIATE = False
+    JOBS_EMBEDDED_WORKER = True
+    JOBS_SQLITE_PATH = None
+    JOBS_QUEUE_NAME = "ceroc"
+    # A running job that has shown no progress for this long was interrupted: resumed.
+    JOBS_STALE_SECONDS = 120
 
 
 def from_environ(prefix: str = "CEROC_") -> dict:
@@ -85,8 +94,10 @@ def from_environ(prefix: str = "CEROC_") -> dict:
         "HEALTH_MIN_FREE_MB": "HEALTH_MIN_FREE_MB",
         "AUDIT_KEY": "AUDIT_KEY",
         "TRUSTED_PROXIES": "TRUSTED_PROXIES",
+        "JOBS_SQLITE_PATH": "JOBS_SQLITE_PATH",
+        "JOBS_STALE_SECONDS": "JOBS_STALE_SECONDS",
     }
-    integers = {"MAIL_PORT", "HEALTH_MIN_FREE_MB", "TRUSTED_PROXIES"}
+    integers = {"MAIL_PORT", "HEALTH_MIN_FREE_MB", "TRUSTED_PROXIES", "JOBS_STALE_SECONDS"}
     out: dict = {}
     for env, key in mapping.items():
         value = os.environ.get(prefix + env)

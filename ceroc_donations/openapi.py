@@ -857,6 +857,136 @@ def letters_paths() -> dict:
     }
 
 
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _inline_errors(*codes: int) -> dict:
+    text = {
+        400: "Bad request",
+        401: "No valid token",
+        403: "Role may not do this",
+        404: "Not found",
+        409: "Void or 'do not acknowledge'",
+        422: "Invalid input",
+        500: "Archived PDF missing or altered",
+    }
+    return {
+        str(c): {"description": text[c], "content": {"application/json": {"schema": _ERROR}}}
+        for c in codes
+    }
+
+
+_BATCH = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "url": {"type": "string", "format": "uri"},
+        "status": {"enum": ["queued", "running", "done", "failed"]},
+        "mode": {"enum": ["joint", "each"]},
+        "total": {"type": "integer", "description": "Gifts in the batch"},
+        "done": {"type": "integer", "description": "Gifts whose letters are made"},
+        "eta_seconds": {"type": ["integer", "null"]},
+        "error": {"type": ["string", "null"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "started_at": {"type": ["string", "null"], "format": "date-time"},
+        "finished_at": {"type": ["string", "null"], "format": "date-time"},
+        "letters": {"type": "array", "items": {"type": "integer"}, "description": "Numbers"},
+        "pdf_url": {"type": ["string", "null"], "format": "uri"},
+        "zip_url": {"type": ["string", "null"], "format": "uri"},
+    },
+}
+
+
+def letter_batches_paths() -> dict:
+    """OpenAPI path items of the letter-batch API."""
+    batch_id = {"name": "batch_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+
+    def download(mimetype: str, summary: str) -> dict:
+        return {
+            "get": {
+                "summary": summary,
+                "tags": ["letters"],
+                "parameters": [batch_id],
+                "responses": {
+                    "200": {
+                        "description": "The file",
+                        "content": {mimetype: {"schema": {"type": "string", "format": "binary"}}},
+                    },
+                    **_inline_errors(401, 403, 404, 500),
+                    "409": {
+                        "description": "The batch is not finished",
+                        "content": {"application/json": {"schema": _ERROR}},
+                    },
+                },
+            }
+        }
+
+    return {
+        "/api/v1/letter-batches": {
+            "post": {
+                "summary": "Queue the letters of many gifts as one batch (a background job)",
+                "description": "Board or admin token. Answers at once with 202 and the batch's "
+                "URL in Location; poll it for progress.",
+                "tags": ["letters"],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "contribution_ids": {
+                                        "type": "array",
+                                        "items": {"type": "integer"},
+                                    },
+                                    "all_unthanked": {
+                                        "type": "boolean",
+                                        "description": "Every gift waiting for a letter",
+                                    },
+                                    "mode": {"enum": ["joint", "each"], "default": "joint"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "202": {
+                        "description": "Queued",
+                        "headers": {
+                            "Location": {
+                                "description": "The batch's URL",
+                                "schema": {"type": "string", "format": "uri"},
+                            }
+                        },
+                        "content": {"application/json": {"schema": _BATCH}},
+                    },
+                    **_inline_errors(400, 401, 403, 422),
+                },
+            }
+        },
+        "/api/v1/letter-batches/{batch_id}": {
+            "get": {
+                "summary": "A batch's status and progress; links to its PDF and ZIP when done",
+                "tags": ["letters"],
+                "parameters": [batch_id],
+                "responses": {
+                    "200": {
+                        "description": "The batch",
+                        "content": {"application/json": {"schema": _BATCH}},
+                    },
+                    **_inline_errors(401, 403, 404),
+                },
+            }
+        },
+        "/api/v1/letter-batches/{batch_id}.pdf": download(
+            "application/pdf", "The batch's letters as one print-ready PDF"
+        ),
+        "/api/v1/letter-batches/{batch_id}.zip": download(
+            "application/zip", "The batch's letters as a ZIP of single PDFs"
+        ),
+    }
+
+
 def build_spec() -> dict:
     """The whole document."""
     base = current_app.config["BASE_CURRENCY"] if has_app_context() else "USD"
@@ -878,6 +1008,7 @@ def build_spec() -> dict:
         **book_paths(),
         **ledger_paths(),
         **letters_paths(),
+        **letter_batches_paths(),
     }
     return {
         "openapi": "3.1.0",

@@ -16,6 +16,7 @@ if [ "${1:-}" = "--test" ]; then
   DEBIAN_PACKAGES+=(chromium chromium-driver)  # the real-browser tests in tests/e2e
   DEBIAN_PACKAGES+=(postgresql)                 # the suite runs again on PostgreSQL
   DEBIAN_PACKAGES+=(caddy nginx systemd)        # tests/test_deploy.py validates deploy/
+  DEBIAN_PACKAGES+=(redis-server)               # job-queue tests: started on a loopback port
 fi
 
 missing=()

@@ -30,6 +30,7 @@ def app(tmp_path):
             "RECEIPTS_DIR": str(tmp_path / "receipts"),
             "ARCHIVE_DIR": str(tmp_path / "letters"),
             "WTF_CSRF_ENABLED": False,
+            "JOBS_IMMEDIATE": True,
         }
     )
     with app.app_context():

@@ -23,8 +23,31 @@ from tests.letters_support import make_book, page_count, pdf_text
 
 @pytest.fixture
 def ids(app):
-    app.config["LETTER_BATCH_RUNNER"] = "inline"
     return make_book(app)
+
+
+@pytest.fixture
+def consumer(app, tmp_path):
+    """A real queue (Huey's SQLite storage) and one consumer thread, as in the embedded set-up."""
+    from ceroc_donations.jobs import queue
+
+    app.config.update(JOBS_IMMEDIATE=False, JOBS_SQLITE_PATH=str(tmp_path / "jobs.sqlite"))
+    state = queue.state(app)
+    assert state.start_consumer(lock=True)
+    yield state
+    state.stop_consumer()
+
+
+def _wait_for_batch(client, url):
+    import time
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status = client.get(url + ".json").json
+        if status["status"] in ("done", "failed"):
+            return status
+        time.sleep(0.1)
+    raise AssertionError(f"batch not finished: {status}")
 
 
 def _token(app, role):
@@ -162,47 +185,78 @@ def test_running_batch_page_refreshes_without_js(client, auth, ids, app):
     assert client.get(f"/letters/batches/{batch_id}.pdf").status_code == 404
 
 
-def test_batch_in_a_real_worker_process(client, auth, ids, app):
-    """The page starts `python -m ceroc_donations.letters.worker`, which outlives the request."""
-    import time
-
-    app.config["LETTER_BATCH_RUNNER"] = "process"
+def test_batch_on_the_embedded_queue_and_consumer_thread(client, auth, ids, app, consumer):
+    """The page only queues the batch; the consumer thread beside the app runs it."""
     auth.login("board")
     r = client.post("/letters/batches", data={"ids": [str(ids.single)], "mode": "joint"})
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        status = client.get(r.location + ".json").json
-        if status["status"] in ("done", "failed"):
-            break
-        time.sleep(0.2)
-    from ceroc_donations.letters.jobs import WORKERS
-
-    for process in WORKERS:
-        assert process.wait(timeout=30) == 0
+    assert r.status_code == 302
+    status = _wait_for_batch(client, r.location)
     assert status["status"] == "done", status
     assert client.get(status["pdf_url"]).status_code == 200
+    with app.app_context():
+        batch = db.session.get(LetterBatch, status["id"])
+        assert batch.attempts == 1 and batch.claim and batch.heartbeat_at
 
 
-def test_worker_process_errors_go_to_the_log_with_traceback(
-    client, auth, ids, app, tmp_path, capfd
+def test_only_one_process_runs_the_embedded_consumer(app, consumer, tmp_path):
+    """Under gunicorn with several workers the lock file lets one process consume."""
+    from ceroc_donations import create_app
+    from ceroc_donations.jobs import queue
+
+    other = create_app(
+        {
+            "SECRET_KEY": "test",
+            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+            "JOBS_SQLITE_PATH": app.config["JOBS_SQLITE_PATH"],
+        }
+    )
+    state = queue.state(other)
+    assert state.kind == "embedded"
+    assert state.maybe_start_embedded() is False and state.consumer is None
+    consumer.stop_consumer()  # the lock is free again: the next try takes it over
+    state._next_try = 0
+    try:
+        assert state.maybe_start_embedded() is True and state.consumer is not None
+    finally:
+        state.stop_consumer()
+        with other.app_context():
+            db.engine.dispose()
+
+
+def test_job_errors_go_to_the_log_with_traceback(
+    client, auth, ids, app, tmp_path, consumer, caplog
 ):
-    """The worker shares the app's stderr: its failure is logged there, not lost."""
-
+    """A failing job: the batch says so for people; the log has the traceback."""
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
-    app.config.update(LETTER_BATCH_RUNNER="process", ARCHIVE_DIR=str(blocker))
+    app.config.update(ARCHIVE_DIR=str(blocker))
+    auth.login("board")
+    with caplog.at_level("ERROR", logger="ceroc_donations.letters.jobs"):
+        r = client.post("/letters/batches", data={"ids": [str(ids.single)], "mode": "joint"})
+        status = _wait_for_batch(client, r.location)
+    assert status["status"] == "failed" and "server log" in status["error"]
+    page = client.get(r.location).get_data(as_text=True)
+    assert "Errno" not in page and "Start the batch again" in page
+    record = next(r for r in caplog.records if r.name == "ceroc_donations.letters.jobs")
+    assert record.exc_info and "not-a-folder" in str(record.exc_info[1])
+    # Fixed, and started again: it goes on and finishes.
+    app.config.update(ARCHIVE_DIR=str(tmp_path / "letters"))
+    client.post(r.location + "/restart")
+    status = _wait_for_batch(client, r.location)
+    assert status["status"] == "done" and status["done"] == 1
+
+
+def test_an_unreachable_queue_fails_the_batch_cleanly(client, auth, ids, app):
+    app.config.update(JOBS_IMMEDIATE=False, REDIS_URL="redis://127.0.0.1:9/0")
     auth.login("board")
     r = client.post("/letters/batches", data={"ids": [str(ids.single)], "mode": "joint"})
-    from ceroc_donations.letters.jobs import WORKERS
-
-    for process in WORKERS:
-        assert process.wait(timeout=60) == 1
+    assert r.status_code == 302
     status = client.get(r.location + ".json").json
-    assert status["status"] == "failed" and "server log" in status["error"]
-    assert "Errno" not in client.get(r.location).get_data(as_text=True)
-    err = capfd.readouterr().err
-    assert "letter batch" in err and "Traceback (most recent call last)" in err
-    assert "not-a-folder" in err  # the details are in the log
+    assert status["status"] == "failed" and "queue could not be reached" in status["error"]
+    with app.app_context():
+        assert db.session.execute(select(Letter)).first() is None
+    assert client.post(r.location + "/restart").status_code == 302
+    assert client.get(r.location + ".json").json["status"] == "failed"  # still unreachable
 
 
 def test_texts_editor_versions_and_placeholder_errors(client, auth, ids, app):

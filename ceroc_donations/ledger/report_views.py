@@ -1,15 +1,19 @@
-"""The transparency report as a PDF, for any logged-in member."""
+"""The transparency report as a PDF, for any logged-in member.
+
+The PDF is built by a job and cached until the books change: while it is being built the
+page says so and reloads itself (202).
+"""
 
 from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
 
 from ceroc_donations.i18n import locale_code
-from ceroc_donations.ledger.report import build_report
-from ceroc_donations.rendering.report import LANGUAGES, render_report_pdf
+from ceroc_donations.ledger import report_jobs
+from ceroc_donations.rendering.report import LANGUAGES
 from ceroc_donations.security import requires
 
 bp = Blueprint("report", __name__)
@@ -46,7 +50,19 @@ def pdf():
     if lang not in LANGUAGES:
         return _error(400, _("Wrong report language"), _("“lang” must be en or km."))
     since, until = period
-    body = render_report_pdf(build_report(since, until), lang)
+    build = report_jobs.report_for(since, until, lang)
+    if build.status == "failed":
+        return _error(
+            500,
+            _("Report not made"),
+            _("The report could not be made. The details are in the server log."),
+        )
+    if build.status != "done":
+        return render_template("ledger/report_wait.html", build=build), 202
+    try:
+        body = report_jobs.read(build)
+    except report_jobs.ReportDamaged as exc:
+        return _error(500, _("Report not made"), str(exc))
     name = f"ceroc-report-{since.isoformat()}-{until.isoformat()}-{lang}.pdf"
     return Response(
         body,

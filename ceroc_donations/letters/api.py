@@ -9,7 +9,7 @@ of ``/api/v1`` these need a bearer token: browser sessions are not read
 
 from __future__ import annotations
 
-from flask import Response, jsonify
+from flask import Response, jsonify, request
 from sqlalchemy import select
 
 from ceroc_donations.apiutil import (
@@ -31,8 +31,8 @@ from ceroc_donations.book.inputs import Invalid
 from ceroc_donations.book.models import Contribution
 from ceroc_donations.book.service import Conflict
 from ceroc_donations.extensions import db
-from ceroc_donations.letters import archive, delivery
-from ceroc_donations.letters.models import Letter
+from ceroc_donations.letters import archive, delivery, jobs
+from ceroc_donations.letters.models import Letter, LetterBatch
 from ceroc_donations.web import external_url
 
 bp = api_blueprint("api_letters", __name__)
@@ -176,3 +176,124 @@ def letter_pdf(number: int):
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["ETag"] = f'"{found.sha256}"'
     return response
+
+
+# --- letter batches: queued as jobs, followed by polling -----------------------------------
+
+
+def _batch_json(batch: LetterBatch) -> dict:
+    done = batch.status == "done"
+    return {
+        "id": batch.id,
+        "url": external_url("api_letters.letter_batch", batch_id=batch.id),
+        "status": batch.status,
+        "mode": batch.mode,
+        "total": batch.total,
+        "done": batch.done,
+        "eta_seconds": jobs.batch_eta_seconds(batch),
+        "error": batch.error,
+        "created_at": batch.created_at.isoformat(),
+        "started_at": batch.started_at.isoformat() if batch.started_at else None,
+        "finished_at": batch.finished_at.isoformat() if batch.finished_at else None,
+        "letters": [letter.number for letter in jobs.batch_letters(batch)] if done else [],
+        "pdf_url": external_url("api_letters.letter_batch_pdf", batch_id=batch.id)
+        if done
+        else None,
+        "zip_url": external_url("api_letters.letter_batch_zip", batch_id=batch.id)
+        if done
+        else None,
+    }
+
+
+def _batch_ids(body: dict) -> list[int] | tuple[int, str, dict]:
+    """The gift ids the body asks for, or an error tuple naming the field."""
+    ids, every = body.get("contribution_ids"), body.get("all_unthanked", False)
+    if not isinstance(every, bool):
+        return 422, "Invalid input.", {"all_unthanked": "Must be true or false."}
+    if (ids is None) == (not every):
+        return (
+            422,
+            "Invalid input.",
+            {"contribution_ids": "Send contribution_ids or all_unthanked: true (one of them)."},
+        )
+    if every:
+        found = [c.id for c in delivery.queue()]
+        if not found:
+            return 422, "Invalid input.", {"all_unthanked": "No gifts are waiting for a letter."}
+        return found
+    if not isinstance(ids, list) or not all(
+        isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in ids
+    ):
+        return 422, "Invalid input.", {"contribution_ids": "Must be a list of contribution ids."}
+    return ids
+
+
+@bp.post("/letter-batches")
+@token_required("letters")
+def create_letter_batch():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return api_error(400, "The body must be a JSON object.")
+    ids = _batch_ids(body)
+    if isinstance(ids, tuple):
+        return api_error(*ids)
+    mode = body.get("mode", "joint")
+    try:
+        batch = jobs.create_batch(ids, mode=mode if isinstance(mode, str) else "", by=caller())
+    except Invalid as exc:
+        db.session.rollback()
+        fields = {"contribution_ids" if k == "ids" else k: v for k, v in exc.fields.items()}
+        return api_error(422, "Invalid input.", fields)
+    batch_id = batch.id
+    db.session.commit()
+    jobs.start_batch(batch_id)
+    batch = db.session.get(LetterBatch, batch_id)
+    body = _batch_json(batch)
+    return body, 202, {"Location": body["url"]}
+
+
+def _api_batch(batch_id: int) -> LetterBatch | None:
+    return db.session.get(LetterBatch, batch_id)
+
+
+@bp.get("/letter-batches/<int:batch_id>")
+@token_required("letters_download")
+def letter_batch(batch_id: int):
+    batch = _api_batch(batch_id)
+    if batch is None:
+        return api_error(404, "No letter batch with this id.")
+    return _batch_json(batch)
+
+
+def _batch_download(batch_id: int, kind: str):
+    batch = _api_batch(batch_id)
+    if batch is None:
+        return api_error(404, "No letter batch with this id.")
+    found = jobs.batch_letters(batch)
+    if batch.status != "done" or not found:
+        return api_error(409, "The batch is not finished.")
+    try:
+        if kind == "pdf":
+            data, mimetype = archive.combined_pdf(found), "application/pdf"
+        else:
+            data, mimetype = archive.zip_of(found), "application/zip"
+    except archive.ArchiveError as exc:
+        return api_error(500, str(exc))
+    response = Response(data, mimetype=mimetype)
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="CEROC-letters-batch-{batch_id}.{kind}"'
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/letter-batches/<int:batch_id>.pdf")
+@token_required("letters_download")
+def letter_batch_pdf(batch_id: int):
+    return _batch_download(batch_id, "pdf")
+
+
+@bp.get("/letter-batches/<int:batch_id>.zip")
+@token_required("letters_download")
+def letter_batch_zip(batch_id: int):
+    return _batch_download(batch_id, "zip")

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from datetime import timedelta
 from email.message import EmailMessage
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from ceroc_donations import audit
@@ -23,9 +24,10 @@ from ceroc_donations.book.models import Contribution, ContributionDonor, Donor
 from ceroc_donations.book.service import Conflict, set_thank_status
 from ceroc_donations.database import utcnow
 from ceroc_donations.extensions import db
-from ceroc_donations.letters.archive import letters_for, pdf_filename, read_pdf
+from ceroc_donations.jobs import queue as job_queue
+from ceroc_donations.letters.archive import ArchiveError, letters_for, pdf_filename, read_pdf
 from ceroc_donations.letters.jobs import batch_letters
-from ceroc_donations.letters.models import SENT_VIA, Letter, LetterBatch
+from ceroc_donations.letters.models import SENT_VIA, Letter, LetterBatch, LetterEmail
 
 LOG = logging.getLogger(__name__)
 
@@ -125,24 +127,32 @@ def email_subject(letter: Letter) -> str:
     return f"CEROC: លិខិតថ្លែងអំណរគុណ / Thank-you letter {letter.number}"
 
 
-def email_letter(letter: Letter, *, by: User | None, to: list[str] | None = None) -> list[str]:
-    """Email *letter* with its PDF attached and mark it sent; returns the addresses.
+class _SMTP(smtplib.SMTP):
+    """Keeps the server's reply to the message itself (e.g. ``250 2.0.0 Ok: queued as …``)."""
 
-    Raises :class:`MailError` (nothing is marked) when email is not set up, the donor has
-    no address, or the server fails; the server's own words go to the log only.
-    """
-    if not email_configured():
-        raise MailError(gettext("Email is not set up on this server: print the letter instead."))
-    to = to or [d.email for d in letter.recipients if d.email]
-    if not to:
-        raise MailError(
-            gettext(
-                "No email address is recorded for this donor: add one on the "
-                "donor's page, or print the letter."
-            )
+    answer: str | None = None
+
+    def data(self, msg):
+        code, reply = super().data(msg)
+        self.answer = (
+            f"{code} {reply.decode('utf-8', 'replace') if isinstance(reply, bytes) else reply}"
         )
+        return code, reply
+
+
+def _answer_of(exc: Exception) -> str:
+    """The mail server's words (or the network error) for the record, never for the page."""
+    if isinstance(exc, smtplib.SMTPResponseException):
+        error = exc.smtp_error
+        text = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
+        return f"{exc.smtp_code} {text}"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "; ".join(f"{to}: {code} {reply!r}" for to, (code, reply) in exc.recipients.items())
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _message(letter: Letter, to: list[str]) -> EmailMessage:
     cfg = current_app.config
-    pdf = read_pdf(letter)
     message = EmailMessage()
     message["Subject"] = email_subject(letter)
     message["From"] = cfg["MAIL_SENDER"]
@@ -155,25 +165,127 @@ def email_letter(letter: Letter, *, by: User | None, to: list[str] | None = None
         f"{cfg['ORG_NAME_EN']} ({cfg['ORG_SHORT']})\n"
     )
     message.add_attachment(
-        pdf, maintype="application", subtype="pdf", filename=pdf_filename(letter)
+        read_pdf(letter), maintype="application", subtype="pdf", filename=pdf_filename(letter)
     )
-    try:
-        with smtplib.SMTP(cfg["MAIL_SERVER"], int(cfg["MAIL_PORT"]), timeout=30) as smtp:
-            if cfg.get("MAIL_USE_TLS"):
-                smtp.starttls()
-            if cfg.get("MAIL_USERNAME"):
-                smtp.login(cfg["MAIL_USERNAME"], cfg.get("MAIL_PASSWORD") or "")
-            smtp.send_message(message)
-    except (smtplib.SMTPException, OSError) as exc:
-        LOG.warning("letter %s: the mail server refused it", letter.number, exc_info=True)
+    return message
+
+
+def _smtp_send(message: EmailMessage) -> str:
+    """Hand *message* to the mail server; its answer. Raises SMTPException or OSError."""
+    cfg = current_app.config
+    with _SMTP(cfg["MAIL_SERVER"], int(cfg["MAIL_PORT"]), timeout=30) as smtp:
+        if cfg.get("MAIL_USE_TLS"):
+            smtp.starttls()
+        if cfg.get("MAIL_USERNAME"):
+            smtp.login(cfg["MAIL_USERNAME"], cfg.get("MAIL_PASSWORD") or "")
+        smtp.send_message(message)
+        return smtp.answer or "250"
+
+
+def request_email(letter: Letter, *, by: User | None, to: list[str] | None = None) -> LetterEmail:
+    """Record that *letter* is to be emailed (a queued :class:`LetterEmail`). The caller
+    commits, then calls :func:`start_email`.
+
+    Raises :class:`MailError` when email is not set up or the donor has no address, and
+    :class:`Conflict` when the letter is emailed already or being emailed.
+    """
+    if not email_configured():
+        raise MailError(gettext("Email is not set up on this server: print the letter instead."))
+    to = to or [d.email for d in letter.recipients if d.email]
+    if not to:
         raise MailError(
             gettext(
-                "The mail server did not take the letter. Nothing was marked as sent: try "
-                "again later, or print it."
+                "No email address is recorded for this donor: add one on the "
+                "donor's page, or print the letter."
             )
-        ) from exc
-    mark_sent(letter, "email", by=by)
-    return to
+        )
+    busy = db.session.execute(
+        select(LetterEmail.id).where(
+            LetterEmail.letter_id == letter.id,
+            LetterEmail.status.in_(("queued", "sending", "sent")),
+        )
+    ).first()
+    if busy:
+        raise Conflict(
+            gettext("Letter %(n)d has been emailed already, or is being emailed.", n=letter.number)
+        )
+    read_pdf(letter)  # a damaged archive is said now, not by the job
+    row = LetterEmail(letter_id=letter.id, to=", ".join(to), status="queued")
+    row.requested_by_id = by.id if by else None
+    db.session.add(row)
+    db.session.flush()
+    audit.log(by, "letter.email_queued", "letter", letter.id, after={"to": row.to})
+    return row
+
+
+def start_email(email_id: int) -> None:
+    """Queue the committed emailing's job; if the queue cannot be reached, it is failed."""
+    try:
+        job_queue.enqueue("letters.email", email_id)
+    except Exception as exc:  # noqa: BLE001 - recorded on the row, logged
+        LOG.exception("email %s could not be queued", email_id)
+        db.session.rollback()
+        db.session.execute(
+            update(LetterEmail)
+            .where(LetterEmail.id == email_id, LetterEmail.status == "queued")
+            .values(status="failed", answer=_answer_of(exc), finished_at=utcnow())
+        )
+        db.session.commit()
+
+
+@job_queue.task("letters.email")
+def send_email(email_id: int) -> str | None:
+    """The job: email the letter once, record the server's answer, mark it sent. Commits.
+
+    The row goes from ``queued`` to ``sending`` (committed) before the server is asked, so a
+    second copy of the job, or one run after a crash mid-send, never sends it again.
+    """
+    taken = db.session.execute(
+        update(LetterEmail)
+        .where(LetterEmail.id == email_id, LetterEmail.status == "queued")
+        .values(status="sending")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if not taken:
+        LOG.info("email %s is not queued: not sent again", email_id)
+        return None
+    row = db.session.get(LetterEmail, email_id)
+    letter = row.letter
+    try:
+        answer = _smtp_send(_message(letter, row.to.split(", ")))
+    except (smtplib.SMTPException, OSError, ArchiveError) as exc:
+        db.session.rollback()
+        LOG.warning("letter %s: the mail server refused it", letter.number, exc_info=True)
+        row = db.session.get(LetterEmail, email_id)
+        row.status, row.answer, row.finished_at = "failed", _answer_of(exc), utcnow()
+        db.session.commit()
+        return row.status
+    row.status, row.answer, row.finished_at = "sent", answer, utcnow()
+    mark_sent(letter, "email", by=row.requested_by)
+    db.session.commit()
+    return row.status
+
+
+@job_queue.every_minute("letters.settle_interrupted_emails")
+def settle_interrupted_emails() -> int:
+    """Emailings left ``sending`` by a crash: ``unknown`` (the board checks; never resent)."""
+    stale = utcnow() - timedelta(seconds=current_app.config["JOBS_STALE_SECONDS"])
+    count = db.session.execute(
+        update(LetterEmail)
+        .where(LetterEmail.status == "sending", LetterEmail.requested_at < stale)
+        .values(status="unknown", answer="interrupted while sending", finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return count
+
+
+def email_failure_message() -> str:
+    return gettext(
+        "The mail server did not take the letter. Nothing was marked as sent: try "
+        "again later, or print it."
+    )
 
 
 def queue() -> list[Contribution]:

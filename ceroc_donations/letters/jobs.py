@@ -1,12 +1,14 @@
-"""Letter batches: many gifts' letters generated in one go, in a worker process.
+"""Letter batches: many gifts' letters generated in one go, as a job on the queue.
 
 This module is the one place in the letters package that commits by itself:
-:func:`run_batch` commits once per gift, so that the page can show progress and a crash
-loses at most the gift being rendered. Everything else here flushes; the caller commits.
+:func:`run_batch` commits once per gift (its letters, numbered, and the batch's progress in
+one transaction), so that any app instance can show progress and a crash loses at most the
+gift being rendered, whose numbers are then given again: no gaps, no letter twice.
+Everything else here flushes; the caller commits.
 
-The worker is ``python -m ceroc_donations.letters.jobs BATCH_ID``, started by
-:func:`start_batch`. It writes its log (with tracebacks) to the stderr it shares with the
-app, so its errors land in the app's log.
+:func:`start_batch` queues the job ``letters.batch`` (see :mod:`ceroc_donations.jobs`).
+A batch whose job was lost (worker killed, queue emptied) is found by
+:func:`resume_lost_batches`, which a consumer runs when it starts and once a minute.
 """
 
 from __future__ import annotations
@@ -14,17 +16,15 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
-import sys
+import socket
+import uuid
 from collections.abc import Callable, Iterable
-from datetime import date
-from pathlib import Path
+from datetime import date, timedelta
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 
-import ceroc_donations
 from ceroc_donations import audit
 from ceroc_donations.accounts.models import User
 from ceroc_donations.book.inputs import Invalid
@@ -32,15 +32,12 @@ from ceroc_donations.book.models import Contribution
 from ceroc_donations.book.service import Conflict
 from ceroc_donations.database import utcnow
 from ceroc_donations.extensions import db
+from ceroc_donations.jobs import queue
 from ceroc_donations.letters.archive import generate_thank_you
 from ceroc_donations.letters.data import MODES
 from ceroc_donations.letters.models import Letter, LetterBatch
 
-# Named, not __name__: the worker runs this module as __main__.
-LOG = logging.getLogger("ceroc_donations.letters.jobs")
-
-#: Values of the LETTER_BATCH_RUNNER setting.
-RUNNERS = ("process", "inline")
+LOG = logging.getLogger(__name__)
 
 
 def create_batch(
@@ -93,48 +90,223 @@ def create_batch(
     return batch
 
 
+def start_batch(batch_id: int) -> None:
+    """Queue the committed batch's job. Call it with the id, after the commit.
+
+    If the queue cannot be reached the batch is marked failed (and committed), with a
+    message for people; it can be started again with :func:`restart_batch`.
+    """
+    try:
+        queue.enqueue("letters.batch", batch_id)
+    except Exception:  # noqa: BLE001 - the queue's own error is logged, people get a message
+        LOG.exception("letter batch %s could not be queued", batch_id)
+        db.session.rollback()
+        db.session.execute(
+            update(LetterBatch)
+            .where(LetterBatch.id == batch_id, LetterBatch.status == "queued")
+            .values(
+                status="failed",
+                finished_at=utcnow(),
+                error=gettext(
+                    "The job queue could not be reached. Nothing was made; start the batch again."
+                ),
+            )
+        )
+        db.session.commit()
+
+
+def restart_batch(batch: LetterBatch, *, by: User | None) -> None:
+    """Queue a failed batch again: it goes on after the gifts already done. The caller commits,
+    then calls :func:`start_batch`."""
+    if batch.status != "failed":
+        raise Conflict(gettext("Only a failed batch can be started again."))
+    batch.status, batch.error, batch.claim, batch.finished_at = "queued", None, None, None
+    db.session.flush()
+    audit.log(by, "letter_batch.restarted", "letter_batch", batch.id, after={"done": batch.done})
+
+
+def _stale_before():
+    return utcnow() - timedelta(seconds=current_app.config["JOBS_STALE_SECONDS"])
+
+
+def _claim(batch_id: int) -> str | None:
+    """Take the batch for this job if it is queued, or running with a stale heartbeat
+    (its job was interrupted). Commits. The claim token, or ``None`` if another job holds
+    the batch or it is finished."""
+    token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+    now = utcnow()
+    taken = db.session.execute(
+        update(LetterBatch)
+        .where(
+            LetterBatch.id == batch_id,
+            or_(
+                LetterBatch.status == "queued",
+                and_(
+                    LetterBatch.status == "running",
+                    or_(
+                        LetterBatch.heartbeat_at.is_(None),
+                        LetterBatch.heartbeat_at < _stale_before(),
+                    ),
+                ),
+            ),
+        )
+        .values(
+            status="running",
+            claim=token,
+            heartbeat_at=now,
+            started_at=db.func.coalesce(LetterBatch.started_at, now),
+            worker_pid=os.getpid(),
+            attempts=LetterBatch.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return token if taken else None
+
+
+class _Overtaken(Exception):
+    """Another job took the batch over (this one was thought dead)."""
+
+
+def _advance(batch_id: int, token: str, **values) -> None:
+    """Write the batch's progress if this job still holds it; else raise :class:`_Overtaken`."""
+    held = db.session.execute(
+        update(LetterBatch)
+        .where(LetterBatch.id == batch_id, LetterBatch.claim == token)
+        .values(heartbeat_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not held:
+        raise _Overtaken()
+
+
 def run_batch(
     batch_id: int,
     *,
     issued_on: date | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> LetterBatch:
-    """Generate a batch's letters, committing once per gift and updating its progress row.
+) -> LetterBatch | None:
+    """Generate a batch's letters, committing once per gift with the batch's progress.
 
-    On an error the batch is marked failed with a message for people, the traceback goes
-    to the log, and the error is raised again.
+    Resumes after the gifts already done. Returns ``None`` without doing anything when
+    another job holds the batch or it is finished. On an error the batch is marked failed
+    with a message for people, the traceback goes to the log, and the error is raised again.
     """
     batch = db.session.get(LetterBatch, batch_id)
     if batch is None:
         raise LookupError(f"no letter batch {batch_id}")
-    by = batch.created_by
-    batch.status, batch.started_at, batch.worker_pid = "running", utcnow(), os.getpid()
-    db.session.commit()
+    token = _claim(batch_id)
+    if token is None:
+        LOG.info("letter batch %s is finished or held by another job: skipped", batch_id)
+        return None
+    batch = db.session.get(LetterBatch, batch_id)
+    by, mode, total, done = batch.created_by, batch.mode, batch.total, batch.done
     letter_ids = list(batch.letter_ids)
+    if done:
+        LOG.warning("letter batch %s resumed after %s of %s gifts", batch_id, done, total)
     cid = None
     try:
-        for cid in batch.contribution_ids[batch.done :]:
+        for cid in batch.contribution_ids[done:]:
             c = db.session.get(Contribution, cid)
-            made, _ = generate_thank_you(
-                c, by=by, mode=batch.mode, issued_on=issued_on, batch=batch
-            )
+            made, _ = generate_thank_you(c, by=by, mode=mode, issued_on=issued_on, batch=batch)
             letter_ids += [m.id for m in made if m.id not in letter_ids]
-            batch.letter_ids_json = json.dumps(letter_ids)
-            batch.done += 1
+            _advance(batch_id, token, done=done + 1, letter_ids_json=json.dumps(letter_ids))
             db.session.commit()
+            done += 1
             if progress:
-                progress(batch.done, batch.total)
+                progress(done, total)
+        _advance(batch_id, token, status="done", finished_at=utcnow())
+        db.session.commit()
+    except _Overtaken:
+        db.session.rollback()
+        LOG.warning("letter batch %s was taken over by another job: this one stops", batch_id)
+        return None
     except Exception as exc:
         db.session.rollback()
         LOG.exception("letter batch %s failed at contribution id %s", batch_id, cid)
-        batch = db.session.get(LetterBatch, batch_id)
-        batch.status, batch.finished_at = "failed", utcnow()
-        batch.error = _failure_message(exc, cid)
+        db.session.execute(
+            update(LetterBatch)
+            .where(LetterBatch.id == batch_id, LetterBatch.claim == token)
+            .values(status="failed", finished_at=utcnow(), error=_failure_message(exc, cid))
+            .execution_options(synchronize_session=False)
+        )
         db.session.commit()
         raise
-    batch.status, batch.finished_at = "done", utcnow()
+    return db.session.get(LetterBatch, batch_id)
+
+
+@queue.task("letters.batch")
+def batch_job(batch_id: int) -> None:
+    """The queued job: run the batch; a failure is on its row and in the log."""
+    try:
+        run_batch(batch_id)
+    except Exception:  # noqa: BLE001, S110 - recorded on the batch row and logged by run_batch
+        pass
+
+
+@queue.every_minute("letters.resume_lost_batches")
+def resume_lost_batches() -> list[int]:
+    """Queue again the batches whose job was lost: queued or running, no heartbeat lately.
+
+    A batch held by a process of this machine that no longer exists (a worker killed) is
+    taken back at once, without waiting for its heartbeat to go stale. A batch queued twice
+    is harmless: the second job finds it held or finished.
+    """
+    freed = _free_batches_of_dead_processes()
+    stale = _stale_before()
+    lost = list(
+        db.session.execute(
+            select(LetterBatch.id).where(
+                or_(
+                    and_(LetterBatch.status == "queued", LetterBatch.created_at < stale),
+                    and_(
+                        LetterBatch.status == "running",
+                        or_(LetterBatch.heartbeat_at.is_(None), LetterBatch.heartbeat_at < stale),
+                    ),
+                )
+            )
+        ).scalars()
+    )
+    db.session.rollback()
+    lost = list(dict.fromkeys(freed + lost))
+    for batch_id in lost:
+        LOG.warning("letter batch %s lost its job: queued again", batch_id)
+        queue.enqueue("letters.batch", batch_id)
+    return lost
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _free_batches_of_dead_processes() -> list[int]:
+    """Put back in the queue (status ``queued``, no claim) the running batches claimed by a
+    process of this machine that has died. Commits. If the process was alive after all,
+    its next progress write finds the claim gone and it stops."""
+    host = socket.gethostname()
+    held = db.session.execute(
+        select(LetterBatch.id, LetterBatch.claim).where(
+            LetterBatch.status == "running", LetterBatch.claim.like(f"{host}:%")
+        )
+    ).all()
+    freed = []
+    for batch_id, claim in held:
+        _, pid, _ = claim.rsplit(":", 2)
+        if pid.isdigit() and not _process_exists(int(pid)):
+            freed += [batch_id] * db.session.execute(
+                update(LetterBatch)
+                .where(LetterBatch.id == batch_id, LetterBatch.claim == claim)
+                .values(status="queued", claim=None)
+                .execution_options(synchronize_session=False)
+            ).rowcount
     db.session.commit()
-    return batch
+    return freed
 
 
 def _failure_message(exc: Exception, cid: int | None) -> str:
@@ -146,72 +318,6 @@ def _failure_message(exc: Exception, cid: int | None) -> str:
         "The letter for %(ref)s could not be made. The details are in the server log.",
         ref=c.reference if c else "?",
     )
-
-
-#: Config keys the worker process needs to open the same database and archive.
-WORKER_CONFIG_KEYS = (
-    "SQLALCHEMY_DATABASE_URI",
-    "ARCHIVE_DIR",
-    "BASE_CURRENCY",
-    "ORG_NAME_EN",
-    "ORG_NAME_KM",
-    "ORG_SHORT",
-    "SECRET_KEY",
-    "AUDIT_KEY",
-)
-
-
-#: The environment variable that hands the worker its settings.
-WORKER_CONFIG_ENV = "CEROC_LETTER_WORKER_CONFIG"
-
-#: Worker processes started by this process; finished ones are reaped at the next start.
-WORKERS: list[subprocess.Popen] = []
-
-
-def start_batch(batch: LetterBatch) -> None:
-    """Run *batch* the way LETTER_BATCH_RUNNER says; the caller has committed it.
-
-    ``process``: in a worker process of its own, which outlives the request. ``inline``: here
-    and now, before returning (one-process installs); a failure is on the batch row and in
-    the log, so it is not raised again.
-    """
-    runner = current_app.config["LETTER_BATCH_RUNNER"]
-    if runner not in RUNNERS:
-        raise ValueError(f"LETTER_BATCH_RUNNER must be one of {', '.join(RUNNERS)}, not {runner!r}")
-    if runner == "process":
-        start_batch_process(batch.id)
-        return
-    try:
-        run_batch(batch.id)
-    except Exception:  # noqa: BLE001 - recorded on the batch row and logged by run_batch
-        pass
-
-
-def start_batch_process(batch_id: int) -> subprocess.Popen:
-    """Run :func:`run_batch` in its own process, so it outlives the request that asked.
-
-    The worker's stderr is this process's stderr: its log lines join the app's log.
-    """
-    WORKERS[:] = [p for p in WORKERS if p.poll() is None]
-    config = {
-        key: current_app.config[key]
-        for key in WORKER_CONFIG_KEYS
-        if current_app.config.get(key) is not None
-    }
-    # The worker imports the same copy of the package as this process, from any folder.
-    package_parent = str(Path(ceroc_donations.__file__).resolve().parents[1])
-    path = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "PYTHONPATH": path, WORKER_CONFIG_ENV: json.dumps(config)}
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "ceroc_donations.letters.jobs", str(batch_id)],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        start_new_session=True,
-        close_fds=True,
-    )
-    WORKERS.append(process)
-    return process
 
 
 def batch_eta_seconds(batch: LetterBatch) -> int | None:
@@ -241,25 +347,3 @@ def recent_batches(limit: int = 5) -> list[LetterBatch]:
             select(LetterBatch).order_by(LetterBatch.id.desc()).limit(limit)
         ).scalars()
     )
-
-
-def main(argv: list[str]) -> int:
-    """``python -m ceroc_donations.letters.jobs BATCH_ID``: run one letter batch, then exit."""
-    from ceroc_donations import create_app
-
-    batch_id = int(argv[1])
-    app = create_app(json.loads(os.environ.get(WORKER_CONFIG_ENV) or "null"))
-    # A no-op when the app has set up logging itself.
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s [worker]: %(message)s"
-    )
-    with app.app_context():
-        try:
-            run_batch(batch_id)
-        except Exception:  # noqa: BLE001 - logged with its traceback by run_batch
-            return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))

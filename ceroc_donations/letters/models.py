@@ -102,7 +102,12 @@ class Letter(db.Model):
 
 
 class LetterBatch(db.Model):
-    """Letters generated together in a worker process; the page polls its progress."""
+    """Letters generated together by a job; the page and the API poll its progress.
+
+    The job that runs it holds the batch by writing its ``claim`` and touching
+    ``heartbeat_at`` with every gift; a batch whose heartbeat is stale was interrupted and
+    is taken over (resumed after its ``done`` gifts) by the next job that asks.
+    """
 
     __tablename__ = "letter_batch"
 
@@ -120,6 +125,9 @@ class LetterBatch(db.Model):
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     worker_pid: Mapped[int | None] = mapped_column(Integer)
+    claim: Mapped[str | None] = mapped_column(String(100))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     created_by = relationship("User")
     letters: Mapped[list[Letter]] = relationship(order_by="Letter.number", viewonly=True)
@@ -131,3 +139,36 @@ class LetterBatch(db.Model):
     @property
     def letter_ids(self) -> list[int]:
         return json.loads(self.letter_ids_json or "[]")
+
+
+EMAIL_STATUSES = ("queued", "sending", "sent", "failed", "unknown")
+
+
+class LetterEmail(db.Model):
+    """One emailing of a letter, done by a job, with the mail server's answer.
+
+    ``sending`` is written and committed before the mail server is asked; a job that finds
+    it there was interrupted mid-send and does not send again (``unknown``): a letter is
+    never emailed twice by the queue.
+    """
+
+    __tablename__ = "letter_email"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('queued', 'sending', 'sent', 'failed', 'unknown')",
+            name="letter_email_status",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letter.id"), index=True)
+    to: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    # The SMTP reply to the message (e.g. "250 2.0.0 Ok: queued as 4F1"), or the error.
+    answer: Mapped[str | None] = mapped_column(Text)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    requested_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    letter: Mapped[Letter] = relationship()
+    requested_by = relationship("User")

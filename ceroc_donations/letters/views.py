@@ -32,7 +32,7 @@ from ceroc_donations.filters import whole_number
 from ceroc_donations.letters import archive, delivery, jobs
 from ceroc_donations.letters import data as letter_data
 from ceroc_donations.letters import texts as letter_texts
-from ceroc_donations.letters.models import Letter, LetterBatch
+from ceroc_donations.letters.models import Letter, LetterBatch, LetterEmail
 from ceroc_donations.rendering import FONT_FILES, LETTERS_DIR, PLACEHOLDERS, PlaceholderError
 from ceroc_donations.rendering.fonts import FONT_FACES
 from ceroc_donations.security import can, requires
@@ -156,9 +156,24 @@ def create_batch():
             errors=exc.fields,
             ticked=set(ids),
         ), 422
+    batch_id = batch.id
     db.session.commit()
-    jobs.start_batch(batch)
-    return redirect(url_for("letters.batch", batch_id=batch.id))
+    jobs.start_batch(batch_id)
+    return redirect(url_for("letters.batch", batch_id=batch_id))
+
+
+@bp.post("/batches/<int:batch_id>/restart")
+@requires("letters")
+def restart_batch(batch_id: int):
+    try:
+        jobs.restart_batch(_batch_or_404(batch_id), by=current_user)
+    except Conflict as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("letters.batch", batch_id=batch_id))
+    db.session.commit()
+    jobs.start_batch(batch_id)
+    return redirect(url_for("letters.batch", batch_id=batch_id))
 
 
 def _batch_or_404(batch_id: int) -> LetterBatch:
@@ -364,14 +379,22 @@ def mark_sent(number: int):
 def email(number: int):
     letter = _letter(number)
     try:
-        sent_to = delivery.email_letter(letter, by=current_user)
-    except (delivery.MailError, archive.ArchiveError) as exc:
+        row = delivery.request_email(letter, by=current_user)
+    except (delivery.MailError, archive.ArchiveError, Conflict) as exc:
         db.session.rollback()
         flash(str(exc), "error")
         return redirect(_back(letter))
+    email_id, to, back = row.id, row.to, _back(letter)
     db.session.commit()
-    flash(_("Letter %(n)d emailed to %(to)s.", n=number, to=", ".join(sent_to)), "success")
-    return redirect(_back(letter))
+    delivery.start_email(email_id)
+    status = db.session.get(LetterEmail, email_id).status  # immediate mode: already done
+    if status == "sent":
+        flash(_("Letter %(n)d emailed to %(to)s.", n=number, to=to), "success")
+    elif status == "failed":
+        flash(delivery.email_failure_message(), "error")
+    else:
+        flash(_("Letter %(n)d is being emailed to %(to)s.", n=number, to=to), "info")
+    return redirect(back)
 
 
 # --- yearly statements -------------------------------------------------------------------

@@ -33,6 +33,7 @@ def live_server(tmp_path_factory):
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}/e2e.sqlite",
             "RECEIPTS_DIR": str(path / "r"),
             "ARCHIVE_DIR": str(path / "l"),
+            "JOBS_IMMEDIATE": True,
         }
     )
     result = app.test_cli_runner().invoke(args=["demo"])

@@ -34,7 +34,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         instance_relative_config=True,
         template_folder=str(ROOT / "templates"),
     )
-    from ceroc_donations.config import Defaults, check_production, from_environ
+    from ceroc_donations.config import Defaults, from_environ
 
     app.config.from_object(Defaults)
     if test_config is None:
@@ -42,7 +42,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(from_environ())
     else:
         app.config.from_mapping(test_config)
-    check_production(app.config)  # before the instance secret: production sets its own
     os.makedirs(app.instance_path, exist_ok=True)
     from ceroc_donations import security
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 
 class Defaults:
@@ -109,46 +107,3 @@ def from_environ(prefix: str = "CEROC_") -> dict:
             else:
                 out[key] = value
     return out
-
-
-#: Secret keys that are known to the world: examples, tests, placeholders.
-KNOWN_SECRETS = frozenset(
-    {"", "test", "dev", "development", "secret", "changeme", "change-me", "replace-me"}
-)
-MIN_SECRET_LENGTH = 32
-
-
-def check_production(config: Mapping) -> None:
-    """Refuse to start in production (``ENV = "production"``) with unsafe settings.
-
-    The secret key must be set (``CEROC_SECRET_KEY`` or ``instance/config.py``), at least
-    32 characters and not a well-known one; ``PUBLIC_URL``, when set, must be an http(s) URL.
-    Raises :class:`RuntimeError` naming what to fix.
-    """
-    if config.get("ENV") != "production":
-        return
-    key = config.get("SECRET_KEY") or ""
-    if isinstance(key, bytes):
-        key = key.decode("utf-8", "replace")
-    if not key:
-        raise RuntimeError(
-            "CEROC_ENV=production needs a secret key: set CEROC_SECRET_KEY (e.g. the output of "
-            "`python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`) or SECRET_KEY in "
-            "instance/config.py."
-        )
-    if key.strip().lower() in KNOWN_SECRETS or "example" in key.lower() or "replace" in key:
-        raise RuntimeError(
-            "CEROC_ENV=production refuses a default or example secret key: set a random "
-            "CEROC_SECRET_KEY of your own."
-        )
-    if len(key) < MIN_SECRET_LENGTH:
-        raise RuntimeError(
-            f"CEROC_ENV=production needs a secret key of at least {MIN_SECRET_LENGTH} characters."
-        )
-    public = config.get("PUBLIC_URL")
-    if public:
-        parts = urlsplit(public)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise RuntimeError(
-                f"CEROC_PUBLIC_URL must look like https://donations.example.org, not {public!r}."
-            )

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
+from urllib.parse import urlsplit
 
 import click
 from argon2 import PasswordHasher
@@ -292,8 +293,20 @@ def production_problems(app: Flask) -> list[str]:
             problems.append(
                 f"{key} is missing: set {env}, or run a flask command once to make instance/{file}."
             )
-        elif len(value) < 32 or value.lower() in _PLACEHOLDER_KEYS:
+        elif (
+            len(value) < 32
+            or value.lower() in _PLACEHOLDER_KEYS
+            or "example" in value.lower()
+            or "replace" in value.lower()
+        ):
             problems.append(f"{key} is a placeholder or shorter than 32 characters.")
+    public = app.config.get("PUBLIC_URL")
+    if public:
+        parts = urlsplit(public)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            problems.append(
+                f"CEROC_PUBLIC_URL must look like https://donations.example.org, not {public!r}."
+            )
     with app.app_context():
         if not inspect(db.engine).has_table(User.__tablename__):
             return problems

@@ -2,11 +2,10 @@
 # One backup of CEROC Donations, then keep only the newest copies. Run by ceroc-backup.service
 # from the checkout (/srv/ceroc) with the app's environment (/etc/ceroc/ceroc.env):
 #   CEROC_BACKUP_DIR   where backups go (default /var/backups/ceroc)
-#   CEROC_BACKUP_KEEP  how many database copies to keep (default 14)
-#   CEROC_DATABASE_URL the app's database: SQLite (the default) is copied with
-#                      `flask --app ceroc_donations backup`, PostgreSQL with pg_dump.
-# The archive files (rendered letters, receipts) are immutable once written: they are copied
-# into $CEROC_BACKUP_DIR/files/, adding new files and never deleting any.
+#   CEROC_BACKUP_KEEP  how many backups to keep (default 14)
+# `flask --app ceroc_donations backup` writes one .tar.gz: the database (SQLite's online backup
+# or pg_dump, whichever CEROC_DATABASE_URL names), the receipts and the letter archive, with a
+# manifest of SHA-256 sums. `flask --app ceroc_donations restore` puts one back.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,32 +14,11 @@ KEEP=${CEROC_BACKUP_KEEP:-14}
 case "$KEEP" in '' | *[!0-9]* | 0) echo "CEROC_BACKUP_KEEP must be a number ≥ 1" >&2; exit 2 ;; esac
 mkdir -p "$DIR"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-url=${CEROC_DATABASE_URL:-}
 
-if [[ "$url" == postgresql* ]]; then
-  target="$DIR/ceroc-$stamp.dump"
-  # postgresql+psycopg://… is SQLAlchemy's spelling; pg_dump wants postgresql://…
-  pg_dump --format=custom --no-owner --file="$target.part" "postgresql://${url#*://}" \
-    || { rm -f "$target.part"; exit 1; }
-  mv "$target.part" "$target"
-  echo "Backup written to $target"
-else
-  .venv/bin/flask --app ceroc_donations backup "$DIR/ceroc-$stamp.sqlite"
-fi
+.venv/bin/flask --app ceroc_donations backup "$DIR/ceroc-$stamp.tar.gz"
 
-# The archive files, next to the database copies.
-for pair in "letters:${CEROC_ARCHIVE_DIR:-instance/letters}" \
-  "receipts:${CEROC_RECEIPTS_DIR:-instance/receipts}"; do
-  name=${pair%%:*}
-  src=${pair#*:}
-  if [ -d "$src" ]; then
-    mkdir -p "$DIR/files/$name"
-    cp -a --update "$src/." "$DIR/files/$name/"
-  fi
-done
-
-# Keep the newest $KEEP database copies (the names sort by time).
-mapfile -t old < <(ls -1 "$DIR" | grep -E '^ceroc-[0-9]{8}T[0-9]{6}Z\.(sqlite|dump)$' | sort | head -n -"$KEEP")
+# Keep the newest $KEEP backups (the names sort by time).
+mapfile -t old < <(ls -1 "$DIR" | grep -E '^ceroc-[0-9]{8}T[0-9]{6}Z\.tar\.gz$' | sort | head -n -"$KEEP")
 for name in "${old[@]}"; do
   rm -f -- "$DIR/$name"
   echo "Removed old backup $name"

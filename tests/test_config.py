@@ -48,7 +48,9 @@ def test_settings_come_from_the_environment(monkeypatch):
 def test_development_keeps_a_secret_in_the_instance_folder(tmp_path, monkeypatch):
     import ceroc_donations
 
-    monkeypatch.setattr(ceroc_donations, "_instance_secret", lambda path: "made-once")
+    monkeypatch.setattr(
+        ceroc_donations, "_instance_secret", lambda path, name, create=True: "made-once"
+    )
     app = create_app(_config(tmp_path))
     assert app.config["SECRET_KEY"] == "made-once"
     assert app.config["ENV"] == "development"
@@ -57,22 +59,22 @@ def test_development_keeps_a_secret_in_the_instance_folder(tmp_path, monkeypatch
 @pytest.mark.parametrize(
     ("key", "message"),
     [
-        (None, "needs a secret key"),
-        ("", "needs a secret key"),
-        ("test", "refuses a default or example"),
-        ("changeme", "refuses a default or example"),
-        ("replace-with-a-random-key", "refuses a default or example"),
-        ("x" * 20, "at least 32 characters"),
+        (None, "SECRET_KEY is missing"),
+        ("", "SECRET_KEY is missing"),
+        ("test", "SECRET_KEY is a placeholder"),
+        ("changeme", "SECRET_KEY is a placeholder"),
+        ("replace-with-a-random-key-of-forty-characters", "SECRET_KEY is a placeholder"),
+        ("x" * 20, "SECRET_KEY is a placeholder or shorter than 32"),
     ],
 )
 def test_production_refuses_a_missing_or_default_secret(tmp_path, monkeypatch, key, message):
     import ceroc_donations
 
-    def made(path):
-        raise AssertionError("production must not make a key of its own")
+    def made(path, name, *, create=True):
+        assert not create, "production must not make a key of its own"
 
     monkeypatch.setattr(ceroc_donations, "_instance_secret", made)
-    extra = {"ENV": "production"}
+    extra = {"ENV": "production", "AUDIT_KEY": GOOD_KEY}
     if key is not None:
         extra["SECRET_KEY"] = key
     with pytest.raises(RuntimeError, match=message):
@@ -82,12 +84,18 @@ def test_production_refuses_a_missing_or_default_secret(tmp_path, monkeypatch, k
 def test_production_refuses_a_public_url_that_is_not_one(tmp_path):
     with pytest.raises(RuntimeError, match="CEROC_PUBLIC_URL"):
         create_app(
-            _config(tmp_path, ENV="production", SECRET_KEY=GOOD_KEY, PUBLIC_URL="donations.org")
+            _config(
+                tmp_path,
+                ENV="production",
+                SECRET_KEY=GOOD_KEY,
+                AUDIT_KEY=GOOD_KEY,
+                PUBLIC_URL="donations.org",
+            )
         )
 
 
 def test_production_starts_with_a_real_secret(tmp_path):
-    app = create_app(_config(tmp_path, ENV="production", SECRET_KEY=GOOD_KEY))
+    app = create_app(_config(tmp_path, ENV="production", SECRET_KEY=GOOD_KEY, AUDIT_KEY=GOOD_KEY))
     assert app.config["SECRET_KEY"] == GOOD_KEY
 
 

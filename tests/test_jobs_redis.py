@@ -142,6 +142,8 @@ def _worker(app, redis_url: str, log: Path) -> subprocess.Popen:
         "CEROC_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
         "CEROC_ARCHIVE_DIR": app.config["ARCHIVE_DIR"],
         "CEROC_SECRET_KEY": "test",
+        # The worker writes audit events: the same key as the app's, or the chain breaks.
+        "CEROC_AUDIT_KEY": app.config["AUDIT_KEY"],
         "CEROC_REDIS_URL": redis_url,
         "CEROC_JOBS_STALE_SECONDS": "3600",
         "PYTHONPATH": str(ROOT),

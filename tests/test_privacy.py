@@ -390,6 +390,7 @@ WRITES = {
     "letters.save_texts": "letters",
     "letters.preview_texts": "letters",
     "letters.batch_sent": "letters",
+    "letters.restart_batch": "letters",
     "donors.merge": "write_book",
     "admin.user_list": "admin",
     "admin.change_role": "admin",

@@ -108,10 +108,10 @@ def test_eight_clients_post_400_contributions_at_once(served, app):
         assert refs == [f"C-2014-{n:04d}" for n in range(1, POSTS + 1)]
         assert sorted(b["reference"] for b in created) == refs
         # Totals: what the clients were told == the rows == the ledger == the monthly totals.
-        posted_base = sum(b["base_amount_minor"] for b in created)
+        posted_base = sum(b["base_amount"]["minor"] for b in created)
         per_currency = Tally()
         for b in created:
-            per_currency[b["currency"]] += b["amount_minor"]
+            per_currency[b["amount"]["currency"]] += b["amount"]["minor"]
         stored = Tally()
         for c in rows:
             stored[c.currency] += c.amount_minor
@@ -128,7 +128,7 @@ def test_eight_clients_post_400_contributions_at_once(served, app):
         ).one()
         assert (int(monthly[0]), int(monthly[1])) == (POSTS, posted_base)
         for fund in funds:
-            in_fund = sum(b["base_amount_minor"] for b in created if b["fund"]["id"] == fund)
+            in_fund = sum(b["base_amount"]["minor"] for b in created if b["fund"]["id"] == fund)
             total = db.session.execute(
                 select(func.sum(FundMonthTotal.in_minor)).where(FundMonthTotal.fund_id == fund)
             ).scalar_one()
@@ -144,7 +144,7 @@ def test_eight_clients_post_400_contributions_at_once(served, app):
     balances = json.loads(data)
     assert balances["total"]["in"]["minor"] == posted_base
     assert {f["fund_id"]: f["in"]["minor"] for f in balances["funds"]} == {
-        fund: sum(b["base_amount_minor"] for b in created if b["fund"]["id"] == fund)
+        fund: sum(b["base_amount"]["minor"] for b in created if b["fund"]["id"] == fund)
         for fund in funds
     }
     assert server.stop() == 0, server.logs()

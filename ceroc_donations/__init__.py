@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
-from pathlib import Path
 
 from flask import Flask
 
-ROOT = Path(__file__).resolve().parent.parent
+from ceroc_donations.paths import folder
 
 
 def _instance_secret(instance_path: str) -> str:
@@ -30,7 +29,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(
         __name__,
         instance_relative_config=True,
-        template_folder=str(ROOT / "templates"),
+        template_folder=str(folder("templates")),
     )
     from ceroc_donations.config import Defaults, from_environ
 
@@ -43,12 +42,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
-    app.config.setdefault("SQLALCHEMY_DATABASE_URI", None)
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
             app.instance_path, "ceroc.sqlite"
         )
-    for key, sub in (("RECEIPTS_DIR", "receipts"), ("ARCHIVE_DIR", "letters")):
+    for key, sub in (
+        ("RECEIPTS_DIR", "receipts"),
+        ("ARCHIVE_DIR", "letters"),
+        ("IMPORTS_DIR", "imports"),
+    ):
         if not app.config.get(key):
             app.config[key] = os.path.join(app.instance_path, sub)
 
@@ -58,7 +60,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from ceroc_donations.i18n import init_i18n
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    migrate.init_app(app, db, directory=str(folder("migrations")))
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

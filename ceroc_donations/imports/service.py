@@ -33,9 +33,6 @@ from ceroc_donations.book.models import Contribution, ContributionDonor, Donor, 
 from ceroc_donations.extensions import db
 from ceroc_donations.money import Money
 
-#: Limits; ``IMPORT_MAX_BYTES`` and ``IMPORT_MAX_ROWS`` in the config override them.
-MAX_BYTES = 5 * 1024 * 1024
-MAX_ROWS = 5000
 #: Columns in the order of the template; header names are matched case-insensitively.
 COLUMNS = (
     "donor",
@@ -155,7 +152,7 @@ class ImportResult:
 def limits() -> tuple[int, int]:
     """(bytes, rows) an upload may have."""
     cfg = current_app.config
-    return cfg.get("IMPORT_MAX_BYTES", MAX_BYTES), cfg.get("IMPORT_MAX_ROWS", MAX_ROWS)
+    return cfg["IMPORT_MAX_BYTES"], cfg["IMPORT_MAX_ROWS"]
 
 
 def _size(n: int) -> str:
@@ -436,9 +433,7 @@ def preview(content: bytes, *, create_missing: bool = False) -> Preview:
 
 
 def imports_dir() -> str:
-    path = current_app.config.get("IMPORTS_DIR") or os.path.join(
-        current_app.instance_path, "imports"
-    )
+    path = current_app.config["IMPORTS_DIR"]
     os.makedirs(path, exist_ok=True)
     return path
 

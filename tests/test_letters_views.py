@@ -158,6 +158,7 @@ def test_running_batch_page_refreshes_without_js(client, auth, ids, app):
     assert client.get(f"/letters/batches/{batch_id}.pdf").status_code == 404
 
 
+@pytest.mark.own_database
 def test_batch_in_a_real_worker_process(client, auth, ids, app):
     """The page starts `python -m ceroc_donations.letters.worker`, which outlives the request."""
     import time

@@ -54,6 +54,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         if not app.config.get(key):
             app.config[key] = os.path.join(app.instance_path, sub)
 
+    from ceroc_donations.logs import init_logging
+
+    init_logging(app)
+
     from ceroc_donations import security  # noqa: F401  (registers the user loader)
     from ceroc_donations.database import configure_sqlite
     from ceroc_donations.extensions import babel, csrf, db, login_manager, migrate

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from ceroc_donations import audit
 from ceroc_donations.accounts import service as users
-from ceroc_donations.accounts.models import ROLES, AuditEvent, User
+from ceroc_donations.accounts.models import ROLES, User
 from ceroc_donations.book.inputs import Invalid
 from ceroc_donations.extensions import db
 from ceroc_donations.security import requires
@@ -20,13 +20,10 @@ bp = Blueprint("admin", __name__)
 def audit_log():
     """The audit trail, newest first; treasurers and admins."""
     before = request.args.get("before", "")
-    stmt = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(51)
-    if before.isdigit():
-        stmt = stmt.where(AuditEvent.seq < int(before))
     entity = request.args.get("entity")
-    if entity in ("contribution", "expense", "donor", "fund", "user", "claim"):
-        stmt = stmt.where(AuditEvent.entity_type == entity)
-    events = list(db.session.execute(stmt).scalars())
+    if entity not in audit.ENTITY_TYPES:
+        entity = None
+    events = audit.recent(51, before=int(before) if before.isdigit() else None, entity=entity)
     return render_template(
         "accounts/audit.html",
         events=events[:50],

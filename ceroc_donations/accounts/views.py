@@ -5,8 +5,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import func, select
 
+from ceroc_donations.accounts import service as users
 from ceroc_donations.accounts.models import User
 from ceroc_donations.extensions import db
 from ceroc_donations.security import (
@@ -42,9 +42,7 @@ def login():
         if login_blocked(email):
             db.session.commit()
             abort(429)
-        user = db.session.execute(
-            select(User).where(func.lower(User.email) == email.lower())
-        ).scalar()
+        user = users.user_by_email(email)
         if user is not None and user.active and check_password(user, password):
             clear_login_failures(email)
             db.session.commit()

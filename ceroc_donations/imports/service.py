@@ -538,7 +538,8 @@ def run_import(
 ) -> ImportResult:
     """Check everything again, then record every row, or raise and record nothing.
 
-    The caller commits on success and rolls back on any exception.
+    The caller commits on success; it rolls back on any exception, and when the result says
+    the file was already imported (then the session may hold a failed flush).
     """
     if already_imported(token, content):
         return ImportResult([], [], already_imported=True)
@@ -580,7 +581,6 @@ def run_import(
             )
     except IntegrityError:
         # Another request imported the same token first (PostgreSQL's unique key).
-        db.session.rollback()
         return ImportResult([], [], already_imported=True)
     audit.log(
         by,

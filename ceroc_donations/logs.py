@@ -46,6 +46,16 @@ class _StderrHandler(logging.StreamHandler):
     """The one handler; a second ``create_app`` in the same process finds it and adds none."""
 
 
+def log_also(name: str, level: int | str) -> None:
+    """Send logger *name* (a library's, e.g. ``alembic``) through the app's handler."""
+    logger = logging.getLogger(name)
+    handler = _handler()
+    if handler not in logger.handlers:
+        logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+
+
 def request_id() -> str:
     """The id of the current request (from ``X-Request-ID`` if sane, else a new one)."""
     incoming = request.headers.get(HEADER, "")

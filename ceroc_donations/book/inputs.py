@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from flask import current_app, has_app_context
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -144,7 +144,7 @@ class Checker:
         except ValueError:
             self.errors[name] = _("Enter a real date as YYYY-MM-DD, e.g. 2014-03-09.")
             return None
-        future_days = current_app.config["MAX_FUTURE_DAYS"] if has_app_context() else 7
+        future_days = current_app.config["MAX_FUTURE_DAYS"]
         if parsed > date.today() + timedelta(days=future_days):
             self.errors[name] = _("This date is in the future: enter the day it happened.")
             return None
@@ -242,7 +242,8 @@ class Checker:
 
 
 def base_currency() -> str:
-    return current_app.config["BASE_CURRENCY"] if has_app_context() else "USD"
+    """The currency the book is kept in (``BASE_CURRENCY``)."""
+    return current_app.config["BASE_CURRENCY"]
 
 
 @dataclass(frozen=True)

@@ -190,6 +190,15 @@ def expenses_page(f: BookFilter, cursor: str | None = None, limit: int = 50) -> 
     return _keyset(stmt, Expense.paid_on, Expense.id, cursor, limit, lambda e: (e.paid_on, e.id))
 
 
+def donor_choices(limit: int = 500) -> list:
+    """(id, English name) rows of the first *limit* donors by name, for a filter's options."""
+    return list(
+        db.session.execute(
+            select(Donor.id, Donor.name_en).order_by(Donor.name_en, Donor.id).limit(limit)
+        )
+    )
+
+
 def _donor_matches(q: str):
     like = f"%{q}%"
     return or_(

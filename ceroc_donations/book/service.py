@@ -318,6 +318,9 @@ def create_fund(
     description: str | None = None,
     by: User | None,
 ) -> Fund:
+    """Open a fund; raise :class:`Invalid` if its code is taken. The caller commits."""
+    if db.session.execute(select(Fund.id).where(Fund.code == code)).scalar():
+        raise Invalid({"code": _("A fund with this code exists already.")})
     fund = Fund(code=code, name_en=name_en, name_km=name_km, description=description)
     db.session.add(fund)
     db.session.flush()

@@ -27,6 +27,7 @@ from weasyprint.document import Document
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse, path2url
 
+from ceroc_donations.rendering import actualtext
 from ceroc_donations.rendering.fonts import FONT_DIR, FONT_FACES, FONT_FILES  # noqa: F401  (re-exported)
 from ceroc_donations.rendering.letter import (
     LETTERS_DIR,
@@ -39,7 +40,10 @@ from ceroc_donations.rendering.letter import (
 
 LOGGER = logging.getLogger(__name__)
 
-PDF_VARIANT = "pdf/a-3b"
+# Khmer clusters carry their true text (/ActualText) and tagged elements their /Lang.
+actualtext.install()
+
+PDF_VARIANT = "pdf/a-3a"
 
 #: Name of our sRGB output intent. WeasyPrint's own "srgb" opens its ICC file for every
 #: PDF and never closes it (a ResourceWarning each time); we read it once instead.

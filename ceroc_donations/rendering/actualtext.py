@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import re
 import unicodedata
 from io import BytesIO
 from xml.etree import ElementTree
@@ -62,6 +63,14 @@ PATCHED = {
 }
 
 COENG = "\u17d2"
+
+#: Scripts that shape (reorder, stack or combine) and combining marks; runs without them
+#: are left as WeasyPrint draws them.
+_COMPLEX = re.compile(
+    "[\u0300-\u036f\u0483-\u0489\u0591-\u08ff\u0900-\u0dff\u0e00-\u0eff\u0f00-\u109f"
+    "\u1100-\u11ff\u1700-\u18af\u1a00-\u1aff\u1b00-\u1c4f\u1cd0-\u1dff\u200c\u200d"
+    "\u20d0-\u20ff\ua800-\uabff\ufb1d-\ufdff\ufe00-\ufe2f\U00010a00-\U00011fff]"
+)
 
 #: Characters that print nothing and need no text of their own in a span.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
@@ -121,6 +130,9 @@ def _clusters_needing_text(glyph_item, glyphs_info, num_glyphs, clusters, utf8_t
     """
     offset = glyph_item.item.offset
     length = glyph_item.item.length
+    if not _COMPLEX.search(utf8_text[offset : offset + length].decode()):
+        # One character, one glyph, drawn in order: WeasyPrint's mapping is right.
+        return {}
     rtl = glyph_item.item.analysis.level % 2
     starts = sorted({clusters[i] for i in range(num_glyphs)})
     ends = dict(zip(starts, [*starts[1:], length], strict=True))
@@ -260,6 +272,9 @@ def draw_first_line(stream, textbox, text_overflow, block_ellipsis, matrix):
     string = ""
     x_advance = 0
     emojis = []
+    # ceroc: the line's text, encoded once for all its runs.
+    line_utf8 = textbox.pango_layout.text.encode()
+    # ceroc: end
     run = first_line.runs[0]
     while run != ffi.NULL:
         # Get Pango objects.
@@ -290,7 +305,7 @@ def draw_first_line(stream, textbox, text_overflow, block_ellipsis, matrix):
         string += "<"
         # ceroc: the clusters of this run whose glyphs do not read as their text.
         spans = _clusters_needing_text(
-            glyph_item, glyphs_info, num_glyphs, clusters, textbox.pango_layout.text.encode(), font
+            glyph_item, glyphs_info, num_glyphs, clusters, line_utf8, font
         )
         span_end = None
         # ceroc: end

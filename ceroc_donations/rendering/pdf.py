@@ -79,10 +79,14 @@ _MIME_TYPES = {".ttf": "font/ttf", ".otf": "font/otf", ".css": "text/css", ".svg
 
 
 @contextmanager
-def collecting_between_documents():
+def collecting_between_documents(collect: bool = True):
     """Python's garbage collector pauses while a document is laid out and written, then
-    collects once: its full collections (~400 ms every ~50 letters) otherwise land
-    inside letters and make the slow tail. Nested uses collect only at the outermost."""
+    (with *collect*) collects once: its full collections (~400 ms every ~50 letters)
+    otherwise land inside letters and make the slow tail. Nested uses do nothing.
+
+    Collect only once the document is dropped: a collection walks every live object, and
+    a laid-out report is millions of them.
+    """
     if not gc.isenabled():
         yield
         return
@@ -91,18 +95,26 @@ def collecting_between_documents():
         yield
     finally:
         gc.enable()
-        gc.collect()
+        if collect:
+            gc.collect()
+
+
+_heap_frozen = False
 
 
 def freeze_heap() -> None:
-    """Collect, then move every object alive to the permanent generation.
+    """Collect, then move every object alive to the permanent generation (once a process).
 
-    Call once after warm-up (fonts, stylesheets and WeasyPrint's caches are loaded): the
+    Call after warm-up (fonts, stylesheets and WeasyPrint's caches are loaded): the
     collector then never scans them again, which shortens every later collection. The
-    batch workers do it after their first letter.
+    batch workers do it after their first letter, the report renderer after its first
+    report.
     """
-    gc.collect()
-    gc.freeze()
+    global _heap_frozen
+    if not _heap_frozen:
+        gc.collect()
+        gc.freeze()
+        _heap_frozen = True
 
 
 class FetchRefused(ValueError):
@@ -204,9 +216,13 @@ class LetterRenderer:
         pdf_variant: str = PDF_VARIANT,
         extra_files: Iterable[Path | str] = (),
         stylesheet: str = "letter.css",
+        freeze_after_first: bool = False,
     ):
         """*stylesheet* names the design's CSS inside *letters_dir*: ``letter.css`` for
-        letters, ``report.css`` for the transparency report; fonts and fetcher are shared."""
+        letters, ``report.css`` for the transparency report; fonts and fetcher are shared.
+        *freeze_after_first*: call :func:`freeze_heap` once the first document is done
+        (for processes that render many documents)."""
+        self.freeze_after_first = freeze_after_first
         self.letters_dir = Path(letters_dir or LETTERS_DIR).resolve()
         self.fonts = {key: Path(path) for key, path in {**FONT_FILES, **(fonts or {})}.items()}
         missing = [str(path) for path in self.fonts.values() if not path.is_file()]
@@ -238,7 +254,7 @@ class LetterRenderer:
         lang: str | None = None,
     ) -> Document:
         """Lay out *html*; metadata given here replaces what the HTML says."""
-        with collecting_between_documents():
+        with collecting_between_documents(collect=False):
             return self._render_document(html, title, author, subject, lang)
 
     def _render_document(self, html, title, author, subject, lang) -> Document:
@@ -272,13 +288,22 @@ class LetterRenderer:
     ) -> bytes:
         """Render *html* to PDF/A bytes with the given metadata."""
         with collecting_between_documents():
-            document = self.render_document(html, title=title, author=author, subject=subject,
-                                            lang=lang)  # fmt: skip
-            return self.write(document)
+            # The document lives in the helper's frame only: gone before the collection.
+            pdf = self._html_pdf(html, title, author, subject, lang)
+        self._document_done()
+        return pdf
+
+    def _html_pdf(self, html, title, author, subject, lang) -> bytes:
+        return self.write(self._render_document(html, title, author, subject, lang))
+
+    def _document_done(self) -> None:
+        if self.freeze_after_first:
+            freeze_heap()
+            self.freeze_after_first = False
 
     def write(self, document: Document) -> bytes:
         """Write a laid-out document as PDF/A bytes."""
-        with collecting_between_documents():
+        with collecting_between_documents(collect=False):
             return document.write_pdf(**self.options)
 
     def combine(self, documents: Sequence[Document]) -> bytes:
@@ -293,7 +318,12 @@ class LetterRenderer:
     ) -> bytes:
         """Render one letter straight from its data: HTML, then PDF/A bytes."""
         with collecting_between_documents():
-            return self.write(self.letter_document(data, texts, kind))
+            pdf = self._letter_pdf(data, texts, kind)
+        self._document_done()
+        return pdf
+
+    def _letter_pdf(self, data, texts, kind) -> bytes:
+        return self.write(self.letter_document(data, texts, kind))
 
     def letter_document(
         self, data: LetterData, texts: LetterTexts | None = None, kind: Kind = "thank_you"
@@ -323,13 +353,12 @@ def combine_pdfs(pdfs: Sequence[bytes]) -> bytes:
 # --- Batches in worker processes ------------------------------------------------------
 
 _worker_renderer: LetterRenderer | None = None
-_worker_warm = False
 
 
 def _init_worker(renderer_kwargs: dict) -> None:
-    global _worker_renderer, _worker_warm
-    _worker_renderer = LetterRenderer(**renderer_kwargs)
-    _worker_warm = False
+    global _worker_renderer
+    # Everything the first letter loads stays for the worker's life: freeze it then.
+    _worker_renderer = LetterRenderer(**{"freeze_after_first": True, **renderer_kwargs})
 
 
 def _peak_rss_kib() -> int:
@@ -345,13 +374,8 @@ def _peak_rss_kib() -> int:
 
 
 def _render_job(job: LetterJob) -> tuple[bytes, int, int]:
-    global _worker_warm
     assert _worker_renderer is not None, "worker not initialised"
     pdf = _worker_renderer.render_letter(job.data, job.texts, job.kind)
-    if not _worker_warm:
-        # Everything the first letter loaded stays for the worker's life.
-        freeze_heap()
-        _worker_warm = True
     return pdf, os.getpid(), _peak_rss_kib()
 
 

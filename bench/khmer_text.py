@@ -4,7 +4,8 @@ For each document (letters, a statement, the Khmer and English transparency repo
 takes the Khmer words of its HTML (ICU's, see ``rendering.khmer.khmer_words``) and
 prints how many are found by a plain search of ``pdftotext -raw`` (Poppler, as Evince and
 most Linux tools read) and of ``pypdf``'s ``extract_text``, with our ``/ActualText``
-spans (``rendering/actualtext.py``) and, with ``--compare``, without them.
+spans (``rendering/actualtext.py``), with ``--compare`` also without them, and with
+``--chromium`` for Chromium printing the same HTML (bench/peers.py).
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ def found(words: list[str], text: str) -> int:
     return sum(word in text for word in words)
 
 
-def documents(report_count: int) -> list[tuple[str, str, callable]]:
-    """``(name, html, html → pdf)`` for each document measured."""
+def documents(report_count: int) -> list[tuple[str, str, callable, str]]:
+    """``(name, html, html → pdf, stylesheet)`` for each document measured."""
     from ceroc_donations.rendering import LetterRenderer, LetterTexts, letter_metadata
     from ceroc_donations.rendering.letter import render_html
     from ceroc_donations.rendering.report import (
@@ -64,14 +65,16 @@ def documents(report_count: int) -> list[tuple[str, str, callable]]:
     ):
         html = render_html(data, texts, kind)
         meta = letter_metadata(data, texts, kind)
-        docs.append((name, html, lambda html, meta=meta: renderer.to_pdf(html, **meta)))
+        docs.append((name, html, lambda html, meta=meta: renderer.to_pdf(html, **meta),
+                     "letter.css"))  # fmt: skip
     data = report_data(report_count)
     report = report_renderer()
     for lang in ("km", "en"):
         html = render_report_html(data, lang, letters_dir=report.letters_dir)
         meta = report_metadata(data, lang)
-        docs.append((f"report ({lang}, {report_count} gifts)", html,
-                     lambda html, meta=meta: report.to_pdf(html, **meta)))  # fmt: skip
+        name = f"report ({lang}, {report_count} gifts)"
+        docs.append((name, html, lambda html, meta=meta: report.to_pdf(html, **meta),
+                     "report.css"))  # fmt: skip
     return docs
 
 
@@ -100,17 +103,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gifts", type=int, default=100, help="gifts in the report (100)")
     parser.add_argument("--compare", action="store_true", help="also without /ActualText")
+    parser.add_argument("--chromium", action="store_true", help="also Chromium's PDF")
     args = parser.parse_args()
-    modes = [("ActualText", actualtext.install)]
+    modes = [("ours (ActualText)", actualtext.install)]
     if args.compare:
         modes.insert(0, ("WeasyPrint alone", actualtext.uninstall))
     docs = documents(args.gifts)
-    print(f"{'document':32} {'mode':17} {'words':>6} {'pdftotext -raw':>15} {'pypdf':>11}")
-    for name, html, to_pdf in docs:
+    print(f"{'document':32} {'engine':17} {'words':>6} {'pdftotext -raw':>15} {'pypdf':>11}")
+    for name, html, to_pdf, stylesheet in docs:
         words = khmer_words(html)
+        results = []
         for mode, switch in modes:
             switch()
-            pdf = to_pdf(html)
+            results.append((mode, to_pdf(html)))
+        if args.chromium:
+            from peers import Chromium
+
+            from ceroc_donations.rendering.letter import LETTERS_DIR
+
+            browser = Chromium(LETTERS_DIR, stylesheet)
+            try:
+                results.append(("Chromium", browser.pdf(html)))
+            finally:
+                browser.close()
+        for mode, pdf in results:
             poppler, pypdf_found = found(words, pdftotext(pdf)), found(words, pypdf_text(pdf))
             print(
                 f"{name:32} {mode:17} {len(words):6d} {poppler:8d} ({poppler / len(words):4.0%})"

@@ -58,7 +58,7 @@ class Defaults:
     TRANSPARENCY_PUBLIC = False
     #: ``/healthz`` fails when a storage directory has less free space than this.
     HEALTH_MIN_FREE_MB = 500
-    #: ``/healthz`` fails when the newest worker heartbeat is older than this.
+    #: ``/healthz`` fails when no job consumer was seen for longer (they note it every 10 s).
     HEALTH_WORKER_MAX_AGE_SECONDS = 60
     # Background jobs (letter batches) on Huey. Without REDIS_URL the queue is a SQLite file
     # (JOBS_SQLITE_PATH, default instance/jobs.sqlite) and, with JOBS_EMBEDDED_WORKER, one

@@ -155,13 +155,13 @@ class _AppQueue:
         kind = self.kind
         if kind == "immediate":
             return {"queue": kind, "ok": True}
-        consumer = self.consumer
-        if consumer is not None and all(t.is_alive() for _, t in consumer.worker_threads):
-            return {"queue": kind, "ok": True, "consumer": "here"}
-        try:
+        try:  # also proves that the queue can be reached
             seen = self.huey.get(SEEN_KEY, peek=True)
         except Exception as exc:  # noqa: BLE001 - the point is to report it
             return {"queue": kind, "ok": False, "detail": type(exc).__name__}
+        consumer = self.consumer
+        if consumer is not None and all(t.is_alive() for _, t in consumer.worker_threads):
+            return {"queue": kind, "ok": True, "consumer": "here"}
         age = None if seen is None else max(0, round(time.time() - seen))
         return {
             "queue": kind,

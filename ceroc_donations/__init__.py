@@ -56,9 +56,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
             app.instance_path, "ceroc.sqlite"
         )
-    for key, sub in (("RECEIPTS_DIR", "receipts"), ("ARCHIVE_DIR", "letters")):
+    storage = app.config.get("STORAGE_DIR") or app.instance_path
+    for key, sub in (
+        ("RECEIPTS_DIR", "receipts"),
+        ("ARCHIVE_DIR", "letters"),
+        ("IMPORTS_DIR", "imports"),
+    ):
         if not app.config.get(key):
-            app.config[key] = os.path.join(app.instance_path, sub)
+            app.config[key] = os.path.join(storage, sub)
 
     from ceroc_donations.database import configure_sqlite
     from ceroc_donations.extensions import babel, csrf, db, login_manager, migrate

@@ -21,9 +21,13 @@ class Defaults:
     ORG_NAME_EN = "Commission for Election Rights of Overseas Cambodians"
     ORG_NAME_KM = "គណៈកម្មការដើម្បីសិទ្ធិបោះឆ្នោតរបស់ពលរដ្ឋខ្មែរនៅក្រៅប្រទេស"
     ORG_SHORT = "CEROC"
-    # Receipts and rendered letters are archive data kept under the instance folder.
+    # Files the app writes: receipts, the letter archive (letters, batches, reports) and
+    # import uploads between preview and confirm. They go under STORAGE_DIR (default: the
+    # instance folder), which several instances share; each can also be set on its own.
+    STORAGE_DIR = None
     RECEIPTS_DIR = None
     ARCHIVE_DIR = None
+    IMPORTS_DIR = None
     MAX_RECEIPT_BYTES = 10 * 1024 * 1024
     MAX_CONTENT_LENGTH = 12 * 1024 * 1024
     MAX_FUTURE_DAYS = 7
@@ -80,8 +84,10 @@ def from_environ(prefix: str = "CEROC_") -> dict:
         "DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
         "SECRET_KEY": "SECRET_KEY",
         "BASE_CURRENCY": "BASE_CURRENCY",
+        "STORAGE_DIR": "STORAGE_DIR",
         "ARCHIVE_DIR": "ARCHIVE_DIR",
         "RECEIPTS_DIR": "RECEIPTS_DIR",
+        "IMPORTS_DIR": "IMPORTS_DIR",
         "MAIL_SERVER": "MAIL_SERVER",
         "MAIL_PORT": "MAIL_PORT",
         "MAIL_USERNAME": "MAIL_USERNAME",

@@ -55,12 +55,13 @@ def check_queue() -> Check:
 
 
 def storage_directories() -> dict[str, str]:
-    """The directories the app writes files to: instance, letter archive, receipts."""
+    """The directories the app writes files to: instance, letter archive, receipts, imports."""
     cfg = current_app.config
     return {
         "instance": current_app.instance_path,
         "archive": cfg["ARCHIVE_DIR"],
         "receipts": cfg["RECEIPTS_DIR"],
+        "imports": cfg["IMPORTS_DIR"],
     }
 
 

@@ -29,6 +29,7 @@ def app(tmp_path):
             "SQLALCHEMY_DATABASE_URI": TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.sqlite'}",
             "RECEIPTS_DIR": str(tmp_path / "receipts"),
             "ARCHIVE_DIR": str(tmp_path / "letters"),
+            "IMPORTS_DIR": str(tmp_path / "imports"),
             "WTF_CSRF_ENABLED": False,
             "JOBS_IMMEDIATE": True,
         }
@@ -48,6 +49,20 @@ def app(tmp_path):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    """Debian's ``redis-server`` on 127.0.0.1:``CEROC_TEST_REDIS_PORT`` (default 56379), for
+    one test module; skipped when it is not installed."""
+    from tests.redis_support import RedisServer, have_redis
+
+    if not have_redis():
+        pytest.skip("redis-server is not installed")
+    port = int(os.environ.get("CEROC_TEST_REDIS_PORT", "56379"))
+    server = RedisServer(port, tmp_path_factory.mktemp("redis")).start()
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
-needs_redis = pytest.mark.skipif(
-    shutil.which("redis-server") is None, reason="redis-server is not installed"
-)
+
+def have_redis() -> bool:
+    return shutil.which("redis-server") is not None
+
+
+needs_redis = pytest.mark.skipif(not have_redis(), reason="redis-server is not installed")
 
 
 class RedisServer:

@@ -58,8 +58,7 @@ def server_env(database_url: str, storage: Path, **extra: str) -> dict[str, str]
     env.update(
         CEROC_DATABASE_URL=database_url,
         CEROC_SECRET_KEY=secrets.token_urlsafe(48),
-        CEROC_ARCHIVE_DIR=str(storage / "letters"),
-        CEROC_RECEIPTS_DIR=str(storage / "receipts"),
+        CEROC_STORAGE_DIR=str(storage),  # receipts/, letters/, imports/
         CEROC_HEALTH_MIN_FREE_MB="1",
         CEROC_AUDIT_KEY="test-audit-key",  # the key of the test app (conftest.py)
         CEROC_JOBS_SQLITE_PATH=str(storage / "jobs.sqlite"),  # not the checkout's instance/

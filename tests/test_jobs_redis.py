@@ -1,7 +1,7 @@
 """The job queue on a real Redis: a batch through RedisHuey, and a worker killed mid-batch.
 
 ``redis-server`` (Debian's) is started on a loopback port for this module and stopped after
-it. The port is ``CEROC_TEST_REDIS_PORT`` (default 56379).
+it (the ``redis_url`` fixture, tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -23,18 +23,9 @@ from ceroc_donations.database import read_only
 from ceroc_donations.extensions import db
 from ceroc_donations.letters.models import Letter, LetterBatch
 from tests.letters_support import make_book
-from tests.redis_support import RedisServer, needs_redis
-
-PORT = int(os.environ.get("CEROC_TEST_REDIS_PORT", "56379"))
+from tests.redis_support import needs_redis
 
 pytestmark = needs_redis
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    server = RedisServer(PORT, tmp_path_factory.mktemp("redis")).start()
-    yield server.url
-    server.stop()
 
 
 @pytest.fixture

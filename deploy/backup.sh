@@ -3,8 +3,9 @@
 # from the checkout (/srv/ceroc) with the app's environment (/etc/ceroc/ceroc.env):
 #   CEROC_BACKUP_DIR   where backups go (default /var/backups/ceroc)
 #   CEROC_BACKUP_KEEP  how many database copies to keep (default 14)
-#   CEROC_DATABASE_URL the app's database: SQLite (the default) is copied with
-#                      `flask --app ceroc_donations backup`, PostgreSQL with pg_dump.
+#   CEROC_DATABASE_URL the app's database: SQLite (the default) is saved with
+#                      `flask --app ceroc_donations backup` (a .tar.gz: the database, the
+#                      files and their manifest), PostgreSQL with pg_dump.
 # The archive files (rendered letters, receipts) are immutable once written: they are copied
 # into $CEROC_BACKUP_DIR/files/, adding new files and never deleting any.
 set -euo pipefail
@@ -25,12 +26,13 @@ if [[ "$url" == postgresql* ]]; then
   mv "$target.part" "$target"
   echo "Backup written to $target"
 else
-  .venv/bin/flask --app ceroc_donations backup "$DIR/ceroc-$stamp.sqlite"
+  .venv/bin/flask --app ceroc_donations backup "$DIR/ceroc-$stamp.tar.gz"
 fi
 
 # The archive files, next to the database copies.
-for pair in "letters:${CEROC_ARCHIVE_DIR:-instance/letters}" \
-  "receipts:${CEROC_RECEIPTS_DIR:-instance/receipts}"; do
+storage=${CEROC_STORAGE_DIR:-instance}
+for pair in "letters:${CEROC_ARCHIVE_DIR:-$storage/letters}" \
+  "receipts:${CEROC_RECEIPTS_DIR:-$storage/receipts}"; do
   name=${pair%%:*}
   src=${pair#*:}
   if [ -d "$src" ]; then
@@ -40,7 +42,7 @@ for pair in "letters:${CEROC_ARCHIVE_DIR:-instance/letters}" \
 done
 
 # Keep the newest $KEEP database copies (the names sort by time).
-mapfile -t old < <(ls -1 "$DIR" | grep -E '^ceroc-[0-9]{8}T[0-9]{6}Z\.(sqlite|dump)$' | sort | head -n -"$KEEP")
+mapfile -t old < <(ls -1 "$DIR" | grep -E '^ceroc-[0-9]{8}T[0-9]{6}Z\.(tar\.gz|dump)$' | sort | head -n -"$KEEP")
 for name in "${old[@]}"; do
   rm -f -- "$DIR/$name"
   echo "Removed old backup $name"

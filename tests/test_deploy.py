@@ -7,11 +7,13 @@ installs them all.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
+import tarfile
 import tempfile
 from pathlib import Path
 
@@ -165,7 +167,7 @@ def test_backup_script_keeps_the_newest_copies(tmp_path):
     letter.write_bytes(b"%PDF-1.7 letter")
     backups = tmp_path / "backups"
     backups.mkdir()
-    older = [f"ceroc-2020010{d}T030000Z.sqlite" for d in (1, 2, 3)]
+    older = [f"ceroc-2020010{d}T030000Z.tar.gz" for d in (1, 2, 3)]
     for name in older:
         (backups / name).write_bytes(b"old")
     (backups / "notes.txt").write_text("not a backup: left alone")
@@ -179,7 +181,10 @@ def test_backup_script_keeps_the_newest_copies(tmp_path):
     assert len(made) == 1
     # The newest two copies stay (today's and the 3 January one), the older ones go.
     assert names == sorted([made[0], older[2], "notes.txt"])
-    with sqlite3.connect(backups / made[0]) as copy:
+    with tarfile.open(backups / made[0]) as archive:  # `flask backup`: database + manifest
+        manifest = json.load(archive.extractfile("manifest.json"))
+        archive.extract(manifest["database"], tmp_path / "copy", filter="data")
+    with sqlite3.connect(tmp_path / "copy" / manifest["database"]) as copy:
         assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert copy.execute("SELECT count(*) FROM alembic_version").fetchone()[0] == 1
     assert (backups / "files" / "letters" / "2014" / "L-1.pdf").read_bytes() == letter.read_bytes()

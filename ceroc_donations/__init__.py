@@ -54,13 +54,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
             app.instance_path, "ceroc.sqlite"
         )
+    storage = app.config.get("STORAGE_DIR") or app.instance_path
     for key, sub in (
         ("RECEIPTS_DIR", "receipts"),
         ("ARCHIVE_DIR", "letters"),
         ("IMPORTS_DIR", "imports"),
     ):
         if not app.config.get(key):
-            app.config[key] = os.path.join(app.instance_path, sub)
+            app.config[key] = os.path.join(storage, sub)
 
     from ceroc_donations.logs import init_logging
 

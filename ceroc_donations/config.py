@@ -24,7 +24,10 @@ class Defaults:
     ORG_NAME_EN = "Commission for Election Rights of Overseas Cambodians"
     ORG_NAME_KM = "គណៈកម្មការដើម្បីសិទ្ធិបោះឆ្នោតរបស់ពលរដ្ឋខ្មែរនៅក្រៅប្រទេស"
     ORG_SHORT = "CEROC"
-    # Receipts and rendered letters are archive data kept under the instance folder.
+    # Files the app writes: receipts, the letter archive (letters, batches, reports) and
+    # import uploads between preview and confirm. They go under STORAGE_DIR (default: the
+    # instance folder), which several instances share; each can also be set on its own.
+    STORAGE_DIR = None
     RECEIPTS_DIR = None
     ARCHIVE_DIR = None
     IMPORTS_DIR = None  # CSV uploads between preview and confirm; None: instance/imports
@@ -64,7 +67,7 @@ class Defaults:
     TRANSPARENCY_PUBLIC = False
     #: ``/healthz`` fails when a storage directory has less free space than this.
     HEALTH_MIN_FREE_MB = 500
-    #: ``/healthz`` fails when the newest worker heartbeat is older than this.
+    #: ``/healthz`` fails when no job consumer was seen for longer (they note it every 10 s).
     HEALTH_WORKER_MAX_AGE_SECONDS = 60
     # Background jobs (letter batches) on Huey. Without REDIS_URL the queue is a SQLite file
     # (JOBS_SQLITE_PATH, default instance/jobs.sqlite) and, with JOBS_EMBEDDED_WORKER, one
@@ -86,6 +89,7 @@ def from_environ(prefix: str = "CEROC_") -> dict:
         "DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
         "SECRET_KEY": "SECRET_KEY",
         "BASE_CURRENCY": "BASE_CURRENCY",
+        "STORAGE_DIR": "STORAGE_DIR",
         "ARCHIVE_DIR": "ARCHIVE_DIR",
         "RECEIPTS_DIR": "RECEIPTS_DIR",
         "IMPORTS_DIR": "IMPORTS_DIR",

@@ -166,6 +166,20 @@ def pytest_runtest_setup(item):
             pytest.skip(message)
 
 
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    """Debian's ``redis-server`` on 127.0.0.1:``CEROC_TEST_REDIS_PORT`` (default 56379), for
+    one test module; skipped when it is not installed."""
+    from tests.redis_support import RedisServer, have_redis
+
+    if not have_redis():
+        pytest.skip("redis-server is not installed")
+    port = int(os.environ.get("CEROC_TEST_REDIS_PORT", "56379"))
+    server = RedisServer(port, tmp_path_factory.mktemp("redis")).start()
+    yield server.url
+    server.stop()
+
+
 @pytest.fixture
 def csrf_app(app):
     app.config["WTF_CSRF_ENABLED"] = True

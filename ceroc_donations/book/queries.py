@@ -90,17 +90,6 @@ def recent_entries(limit: int = 5) -> list[LedgerEntry]:
     )
 
 
-def count_to_thank() -> int:
-    return db.session.execute(
-        select(func.count())
-        .select_from(Contribution)
-        .where(
-            Contribution.thank_status.in_(("not_thanked", "drafted")),
-            Contribution.voided.is_(False),
-        )
-    ).scalar_one()
-
-
 # --- keyset pagination ---------------------------------------------------------------------
 
 
@@ -177,6 +166,8 @@ def expenses_page(f: BookFilter, cursor: str | None = None, limit: int = 50) -> 
     stmt = where_shared(stmt, f, voided=Expense.voided, fund=Expense.fund_id, day=Expense.paid_on)
     if f.category:
         stmt = stmt.where(Expense.category == f.category)
+    if f.receipt_missing:
+        stmt = stmt.where(Expense.receipt_path.is_(None))
     if f.q:
         like = f"%{f.q}%"
         stmt = stmt.where(

@@ -49,9 +49,7 @@ def flow_chart(f: filters.LedgerFilter) -> dict:
         charts.MonthlyFlow(p.month, p.in_minor, p.out_minor, p.balance_minor)
         for p in ledger.monthly_flow(f)
     )
-    svg, table = _flow_drawn(
-        points, base_currency(), chart_locale(), _("Money in and out per month")
-    )
+    svg, table = _flow_drawn(points, base_currency(), chart_locale(), _("Money in and out"))
     return {"svg": svg, "table": table}
 
 
@@ -81,7 +79,15 @@ def _flow_drawn(points: tuple, cur: str, loc: str, title: str) -> tuple[Markup, 
 def _bar_drawn(rows: tuple, cur: str, loc: str, title: str, label_header: str, pid: str):
     return (
         Markup(
-            charts.bar_chart(rows, currency=cur, locale=loc, title=title, gettext=_, id_prefix=pid)
+            charts.bar_chart(
+                rows,
+                currency=cur,
+                locale=loc,
+                title=title,
+                label_header=label_header,
+                gettext=_,
+                id_prefix=pid,
+            )
         ),
         Markup(
             charts.bar_table(

@@ -42,6 +42,7 @@ def create():
         data["name_en"],
         name_km=data["name_km"],
         description=data["description"],
+        description_km=data["description_km"],
         by=current_user,
     )
     db.session.commit()

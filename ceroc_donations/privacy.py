@@ -9,7 +9,7 @@ chart, the transparency page and the report PDF.
   - the donor's or the gift's ``public_display == "anonymous"`` → "Anonymous donor";
   - the gift's ``"initials"`` → initials of the English name (``Sok Dara`` → ``S. D.``);
   - the gift's ``"group_only"`` → a group's name; a person is "Individual donor";
-  - otherwise the names, the Khmer spelling in Khmer when known.
+  - otherwise the names, the Khmer spelling in Khmer when known (on Khmer pages too).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import has_request_context
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from sqlalchemy import select
 
 from ceroc_donations.book.models import Contribution, ContributionDonor, Donor
@@ -51,7 +51,8 @@ class ShownName:
     """A donor's name as one viewer may see it, in English and Khmer.
 
     ``str()`` gives the text for the page: a placeholder ("Anonymous donor") in the page's
-    language, a name as written in English.
+    language, a name as written in English, or on a Khmer page in Khmer (the English
+    spelling when the Khmer one is unknown).
     """
 
     en: str
@@ -60,9 +61,13 @@ class ShownName:
     text: str | None = None  # the page's text of several names joined
 
     def __str__(self) -> str:
+        if self.placeholder:
+            return _(self.en)
+        if has_request_context() and str(get_locale()) == "km":
+            return self.km
         if self.text is not None:
             return self.text
-        return _(self.en) if self.placeholder else self.en
+        return self.en
 
 
 ANONYMOUS = ShownName(ANONYMOUS_EN, ANONYMOUS_KM, placeholder=True)

@@ -52,6 +52,7 @@ from ceroc_donations.filters import (
     gifts_of,
     where_shared,
 )
+from ceroc_donations.i18n import locale_code, localized
 from ceroc_donations.money import Money, joint_shares
 from ceroc_donations.privacy import public_labels
 
@@ -258,6 +259,8 @@ def _details(raw: list, *, names: str) -> tuple[dict, dict, dict]:
             contributions[cid] = (ref, reason, display)
         if names == "public":
             labels = {cid: str(name) for cid, name in public_labels(cids).items()}
+        elif locale_code() == "km":
+            labels = _khmer_labels(cids)
     if eids:
         for eid, ref, reason in db.session.execute(
             select(Expense.id, Expense.reference, Expense.void_reason).where(Expense.id.in_(eids))
@@ -266,9 +269,22 @@ def _details(raw: list, *, names: str) -> tuple[dict, dict, dict]:
     return contributions, expenses, labels
 
 
+def _khmer_labels(cids: list[int]) -> dict[int, str]:
+    """The donors of gifts as recorded, in Khmer where the Khmer name is known (one query)."""
+    names: dict[int, list[str]] = {}
+    for cid, en, km in db.session.execute(
+        select(ContributionDonor.contribution_id, Donor.name_en, Donor.name_km)
+        .join(Donor)
+        .where(ContributionDonor.contribution_id.in_(cids))
+        .order_by(ContributionDonor.contribution_id, ContributionDonor.position)
+    ):
+        names.setdefault(cid, []).append(km or en)
+    return {cid: " និង ".join(parts) for cid, parts in names.items()}
+
+
 def _label(r, labels: dict, names: str) -> str:
     if names != "public":
-        return r.label
+        return labels.get(r.contribution_id, r.label) if r.contribution_id else r.label
     if r.contribution_id:
         label = labels.get(r.contribution_id)
         return label if label is not None else _("Anonymous donor")
@@ -414,7 +430,11 @@ def export_rows(f: LedgerFilter, *, names: str = "recorded", public: bool = Fals
 
 
 def fund_names() -> dict[int, str]:
-    return dict(db.session.execute(select(Fund.id, Fund.name_en)).all())
+    """Each fund's name in the page's language (English when the Khmer one is unknown)."""
+    return {
+        fid: localized(en, km)
+        for fid, en, km in db.session.execute(select(Fund.id, Fund.name_en, Fund.name_km))
+    }
 
 
 # --- charts ----------------------------------------------------------------------------------

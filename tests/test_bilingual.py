@@ -250,6 +250,8 @@ def test_khmer_pages_show_khmer_occasion_fund_and_donor(app, client, auth, gift)
     assert FUND_KM in listing and "គ.ស.ជ. រដ្ឋមីនីសូតា" in listing
     ledger = client.get("/ledger/").get_data(as_text=True)
     assert FUND_KM in ledger and "គ.ស.ជ. រដ្ឋមីនីសូតា" in ledger
+    dashboard = client.get("/").get_data(as_text=True)
+    assert "គ.ស.ជ. រដ្ឋមីនីសូតា" in dashboard
 
 
 def test_public_page_in_khmer_names_donors_as_they_asked(app, client, gift):

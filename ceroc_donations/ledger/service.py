@@ -54,7 +54,7 @@ from ceroc_donations.filters import (
 )
 from ceroc_donations.i18n import locale_code, localized
 from ceroc_donations.money import Money, joint_shares
-from ceroc_donations.privacy import public_labels
+from ceroc_donations.privacy import public_labels, recorded_labels_km
 
 
 def _(message: str, **variables) -> str:
@@ -260,26 +260,13 @@ def _details(raw: list, *, names: str) -> tuple[dict, dict, dict]:
         if names == "public":
             labels = {cid: str(name) for cid, name in public_labels(cids).items()}
         elif locale_code() == "km":
-            labels = _khmer_labels(cids)
+            labels = recorded_labels_km(cids)
     if eids:
         for eid, ref, reason in db.session.execute(
             select(Expense.id, Expense.reference, Expense.void_reason).where(Expense.id.in_(eids))
         ):
             expenses[eid] = (ref, reason)
     return contributions, expenses, labels
-
-
-def _khmer_labels(cids: list[int]) -> dict[int, str]:
-    """The donors of gifts as recorded, in Khmer where the Khmer name is known (one query)."""
-    names: dict[int, list[str]] = {}
-    for cid, en, km in db.session.execute(
-        select(ContributionDonor.contribution_id, Donor.name_en, Donor.name_km)
-        .join(Donor)
-        .where(ContributionDonor.contribution_id.in_(cids))
-        .order_by(ContributionDonor.contribution_id, ContributionDonor.position)
-    ):
-        names.setdefault(cid, []).append(km or en)
-    return {cid: " និង ".join(parts) for cid, parts in names.items()}
 
 
 def _label(r, labels: dict, names: str) -> str:

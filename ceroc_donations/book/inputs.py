@@ -298,7 +298,9 @@ class ContributionInput:
     received_on: date
     received_by: str | None
     occasion: str | None
+    occasion_km: str | None
     purpose: str | None
+    purpose_km: str | None
     method: str
     in_kind_description: str | None
     fund: Fund
@@ -364,7 +366,9 @@ def parse_contribution(data: Mapping, *, donor_ids=None, shares=None) -> Contrib
         received_on=c.day("received_on", label=_("the day it was received")),  # type: ignore[arg-type]
         received_by=c.text("received_by", max_len=120),
         occasion=c.text("occasion", max_len=300),
+        occasion_km=c.text("occasion_km", max_len=300),
         purpose=c.text("purpose", max_len=300),
+        purpose_km=c.text("purpose_km", max_len=300),
         method=method,
         in_kind_description=in_kind if method == "in_kind" else None,
         fund=c.fund(),  # type: ignore[arg-type]
@@ -424,6 +428,7 @@ def parse_fund(data: Mapping) -> dict:
         "name_en": c.text("name_en", max_len=120, required=True, label=_("the fund's name")),
         "name_km": c.text("name_km", max_len=120),
         "description": c.text("description", max_len=2000, multiline=True),
+        "description_km": c.text("description_km", max_len=2000, multiline=True),
     }
     c.done()
     return result

@@ -38,6 +38,7 @@ from ceroc_donations.book.inputs import (
 )
 from ceroc_donations.book.models import Contribution, ContributionDonor, Donor, Fund
 from ceroc_donations.book.queries import name_key
+from ceroc_donations.demo import CANADA_EN, CANADA_KM, MINNESOTA_EN, MINNESOTA_KM
 from ceroc_donations.extensions import db
 from ceroc_donations.money import MAX_BOOK_MINOR, Money, format_plain
 
@@ -51,7 +52,9 @@ COLUMNS = (
     "received_on",
     "received_by",
     "occasion",
+    "occasion_km",
     "purpose",
+    "purpose_km",
     "method",
     "fund",
     "note",
@@ -665,9 +668,10 @@ def template_csv() -> bytes:
             "1",
             "2014-06-15",
             "Mrs. Janet Seng",
-            "Trip to Minnesota accompanying MP Mu Sochua",
-            "Promotion to collect more signatures and petitions, and to make the public more "
-            "aware of the right to vote in Cambodia's elections by Khmers overseas",
+            MINNESOTA_EN[0],
+            MINNESOTA_KM[0],
+            MINNESOTA_EN[1],
+            MINNESOTA_KM[1],
             "cash",
             "promotion",
             "Example row: replace it with your own.",
@@ -682,8 +686,10 @@ def template_csv() -> bytes:
             "1",
             "2014-08-10",
             "Mrs. Janet Seng",
-            "Trip to Canada accompanying MP Mu Sochua",
-            "The right to vote of all overseas Cambodians",
+            CANADA_EN[0],
+            CANADA_KM[0],
+            CANADA_EN[1],
+            CANADA_KM[1],
             "cash",
             "general",
             "Example row: replace it with your own.",

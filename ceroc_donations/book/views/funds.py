@@ -32,6 +32,7 @@ def create():
             data["name_en"],
             name_km=data["name_km"],
             description=data["description"],
+            description_km=data["description_km"],
             by=current_user,
         )
     except Invalid as exc:

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from ceroc_donations import ROOT
 from tests.letters_support import make_book
 from tests.test_letters_views import _free_port, _token
+
+ROOT = Path(__file__).resolve().parents[1]  # the checkout
 
 pytestmark = pytest.mark.skipif(
     not Path("/proc/locks").exists(), reason="reads the lock holders from /proc/locks"

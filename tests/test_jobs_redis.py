@@ -17,13 +17,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from ceroc_donations import ROOT
 from ceroc_donations.audit import verify
 from ceroc_donations.database import read_only
 from ceroc_donations.extensions import db
 from ceroc_donations.letters.models import Letter, LetterBatch
 from tests.letters_support import make_book
 from tests.redis_support import needs_redis
+
+ROOT = Path(__file__).resolve().parents[1]  # the checkout
 
 pytestmark = needs_redis
 

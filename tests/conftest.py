@@ -106,6 +106,7 @@ def _rolled_back_app(shared, folder: Path):
     """
     app, sequences = shared
     config = dict(app.config)
+    health_checks = dict(app.extensions.get("ceroc_health", {}))
     app.config.update({k: v for k, v in _config(folder, "").items() if k.endswith("_DIR")})
     with app.app_context():
         connection = db.engine.connect()
@@ -125,6 +126,17 @@ def _rolled_back_app(shared, folder: Path):
         connection.close()
         app.config.clear()
         app.config.update(config)
+        app.extensions["ceroc_health"] = health_checks
+        _fresh_job_queue(app)
+
+
+def _fresh_job_queue(app: Flask) -> None:
+    """Forget the job queue a test made (it is built from the config when first used)."""
+    from ceroc_donations.jobs import queue
+
+    old = queue.state(app)
+    old.stop_consumer()
+    app.extensions["ceroc_jobs"] = type(old)(app, old._tasks, old._periodic)
 
 
 def _own_database_app(folder: Path):
@@ -265,3 +277,10 @@ def contribution_form(donor_id, fund_id, **overrides):
     }
     data.update(overrides)
     return data
+
+
+def pytest_collection_modifyitems(items):
+    """A test with a real job consumer thread needs committed data: a database of its own."""
+    for item in items:
+        if "consumer" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.own_database)

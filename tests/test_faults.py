@@ -28,7 +28,8 @@ from ceroc_donations.letters.models import Letter, LetterBatch
 from tests.redis_support import RedisServer, needs_redis
 from tests.serving_support import Connection, Gunicorn, free_port, seed_book, server_env
 
-pytestmark = pytest.mark.fault
+# Servers, worker processes and threads see only committed data: a database of its own.
+pytestmark = [pytest.mark.own_database, pytest.mark.fault]
 
 CLIENTS = 4
 POSTS = 200  # in all; the kill comes after a quarter of them were answered

@@ -24,6 +24,9 @@ from tests.letters_support import make_book
 from tests.serving_support import ROOT, Connection, Gunicorn, server_env
 from tests.test_letters_views import _token
 
+# Servers, worker processes and threads see only committed data: a database of its own.
+pytestmark = pytest.mark.own_database
+
 
 def _path(url: str) -> str:
     """The path of an absolute or relative URL (the links name the instance that made them)."""

@@ -16,6 +16,9 @@ from ceroc_donations.letters.models import Letter, LetterBatch
 from tests.letters_support import make_book, page_count
 from tests.test_letters_views import _token
 
+# Servers, worker processes and threads see only committed data: a database of its own.
+pytestmark = pytest.mark.own_database
+
 
 def test_batch_api_queues_answers_202_and_links_the_downloads(client, app):
     ids = make_book(app)

@@ -19,9 +19,13 @@ from tests.test_letters_views import _free_port, _token
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout
 
-pytestmark = pytest.mark.skipif(
-    not Path("/proc/locks").exists(), reason="reads the lock holders from /proc/locks"
-)
+# Servers, worker processes and threads see only committed data: a database of its own.
+pytestmark = [
+    pytest.mark.own_database,
+    pytest.mark.skipif(
+        not Path("/proc/locks").exists(), reason="reads the lock holders from /proc/locks"
+    ),
+]
 
 
 def _lock_holders(path: Path) -> set[int]:

@@ -26,7 +26,8 @@ from tests.redis_support import needs_redis
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout
 
-pytestmark = needs_redis
+# Servers, worker processes and threads see only committed data: a database of its own.
+pytestmark = [pytest.mark.own_database, needs_redis]
 
 
 @pytest.fixture

@@ -18,6 +18,9 @@ from ceroc_donations.extensions import db
 from tests.conftest import TEST_DATABASE_URL
 from tests.serving_support import Connection, Gunicorn, seed_book, server_env
 
+# Servers, worker processes and threads see only committed data: a database of its own.
+pytestmark = pytest.mark.own_database
+
 CLIENTS = 8
 POSTS = 400
 

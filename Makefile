@@ -19,6 +19,7 @@ test:
 	bash scripts/setup.sh --test
 	$(MAKE) lint
 	$(VENV)/python -m pytest
+	bash scripts/test-faults.sh
 	bash scripts/test-postgres.sh
 
 lint:

@@ -1,8 +1,10 @@
 """Benchmark of the pure letter path: LetterData → HTML → PDF/A bytes.
 
 Run:  python bench/letters.py [--count N]
-Prints: cold first letter, warm median/p95, batch throughput with 1 and 2 worker
-processes, peak RSS per worker, PDF size, and the ratio to bare WeasyPrint.
+Prints, beside bare WeasyPrint and a warm Chromium on the same HTML (bench/peers.py),
+alternating engines letter by letter: warm wall and CPU time per letter, the p95 of one
+letter rendered again and again, then batch throughput with 1 and 2 worker processes
+against bare WeasyPrint's 2 workers and 2 Chromiums.
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ from ceroc_donations.rendering import (
     render_batch,
     render_html,
 )
-from ceroc_donations.rendering.pdf import _peak_rss_kib  # noqa: E402
+from ceroc_donations.rendering.pdf import _peak_rss_kib, freeze_heap  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peers import BareWeasyPrint, Chromium, chromium_batch  # noqa: E402
 
 DONORS = [
     ("CNRP Minnesota", "គណបក្សសង្គ្រោះជាតិ មីនីសូតា"),
@@ -83,8 +88,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000, help="letters per batch (1000)")
     parser.add_argument("--warm", type=int, default=100, help="letters for warm timings")
+    parser.add_argument("--same", type=int, default=100, help="renders of one letter (p95)")
+    parser.add_argument("--no-chromium", action="store_true", help="leave Chromium out")
     args = parser.parse_args()
     jobs = make_letters(max(args.count, args.warm))
+    htmls = [render_html(job.data, job.texts, job.kind) for job in jobs]
 
     started = time.perf_counter()
     renderer = LetterRenderer()
@@ -94,54 +102,116 @@ def main() -> None:
     print(
         f"cold first letter (incl. renderer setup): {1000 * (time.perf_counter() - started):.0f} ms"
     )
+    bare = BareWeasyPrint()
+    bare.pdf(html)
+    chromium = None if args.no_chromium else Chromium(renderer.letters_dir)
+    if chromium:
+        chromium.pdf(html)
+    freeze_heap()  # warm: what a worker does after its first letter
 
-    from weasyprint import HTML
-
-    warm, warm_cpu, bare, sizes, rss = [], [], [], [], []
+    # Alternating engines, letter by letter, on the same HTML.
+    ours, ours_cpu, bare_wall, bare_cpu, chrome_wall, chrome_cpu, sizes, rss = (
+        [] for _ in range(8)
+    )
     for i, job in enumerate(jobs[: args.warm]):
         t0, c0 = time.perf_counter(), time.process_time()
         html = render_html(job.data, job.texts, job.kind)
         pdf = renderer.to_pdf(html, **letter_metadata(job.data, job.texts, job.kind))
-        t1 = time.perf_counter()
-        warm_cpu.append(time.process_time() - c0)
-        # Bare WeasyPrint on the same HTML: same reused FontConfiguration and CSS,
-        # default fetcher, no PDF/A, no metadata.
-        HTML(string=html).write_pdf(stylesheets=renderer.stylesheets,
-                                    font_config=renderer.font_config)  # fmt: skip
-        t2 = time.perf_counter()
-        warm.append(t1 - t0)
-        bare.append(t2 - t1)
+        t1, c1 = time.perf_counter(), time.process_time()
+        bare.pdf(html)
+        t2, c2 = time.perf_counter(), time.process_time()
+        ours.append(t1 - t0)
+        ours_cpu.append(c1 - c0)
+        bare_wall.append(t2 - t1)
+        bare_cpu.append(c2 - c1)
+        if chromium:
+            k0 = chromium.cpu_seconds()
+            t3 = time.perf_counter()
+            chromium.pdf(html)
+            chrome_wall.append(time.perf_counter() - t3)
+            # The browser's own CPU plus ours driving it (small).
+            chrome_cpu.append(chromium.cpu_seconds() - k0)
         sizes.append(len(pdf))
         if i % 25 == 0:
             rss.append(_rss_kib())
-    ms = [1000 * w for w in warm]
-    print(
-        f"warm letter: median {statistics.median(ms):.1f} ms, p95 {percentile(ms, 0.95):.1f} ms"
-        f" (n={len(ms)})"
-    )
-    # CPU time is what a busy (shared) machine distorts least.
-    print(f"warm letter CPU time: median {1000 * statistics.median(warm_cpu):.1f} ms")
-    print(
-        f"bare WeasyPrint: median {1000 * statistics.median(bare):.1f} ms;"
-        f" overhead ratio {statistics.median(warm) / statistics.median(bare):.2f}x"
-    )
+    med = statistics.median
+    print(f"warm letters, alternating engines (n={len(ours)}), wall / CPU median:")
+    print(f"  ours            {1000 * med(ours):6.1f} ms / {1000 * med(ours_cpu):6.1f} ms"
+          f"  (p95 {1000 * percentile(ours, 0.95):.1f} ms over a varied mix)")  # fmt: skip
+    print(f"  bare WeasyPrint {1000 * med(bare_wall):6.1f} ms / {1000 * med(bare_cpu):6.1f} ms"
+          f"  ours/bare {med(ours) / med(bare_wall):.2f}x wall,"
+          f" {med(ours_cpu) / med(bare_cpu):.2f}x CPU")  # fmt: skip
+    if chromium:
+        print(f"  Chromium        {1000 * med(chrome_wall):6.1f} ms / "
+              f"{1000 * med(chrome_cpu):6.1f} ms  ours/Chromium "
+              f"{med(ours) / med(chrome_wall):.2f}x wall, "
+              f"{med(ours_cpu) / med(chrome_cpu):.2f}x CPU"
+              f" (browser tree RSS {chromium.rss_kib() / 1024:.0f} MiB)")  # fmt: skip
+    print(f"  our process RSS while rendering (MiB, every 25 letters): "
+          f"{[round(kib / 1024) for kib in rss]}")  # fmt: skip
     print(
         f"PDF size: median {statistics.median(sizes) / 1024:.1f} KiB,"
         f" max {max(sizes) / 1024:.1f} KiB"
     )
-    print(f"in-process RSS while rendering (KiB, every 25 letters): {rss}")
 
+    # One letter again and again: the tail is ours (GC, caches), not the letter's.
+    job = jobs[1]
+    same = []
+    for _ in range(args.same):
+        t0 = time.perf_counter()
+        html = render_html(job.data, job.texts, job.kind)
+        renderer.to_pdf(html, **letter_metadata(job.data, job.texts, job.kind))
+        same.append(time.perf_counter() - t0)
+    print(
+        f"one letter x{len(same)}: median {1000 * med(same):.1f} ms, "
+        f"p95 {1000 * percentile(same, 0.95):.1f} ms, p95/median "
+        f"{percentile(same, 0.95) / med(same):.2f}"
+    )
+    if chromium:
+        chromium.close()
+
+    batch = jobs[: args.count]
+    results = {}
     for workers in (1, 2):
         stats: dict[int, int] = {}
+        marks: list[float] = []
+
+        def progress(done: int, total: int, marks=marks, workers=workers) -> None:
+            if done in (workers * 4, total):  # after each worker's first chunk, and at the end
+                marks.append(time.perf_counter())
+
         t0 = time.perf_counter()
-        pdfs = render_batch(jobs[: args.count], workers=workers, stats=stats)
+        pdfs = render_batch(batch, workers=workers, stats=stats, progress=progress)
         elapsed = time.perf_counter() - t0
+        # Steady state: after the workers' start-up and first chunk (bare's pool is warm).
+        steady = (len(pdfs) - workers * 4) / (marks[-1] - marks[0])
+        results[f"ours {workers}"] = steady
         peaks = ", ".join(f"{kib / 1024:.0f} MiB" for kib in stats.values())
         print(
-            f"batch of {len(pdfs)} with {workers} worker(s): {elapsed:.1f} s,"
-            f" {len(pdfs) / elapsed:.1f} letters/s (incl. worker start-up);"
-            f" peak RSS per worker: {peaks}"
+            f"batch of {len(pdfs)}, ours, {workers} worker(s): {elapsed:.1f} s,"
+            f" {len(pdfs) / elapsed:.1f} letters/s incl. worker start-up, {steady:.1f}"
+            f" letters/s once started; peak RSS per worker: {peaks}"
         )
+    pool = BareWeasyPrint(workers=2)
+    try:
+        pool.batch(htmls[:4])  # start and warm the workers, as ours are warm after one
+        t0 = time.perf_counter()
+        done = pool.batch(htmls[: args.count])
+        elapsed = time.perf_counter() - t0
+    finally:
+        pool.close()
+    results["bare 2"] = done / elapsed
+    print(f"batch of {done}, bare WeasyPrint, 2 workers (warm): {elapsed:.1f} s,"
+          f" {done / elapsed:.1f} letters/s")  # fmt: skip
+    if not args.no_chromium:
+        elapsed = chromium_batch(htmls[: args.count], renderer.letters_dir, "letter.css", 2)
+        results["chromium 2"] = args.count / elapsed
+        print(f"batch of {args.count}, Chromium, 2 browsers (warm): {elapsed:.1f} s,"
+              f" {args.count / elapsed:.1f} letters/s")  # fmt: skip
+    line = f"2 workers: ours/bare {results['ours 2'] / results['bare 2']:.2f}x"
+    if "chromium 2" in results:
+        line += f", ours/Chromium {results['ours 2'] / results['chromium 2']:.2f}x"
+    print(line + " (throughput; >1 is faster)")
 
 
 def _rss_kib() -> int:

@@ -3,7 +3,8 @@
 Builds a throw-away SQLite book with *count* contributions (through the services, as the
 pages record them) and a tenth as many expenses in one year, then prints the time to read
 it (``build_report``) and to render the PDF (``render_report_pdf``) in English and Khmer:
-the first render (fonts and CSS loaded) and the median of the warm ones.
+the first render (fonts and CSS loaded) and the median of the warm ones, each run
+alternating with bare WeasyPrint and a warm Chromium on the same HTML (bench/peers.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pypdf  # noqa: E402
 
@@ -73,6 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000, help="contributions (1000)")
     parser.add_argument("--runs", type=int, default=3, help="warm renders per language (3)")
+    parser.add_argument("--no-chromium", action="store_true", help="leave Chromium out")
     args = parser.parse_args()
     year = date.today().year - 1
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,19 +109,46 @@ def main() -> None:
     started = time.perf_counter()
     renderer = report_renderer()
     print(f"renderer (fonts, CSS): {(time.perf_counter() - started) * 1000:.0f} ms")
-    for lang in ("en", "km"):
-        times, cpu = [], []
-        for _run in range(args.runs + 1):
-            started, started_cpu = time.perf_counter(), time.process_time()
-            pdf = render_report_pdf(data, lang, renderer=renderer)
-            times.append(time.perf_counter() - started)
-            cpu.append(time.process_time() - started_cpu)
-        pages = len(pypdf.PdfReader(io.BytesIO(pdf)).pages)
-        print(
-            f"render_report_pdf[{lang}]: first {times[0]:.2f} s, warm median "
-            f"{statistics.median(times[1:]):.2f} s (CPU {statistics.median(cpu[1:]):.2f} s), "
-            f"{len(pdf) / 1024:.0f} KiB, {pages} pages"
-        )
+    from peers import BareWeasyPrint, Chromium
+
+    from ceroc_donations.rendering.report import render_report_html
+
+    bare = BareWeasyPrint("report.css")
+    chromium = None if args.no_chromium else Chromium(renderer.letters_dir, "report.css")
+    try:
+        for lang in ("en", "km"):
+            html = render_report_html(data, lang, letters_dir=renderer.letters_dir)
+            times, cpu, bare_cpu, bare_wall, chrome_wall, chrome_cpu = ([] for _ in range(6))
+            for _run in range(args.runs + 1):  # alternating engines; the first run is cold
+                started, started_cpu = time.perf_counter(), time.process_time()
+                pdf = render_report_pdf(data, lang, renderer=renderer)
+                times.append(time.perf_counter() - started)
+                cpu.append(time.process_time() - started_cpu)
+                started, started_cpu = time.perf_counter(), time.process_time()
+                bare.pdf(html)
+                bare_wall.append(time.perf_counter() - started)
+                bare_cpu.append(time.process_time() - started_cpu)
+                if chromium:
+                    k0, started = chromium.cpu_seconds(), time.perf_counter()
+                    chromium.pdf(html)
+                    chrome_wall.append(time.perf_counter() - started)
+                    chrome_cpu.append(chromium.cpu_seconds() - k0)
+            pages = len(pypdf.PdfReader(io.BytesIO(pdf)).pages)
+            med = statistics.median
+            print(
+                f"render_report_pdf[{lang}]: first {times[0]:.2f} s, warm median "
+                f"{med(times[1:]):.2f} s (CPU {med(cpu[1:]):.2f} s), "
+                f"{len(pdf) / 1024:.0f} KiB, {pages} pages"
+            )
+            print(f"  bare WeasyPrint[{lang}]: warm median {med(bare_wall[1:]):.2f} s "
+                  f"(CPU {med(bare_cpu[1:]):.2f} s); ours/bare CPU "
+                  f"{med(cpu[1:]) / med(bare_cpu[1:]):.2f}x")  # fmt: skip
+            if chromium:
+                print(f"  Chromium[{lang}]: warm median {med(chrome_wall[1:]):.2f} s "
+                      f"(browser CPU {med(chrome_cpu[1:]):.2f} s)")  # fmt: skip
+    finally:
+        if chromium:
+            chromium.close()
     print(f"peak RSS: {_peak_rss_kib() / 1024:.0f} MiB")
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
-from pathlib import Path
 
 from flask import Flask
 
-ROOT = Path(__file__).resolve().parent.parent
+from ceroc_donations.paths import folder
 
 
 def _instance_secret(instance_path: str, name: str, *, create: bool = True) -> str | None:
@@ -32,7 +31,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(
         __name__,
         instance_relative_config=True,
-        template_folder=str(ROOT / "templates"),
+        template_folder=str(folder("templates")),
     )
     from ceroc_donations.config import Defaults, from_environ
 
@@ -55,16 +54,25 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
             app.instance_path, "ceroc.sqlite"
         )
-    for key, sub in (("RECEIPTS_DIR", "receipts"), ("ARCHIVE_DIR", "letters")):
+    storage = app.config.get("STORAGE_DIR") or app.instance_path
+    for key, sub in (
+        ("RECEIPTS_DIR", "receipts"),
+        ("ARCHIVE_DIR", "letters"),
+        ("IMPORTS_DIR", "imports"),
+    ):
         if not app.config.get(key):
-            app.config[key] = os.path.join(app.instance_path, sub)
+            app.config[key] = os.path.join(storage, sub)
+
+    from ceroc_donations.logs import init_logging
+
+    init_logging(app)
 
     from ceroc_donations.database import configure_sqlite
     from ceroc_donations.extensions import babel, csrf, db, login_manager, migrate
     from ceroc_donations.i18n import init_i18n
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    migrate.init_app(app, db, directory=str(folder("migrations")))
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

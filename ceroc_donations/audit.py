@@ -71,6 +71,20 @@ def event_hash(event: AuditEvent) -> str:
     return hmac.new(_key(), event_content(event), hashlib.sha256).hexdigest()
 
 
+#: The kinds of record the audit page filters by.
+ENTITY_TYPES = ("contribution", "expense", "donor", "fund", "user", "claim")
+
+
+def recent(limit: int, *, before: int | None = None, entity: str | None = None) -> list[AuditEvent]:
+    """Up to *limit* events, newest first: older than sequence *before*, of type *entity*."""
+    stmt = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
+    if before is not None:
+        stmt = stmt.where(AuditEvent.seq < before)
+    if entity is not None:
+        stmt = stmt.where(AuditEvent.entity_type == entity)
+    return list(db.session.execute(stmt).scalars())
+
+
 def log(
     actor: User | None,
     action: str,

@@ -1,4 +1,5 @@
-"""Blueprints: thin views that parse input, call a service, commit and respond."""
+"""Blueprints: thin views that parse input, load what the URL names (404 if missing), call one
+service or query, commit, and flash and redirect or render."""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Non-secret defaults. Secrets come from ``instance/config.py`` or ``CEROC_*`` variables."""
+"""Every configuration key the app reads, with its default.
+
+Secrets come from ``instance/config.py`` or ``CEROC_*`` environment variables (see
+:func:`from_environ`); a test passes its own mapping to ``create_app``.
+"""
 
 from __future__ import annotations
 
@@ -14,16 +18,23 @@ class Defaults:
     #: Redis for the job queue and shared counters when several instances run.
     REDIS_URL = None
     SQLALCHEMY_DATABASE_URI = None  # set in create_app: instance/ceroc.sqlite
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}  # passed to SQLAlchemy's create_engine
+    SECRET_KEY = None  # None: a random key kept in instance/secret_key (never in production)
     BASE_CURRENCY = "USD"
     ORG_NAME_EN = "Commission for Election Rights of Overseas Cambodians"
     ORG_NAME_KM = "គណៈកម្មការដើម្បីសិទ្ធិបោះឆ្នោតរបស់ពលរដ្ឋខ្មែរនៅក្រៅប្រទេស"
     ORG_SHORT = "CEROC"
-    # Receipts and rendered letters are archive data kept under the instance folder.
+    # Files the app writes: receipts, the letter archive (letters, batches, reports) and
+    # import uploads between preview and confirm. They go under STORAGE_DIR (default: the
+    # instance folder), which several instances share; each can also be set on its own.
+    STORAGE_DIR = None
     RECEIPTS_DIR = None
     ARCHIVE_DIR = None
+    IMPORTS_DIR = None  # CSV uploads between preview and confirm; None: instance/imports
     MAX_RECEIPT_BYTES = 10 * 1024 * 1024
     MAX_CONTENT_LENGTH = 12 * 1024 * 1024
+    IMPORT_MAX_BYTES = 5 * 1024 * 1024  # largest CSV import file
+    IMPORT_MAX_ROWS = 5000  # most rows in one CSV import
     MAX_FUTURE_DAYS = 7
     PAGE_SIZE = 50
     LOGIN_MAX_FAILURES = 5
@@ -56,20 +67,20 @@ class Defaults:
     TRANSPARENCY_PUBLIC = False
     #: ``/healthz`` fails when a storage directory has less free space than this.
     HEALTH_MIN_FREE_MB = 500
-    #: ``/healthz`` fails when the newest worker heartbeat is older than this.
+    #: ``/healthz`` fails when no job consumer was seen for longer (they note it every 10 s).
     HEALTH_WORKER_MAX_AGE_SECONDS = 60
     # Background jobs (letter batches) on Huey. Without REDIS_URL the queue is a SQLite file
     # (JOBS_SQLITE_PATH, default instance/jobs.sqlite) and, with JOBS_EMBEDDED_WORKER, one
     # consumer thread runs beside the app (in one process only). With REDIS_URL the queue
     # is Redis and `flask --app ceroc_donations worker` runs the consumers.
     # JOBS_IMMEDIATE runs each job at once in its caller (tests).
-    REDIS_URL = None
     JOBS_IMMEDIATE = False
     JOBS_EMBEDDED_WORKER = True
     JOBS_SQLITE_PATH = None
     JOBS_QUEUE_NAME = "ceroc"
     # A running job that has shown no progress for this long was interrupted: resumed.
     JOBS_STALE_SECONDS = 120
+    LOG_LEVEL = "INFO"  # level of the app's log lines on stderr
 
 
 def from_environ(prefix: str = "CEROC_") -> dict:
@@ -78,8 +89,10 @@ def from_environ(prefix: str = "CEROC_") -> dict:
         "DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
         "SECRET_KEY": "SECRET_KEY",
         "BASE_CURRENCY": "BASE_CURRENCY",
+        "STORAGE_DIR": "STORAGE_DIR",
         "ARCHIVE_DIR": "ARCHIVE_DIR",
         "RECEIPTS_DIR": "RECEIPTS_DIR",
+        "IMPORTS_DIR": "IMPORTS_DIR",
         "MAIL_SERVER": "MAIL_SERVER",
         "MAIL_PORT": "MAIL_PORT",
         "MAIL_USERNAME": "MAIL_USERNAME",
@@ -94,6 +107,7 @@ def from_environ(prefix: str = "CEROC_") -> dict:
         "TRUSTED_PROXIES": "TRUSTED_PROXIES",
         "JOBS_SQLITE_PATH": "JOBS_SQLITE_PATH",
         "JOBS_STALE_SECONDS": "JOBS_STALE_SECONDS",
+        "LOG_LEVEL": "LOG_LEVEL",
     }
     integers = {"MAIL_PORT", "HEALTH_MIN_FREE_MB", "TRUSTED_PROXIES", "JOBS_STALE_SECONDS"}
     out: dict = {}

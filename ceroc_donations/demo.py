@@ -22,6 +22,28 @@ SEED_NOTE = (
     "From CEROC's published page. The page gives no date; the day is an approximation for the demo."
 )
 
+#: The seed's two gifts: (occasion, purpose) in English and in Khmer. Also the rows of the
+#: CSV import's template.
+MINNESOTA_EN = (
+    "Trip to Minnesota accompanying MP Mu Sochua",
+    "Promotion to collect more signatures and petitions, and to make the public more aware "
+    "of the right to vote in Cambodia's elections by Khmers overseas",
+)
+MINNESOTA_KM = (
+    "ដំណើរទៅរដ្ឋមីនីសូតា អមដំណើរលោកស្រីតំណាងរាស្ត្រ មូរ សុខហួរ",
+    "ការផ្សព្វផ្សាយ ដើម្បីប្រមូលហត្ថលេខា និងញត្តិបន្ថែមទៀត "
+    "និងដើម្បីឱ្យសាធារណជនយល់ដឹងកាន់តែច្បាស់ អំពីសិទ្ធិបោះឆ្នោតរបស់ខ្មែរនៅក្រៅប្រទេស "
+    "ក្នុងការបោះឆ្នោតនៅកម្ពុជា",
+)
+CANADA_EN = (
+    "Trip to Canada accompanying MP Mu Sochua",
+    "The right to vote of all overseas Cambodians",
+)
+CANADA_KM = (
+    "ដំណើរទៅប្រទេសកាណាដា អមដំណើរលោកស្រីតំណាងរាស្ត្រ មូរ សុខហួរ",
+    "សិទ្ធិបោះឆ្នោតរបស់ពលរដ្ឋខ្មែរទាំងអស់នៅក្រៅប្រទេស",
+)
+
 
 def load_demo() -> list[tuple[str, str, str]]:
     """Load the seed's people, groups and gifts once; return the demo logins."""
@@ -33,7 +55,12 @@ def load_demo() -> list[tuple[str, str, str]]:
         admin = admin or user
     treasurer = db.session.execute(select(User).where(User.role == "treasurer")).scalar_one()
     general = book.create_fund(
-        "general", "General", name_km="ទូទៅ", description="CEROC's general running costs.", by=admin
+        "general",
+        "General",
+        name_km="ទូទៅ",
+        description="CEROC's general running costs.",
+        description_km="ការចំណាយប្រចាំថ្ងៃទូទៅរបស់ CEROC។",
+        by=admin,
     )
     promo = book.create_fund(
         "promotion",
@@ -41,6 +68,8 @@ def load_demo() -> list[tuple[str, str, str]]:
         name_km="ការផ្សព្វផ្សាយ និងការប្រមូលញត្តិ",
         description="Promotion to collect more signatures and petitions, and to make the "
         "public more aware of the right to vote of Khmers overseas.",
+        description_km="ការផ្សព្វផ្សាយ ដើម្បីប្រមូលហត្ថលេខា និងញត្តិបន្ថែមទៀត "
+        "និងដើម្បីឱ្យសាធារណជនយល់ដឹងកាន់តែច្បាស់ អំពីសិទ្ធិបោះឆ្នោតរបស់ខ្មែរនៅក្រៅប្រទេស។",
         by=admin,
     )
     donor = lambda **kw: book.create_donor(parse_donor(kw), by=treasurer)  # noqa: E731
@@ -76,10 +105,10 @@ def load_demo() -> list[tuple[str, str, str]]:
                 "received_on": "2014-06-15",
                 "received_by": "Mrs. Janet Seng",
                 "fund_id": str(promo.id),
-                "occasion": "Trip to Minnesota accompanying MP Mu Sochua",
-                "purpose": "Promotion to collect more signatures and petitions, "
-                "and to make the public "
-                "more aware of the right to vote in Cambodia's elections by Khmers overseas",
+                "occasion": MINNESOTA_EN[0],
+                "occasion_km": MINNESOTA_KM[0],
+                "purpose": MINNESOTA_EN[1],
+                "purpose_km": MINNESOTA_KM[1],
                 "method": "cash",
                 "note": SEED_NOTE,
             },
@@ -95,8 +124,10 @@ def load_demo() -> list[tuple[str, str, str]]:
                 "received_on": "2014-08-10",
                 "received_by": "Mrs. Janet Seng",
                 "fund_id": str(general.id),
-                "occasion": "Trip to Canada accompanying MP Mu Sochua",
-                "purpose": "The right to vote of all overseas Cambodians",
+                "occasion": CANADA_EN[0],
+                "occasion_km": CANADA_KM[0],
+                "purpose": CANADA_EN[1],
+                "purpose_km": CANADA_KM[1],
                 "method": "cash",
                 "note": 'The seed says "$700" without naming the dollar; '
                 "recorded as written, in US "

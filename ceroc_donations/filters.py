@@ -113,6 +113,8 @@ class BookFilter:
     thank_status: str | None = None
     category: str | None = None
     donor_id: int | None = None
+    #: Only expenses that have no receipt file (the treasurer's to-do).
+    receipt_missing: bool = False
     #: Whether ``q`` also matches donors' names (not for those who see public names only).
     search_donors: bool = True
 
@@ -266,10 +268,15 @@ def gifts_of(donor_id: int) -> Select:
 
 
 def book_filter(
-    qa: QueryArgs, *, thanks: bool = True, category: bool = True, donor: bool = True
+    qa: QueryArgs,
+    *,
+    thanks: bool = True,
+    category: bool = True,
+    donor: bool = True,
+    receipt: bool = False,
 ) -> BookFilter:
     """The contribution and expense lists' filter (``q``, ``fund``, ``from``, ``to``,
-    ``void``, and where asked ``thanks``, ``category``, ``donor``)."""
+    ``void``, and where asked ``thanks``, ``category``, ``donor``, ``no_receipt``)."""
     return BookFilter(
         q=qa.text("q"),
         fund_id=qa.ident("fund"),
@@ -279,6 +286,7 @@ def book_filter(
         thank_status=qa.choice("thanks", THANK_STATUSES) if thanks else None,
         category=qa.choice("category", EXPENSE_CATEGORIES) if category else None,
         donor_id=qa.ident("donor") if donor else None,
+        receipt_missing=qa.flag("no_receipt") if receipt else False,
     )
 
 

@@ -1,8 +1,8 @@
 """``GET /healthz``: the database, the job queue and free space on the storage directories.
 
 Each check returns a :class:`Check`; the answer is 503 as soon as one of them fails. A
-feature adds its own check with :func:`register` (e.g. the job queue with its backend), and a
-worker proves it is alive by calling :func:`record_heartbeat` every few seconds.
+feature adds its own check with :func:`register`. Job consumers note that they are alive in
+the queue itself (see :mod:`ceroc_donations.jobs`); the queue check reads that.
 """
 
 from __future__ import annotations
@@ -11,20 +11,14 @@ import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from flask import Blueprint, Flask, current_app, jsonify
-from sqlalchemy import select, text
+from sqlalchemy import text
 
-from ceroc_donations.accounts.setting import Setting
-from ceroc_donations.database import utcnow
 from ceroc_donations.extensions import csrf, db
 
 bp = Blueprint("health", __name__)
 csrf.exempt(bp)
-
-#: Worker heartbeats are ``setting`` rows ``heartbeat.<worker name>`` holding an ISO time.
-HEARTBEAT_PREFIX = "heartbeat."
 
 
 @dataclass
@@ -45,50 +39,29 @@ def check_database() -> Check:
     return Check(True, "ok", {"dialect": db.engine.dialect.name})
 
 
-def record_heartbeat(worker: str) -> None:
-    """Note that *worker* (e.g. ``host:pid``) is alive now. A worker calls this every few
-    seconds; the caller commits. Names are kept to 50 characters."""
-    key = (HEARTBEAT_PREFIX + worker)[:60]
-    row = db.session.get(Setting, key)
-    now = utcnow().isoformat(timespec="seconds")
-    if row is None:
-        db.session.add(Setting(key=key, value=now))
-    else:
-        row.value = now
-    db.session.flush()
-
-
 def check_queue() -> Check:
-    """ "not configured" until a worker has beaten once; then the newest beat must be fresh."""
-    try:
-        beats = db.session.execute(
-            select(Setting.key, Setting.value).where(Setting.key.startswith(HEARTBEAT_PREFIX))
-        ).all()
-    except Exception as exc:
-        db.session.rollback()
-        return Check(False, "error", {"error": type(exc).__name__})
-    if not beats:
-        return Check(True, "not configured")
-    seen = {key.removeprefix(HEARTBEAT_PREFIX): datetime.fromisoformat(v) for key, v in beats}
-    newest = max(seen.values())
-    age = (utcnow() - newest).total_seconds()
-    limit = current_app.config["HEALTH_WORKER_MAX_AGE_SECONDS"]
-    detail = {
-        "workers": {name: at.isoformat() + "Z" for name, at in sorted(seen.items())},
-        "last_seen_seconds": max(0, round(age)),
-    }
-    if age > limit:
-        return Check(False, "no worker", detail)
-    return Check(True, "ok", detail)
+    """The job queue, as :meth:`~ceroc_donations.jobs.JobQueue.health` sees it: a consumer
+    runs in this process, or one was seen within ``HEALTH_WORKER_MAX_AGE_SECONDS``. With
+    ``JOBS_IMMEDIATE`` (tests) there is no queue to watch: "not configured"."""
+    from ceroc_donations.jobs import queue
+
+    state = queue.health()
+    detail = {k: v for k, v in state.items() if k != "ok"}
+    if state["queue"] == "immediate":
+        return Check(True, "not configured", detail)
+    if state["ok"]:
+        return Check(True, "ok", detail)
+    return Check(False, "error" if "detail" in state else "no worker", detail)
 
 
 def storage_directories() -> dict[str, str]:
-    """The directories the app writes files to: instance, letter archive, receipts."""
+    """The directories the app writes files to: instance, letter archive, receipts, imports."""
     cfg = current_app.config
     return {
         "instance": current_app.instance_path,
         "archive": cfg["ARCHIVE_DIR"],
         "receipts": cfg["RECEIPTS_DIR"],
+        "imports": cfg["IMPORTS_DIR"],
     }
 
 

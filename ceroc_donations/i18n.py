@@ -59,6 +59,12 @@ def locale_code() -> str:
     return str(get_locale() or "en")
 
 
+def localized(en: str | None, km: str | None) -> str | None:
+    """A text kept in both languages, for the page: *km* on a Khmer page when it is
+    given, else *en* (an occasion, a purpose, a fund's name or description)."""
+    return km if km and locale_code() == "km" else en
+
+
 def money_filter(value: Money | None, plain: bool = False) -> str:
     """Money for tables (Latin digits, they line up) in the page's locale."""
     if value is None:
@@ -99,3 +105,4 @@ def init_i18n(app: Flask, babel) -> None:
     app.jinja_env.filters["day"] = date_filter
     app.jinja_env.filters["khmer_digits"] = to_khmer_digits
     app.jinja_env.globals["locale_code"] = locale_code
+    app.jinja_env.globals["localized"] = localized

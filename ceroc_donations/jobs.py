@@ -37,17 +37,41 @@ LOG = logging.getLogger(__name__)
 
 #: How often a process that does not run the embedded consumer tries to take it over.
 TAKEOVER_SECONDS = 30.0
-#: Consumers write the time here when they start and once a minute (Huey's key-value store).
+#: A consumer writes the time here when it starts and every BEAT_SECONDS while its worker
+#: threads are alive (Huey's key-value store, so every instance sharing the queue sees it).
 SEEN_KEY = "ceroc:consumer-seen"
-#: A consumer not seen for longer is reported missing by :meth:`JobQueue.health`.
-SEEN_WITHIN_SECONDS = 90
+BEAT_SECONDS = 10.0
 
 
-class _ThreadConsumer(Consumer):
-    """Huey's consumer, run from threads beside the app: it leaves signals to the server."""
+class _BeatingConsumer(Consumer):
+    """Huey's consumer that notes it is alive at each of its health checks."""
+
+    def beat(self) -> None:
+        try:
+            self.huey.put(SEEN_KEY, time.time())
+        except Exception:  # noqa: BLE001 - the queue is down: /healthz will say so
+            LOG.warning("could not note the job consumer as alive", exc_info=True)
+
+    def check_worker_health(self) -> None:
+        super().check_worker_health()  # restarts dead worker threads
+        self.beat()
+
+
+class _ThreadConsumer(_BeatingConsumer):
+    """The consumer run from threads beside the app: it leaves signals to the server and
+    beats from a thread of its own (Huey's main loop, which would, is the server's)."""
 
     def _set_signal_handlers(self) -> None:
         pass
+
+    def start(self) -> None:
+        super().start()
+        self.beat()
+        threading.Thread(target=self._beat_loop, name="ceroc-jobs-beat", daemon=True).start()
+
+    def _beat_loop(self) -> None:
+        while not self.stop_flag.wait(BEAT_SECONDS):
+            self.check_worker_health()
 
 
 class _AppQueue:
@@ -127,21 +151,21 @@ class _AppQueue:
 
     def health(self) -> dict:
         """The queue's state for ``/healthz``: ``ok`` when jobs will run (a consumer thread is
-        alive here, or some consumer was seen lately)."""
+        alive here, or some consumer was seen within ``HEALTH_WORKER_MAX_AGE_SECONDS``)."""
         kind = self.kind
         if kind == "immediate":
             return {"queue": kind, "ok": True}
-        consumer = self.consumer
-        if consumer is not None and all(t.is_alive() for _, t in consumer.worker_threads):
-            return {"queue": kind, "ok": True, "consumer": "here"}
-        try:
+        try:  # also proves that the queue can be reached
             seen = self.huey.get(SEEN_KEY, peek=True)
         except Exception as exc:  # noqa: BLE001 - the point is to report it
             return {"queue": kind, "ok": False, "detail": type(exc).__name__}
+        consumer = self.consumer
+        if consumer is not None and all(t.is_alive() for _, t in consumer.worker_threads):
+            return {"queue": kind, "ok": True, "consumer": "here"}
         age = None if seen is None else max(0, round(time.time() - seen))
         return {
             "queue": kind,
-            "ok": age is not None and age <= SEEN_WITHIN_SECONDS,
+            "ok": age is not None and age <= self.app.config["HEALTH_WORKER_MAX_AGE_SECONDS"],
             "consumer_seen_seconds_ago": age,
         }
 
@@ -247,8 +271,15 @@ class JobQueue:
                 level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
             )
             huey = state.huey
-            consumer = huey.create_consumer(workers=threads, worker_type="thread", periodic=True)
+            consumer = _BeatingConsumer(
+                huey,
+                workers=threads,
+                worker_type="thread",
+                periodic=True,
+                health_check_interval=BEAT_SECONDS,
+            )
             click.echo(f"Consuming the {state.kind} job queue with {threads} thread(s).")
+            consumer.beat()
             consumer.run()
 
     def health(self) -> dict:
@@ -265,9 +296,3 @@ class JobQueue:
 
 
 queue = JobQueue()
-
-
-@queue.every_minute("jobs.consumer_seen")
-def consumer_seen() -> None:
-    """Write the time: ``/healthz`` reads it to know that some consumer is alive."""
-    queue.state().huey.put(SEEN_KEY, time.time())

@@ -105,6 +105,7 @@ _FUND_INPUT = {
     "name_en": _required_text(120),
     "name_km": _text(120),
     "description": _text(2000),
+    "description_km": _text(2000),
 }
 _FUND_ID_IN = {
     "oneOf": [_ID, {"type": "string", "minLength": 1, "maxLength": 40}],
@@ -136,7 +137,9 @@ _CONTRIBUTION_INPUT = {
     "received_on": _DAY,
     "received_by": _text(120),
     "occasion": _text(300),
+    "occasion_km": _text(300),
     "purpose": _text(300),
+    "purpose_km": _text(300),
     "method": _enum(METHODS, null=True),
     "in_kind_description": _text(
         2000, description="Required when method is in_kind; the amount is its value."
@@ -253,6 +256,7 @@ def _schemas(base: str) -> dict:
             {
                 **_FUND_REF["properties"],
                 "description": _text(),
+                "description_km": _text(),
                 "archived": {"type": "boolean"},
                 "money_in": _ref("Money"),
                 "money_out": _ref("Money"),
@@ -295,7 +299,9 @@ def _schemas(base: str) -> dict:
                 "received_on": _DAY,
                 "received_by": _text(),
                 "occasion": _text(),
+                "occasion_km": _text(),
                 "purpose": _text(),
+                "purpose_km": _text(),
                 "method": _enum(METHODS),
                 "in_kind_description": _text(),
                 "fund": _ref("FundRef"),

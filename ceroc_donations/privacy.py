@@ -9,7 +9,7 @@ chart, the transparency page and the report PDF.
   - the donor's or the gift's ``public_display == "anonymous"`` → "Anonymous donor";
   - the gift's ``"initials"`` → initials of the English name (``Sok Dara`` → ``S. D.``);
   - the gift's ``"group_only"`` → a group's name; a person is "Individual donor";
-  - otherwise the names, the Khmer spelling in Khmer when known.
+  - otherwise the names, the Khmer spelling in Khmer when known (on Khmer pages too).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import has_request_context
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from sqlalchemy import select
 
 from ceroc_donations.book.models import Contribution, ContributionDonor, Donor
@@ -51,7 +51,8 @@ class ShownName:
     """A donor's name as one viewer may see it, in English and Khmer.
 
     ``str()`` gives the text for the page: a placeholder ("Anonymous donor") in the page's
-    language, a name as written in English.
+    language, a name as written in English, or on a Khmer page in Khmer (the English
+    spelling when the Khmer one is unknown).
     """
 
     en: str
@@ -60,9 +61,13 @@ class ShownName:
     text: str | None = None  # the page's text of several names joined
 
     def __str__(self) -> str:
+        if self.placeholder:
+            return _(self.en)
+        if _khmer_page():
+            return self.km
         if self.text is not None:
             return self.text
-        return _(self.en) if self.placeholder else self.en
+        return self.en
 
 
 ANONYMOUS = ShownName(ANONYMOUS_EN, ANONYMOUS_KM, placeholder=True)
@@ -152,6 +157,27 @@ def public_labels(contribution_ids: Iterable[int]) -> dict[int, ShownName]:
     }
 
 
+def recorded_labels_km(contribution_ids: Iterable[int]) -> dict[int, str]:
+    """The donors of many gifts as recorded, for the roles that see names, in Khmer where
+    the Khmer name is known (one query; Khmer pages of the ledger and the dashboard)."""
+    ids = list(contribution_ids)
+    names: dict[int, list[str]] = {}
+    if not ids:
+        return {}
+    for cid, en, km in db.session.execute(
+        select(ContributionDonor.contribution_id, Donor.name_en, Donor.name_km)
+        .join(Donor)
+        .where(ContributionDonor.contribution_id.in_(ids))
+        .order_by(ContributionDonor.contribution_id, ContributionDonor.position)
+    ):
+        names.setdefault(cid, []).append(km or en)
+    return {cid: " និង ".join(parts) for cid, parts in names.items()}
+
+
+def _khmer_page() -> bool:
+    return has_request_context() and str(get_locale()) == "km"
+
+
 def init_templates(app) -> None:
     """Template globals: ``can('write_book')`` for the logged-in user's capabilities;
     ``shown_name(donor, gift)`` and ``gift_label(gift)`` for donors as that user may see them."""
@@ -171,7 +197,12 @@ def entry_labels(entries: Iterable[Any], viewer: Any) -> dict[int, str]:
     public sees them unless *viewer* sees names; expenses as recorded."""
     entries = list(entries)
     if sees_names(viewer):
-        return {e.id: e.label for e in entries}
+        km = (
+            recorded_labels_km(e.contribution_id for e in entries if e.contribution_id)
+            if _khmer_page()
+            else {}
+        )
+        return {e.id: km.get(e.contribution_id, e.label) for e in entries}
     shown = public_labels(e.contribution_id for e in entries if e.contribution_id)
     return {
         e.id: str(shown.get(e.contribution_id, ANONYMOUS)) if e.contribution_id else e.label

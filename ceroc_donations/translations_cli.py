@@ -16,7 +16,8 @@ from pathlib import Path
 import click
 from flask import Flask
 
-ROOT = Path(__file__).resolve().parent.parent
+#: ``update`` and ``init`` read the sources, so they run in a checkout; ``compile`` runs anywhere.
+CHECKOUT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 # pybabel's defaults (_, gettext, ngettext:1,2, N_ …) stay on; naming "ngettext" again
 # without its spec would extract only the singular and lose the plural form.
@@ -25,16 +26,18 @@ KEYWORDS = ("_l", "lazy_gettext", "lazy_ngettext:1,2")
 
 def _pybabel(*args: str) -> None:
     command = [sys.executable, "-m", "babel.messages.frontend", *args]
-    if subprocess.run(command, cwd=ROOT).returncode != 0:
+    if subprocess.run(command, cwd=CHECKOUT).returncode != 0:
         raise click.ClickException("pybabel " + args[0] + " failed")
 
 
 def _extract(pot: Path) -> None:
+    if not (CHECKOUT / "babel.cfg").is_file():
+        raise click.ClickException("extracting strings needs a checkout (babel.cfg not found)")
     keywords = [arg for k in KEYWORDS for arg in ("-k", k)]
     _pybabel(
         "extract",
         "-F",
-        str(ROOT / "babel.cfg"),
+        str(CHECKOUT / "babel.cfg"),
         *keywords,
         "--no-location",
         "--sort-output",

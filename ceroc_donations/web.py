@@ -38,9 +38,9 @@ def new_idempotency_key() -> str:
     return uuid.uuid4().hex
 
 
-def book_filter() -> BookFilter:
+def book_filter(*, receipt: bool = False) -> BookFilter:
     """The list filters from the query string; anything malformed is ignored."""
-    return filters.book_filter(filters.lenient(request.args))
+    return filters.book_filter(filters.lenient(request.args), receipt=receipt)
 
 
 def active_funds() -> list[Fund]:

@@ -1,16 +1,17 @@
 import logging
-from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
+
+from ceroc_donations.logs import log_also
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# The app has set up logging (ceroc_donations.logs): Alembic's lines go out in the same
+# format, on the same stream, instead of through a second configuration in alembic.ini.
+log_also("alembic", logging.INFO)
 logger = logging.getLogger("alembic.env")
 
 

@@ -1,8 +1,14 @@
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask_sqlalchemy.session import Session
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 from ceroc_donations import create_app
 from ceroc_donations.accounts.models import User
@@ -19,22 +25,24 @@ ROLES = ("admin", "treasurer", "board", "member")
 _HASH = hash_password(PASSWORD)
 
 
-@pytest.fixture
-def app(tmp_path):
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test",
-            "AUDIT_KEY": "test-audit-key",
-            "SQLALCHEMY_DATABASE_URI": TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.sqlite'}",
-            "RECEIPTS_DIR": str(tmp_path / "receipts"),
-            "ARCHIVE_DIR": str(tmp_path / "letters"),
-            "WTF_CSRF_ENABLED": False,
-            "JOBS_IMMEDIATE": True,
-        }
-    )
+def _config(folder: Path, url: str) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "RECEIPTS_DIR": str(folder / "receipts"),
+        "ARCHIVE_DIR": str(folder / "letters"),
+        "IMPORTS_DIR": str(folder / "imports"),
+        "WTF_CSRF_ENABLED": False,
+        "AUDIT_KEY": "test-audit-key",
+        "JOBS_IMMEDIATE": True,
+    }
+
+
+def _fresh_schema(app: Flask) -> None:
+    """Empty tables and the four users, one per role, committed."""
     with app.app_context():
-        if TEST_DATABASE_URL:  # a server database is shared: start each test from empty
+        if db.engine.dialect.name != "sqlite":  # a server database outlives the test
             db.drop_all()
         db.create_all()
         for role in ROLES:
@@ -44,10 +52,144 @@ def app(tmp_path):
                 )
             )
         db.session.commit()
-    yield app
+
+
+class _JoinedSession(Session):
+    """Flask-SQLAlchemy's session picks its engine itself; this one keeps the given connection."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        return bind if bind is not None else self.bind
+
+
+def _sequences(connection: Connection) -> list[tuple[str, int | None]]:
+    """PostgreSQL sequences and their values: a rollback does not rewind them, so we do."""
+    if connection.dialect.name != "postgresql":
+        return []
+    rows = connection.execute(
+        text("SELECT schemaname || '.' || sequencename, last_value FROM pg_sequences")
+    )
+    return [tuple(row) for row in rows]
+
+
+def _rewind(connection: Connection, sequences: list[tuple[str, int | None]]) -> None:
+    for name, value in sequences:
+        connection.execute(
+            text("SELECT setval(:name, :value, :called)"),
+            {"name": name, "value": value or 1, "called": value is not None},
+        )
+
+
+@pytest.fixture(scope="session")
+def _shared_app(tmp_path_factory):
+    """One app, one schema and its users for the whole session (SQLite or PostgreSQL).
+
+    Building an app compiles some hundred URL rules, which costs more than most tests.
+    """
+    folder = tmp_path_factory.mktemp("shared")
+    app = create_app(_config(folder, TEST_DATABASE_URL or f"sqlite:///{folder / 'test.sqlite'}"))
+    _fresh_schema(app)
     with app.app_context():
-        db.session.remove()
+        with db.engine.connect() as connection:
+            sequences = _sequences(connection)
+    yield app, sequences
+    with app.app_context():
         db.engine.dispose()
+
+
+def _rolled_back_app(shared, folder: Path):
+    """The shared app inside one transaction that is rolled back afterwards.
+
+    ``db.session`` joins that transaction with SAVEPOINTs (SQLAlchemy's "join an external
+    transaction" recipe): a commit in the code under test releases a savepoint, so later
+    sessions of the same test see it, and the end of the test undoes everything. The
+    config is the test's own too: changes to it are undone, and files go to *folder*.
+    """
+    app, sequences = shared
+    config = dict(app.config)
+    health_checks = dict(app.extensions.get("ceroc_health", {}))
+    app.config.update({k: v for k, v in _config(folder, "").items() if k.endswith("_DIR")})
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        _rewind(connection, sequences)
+    session = db.session
+    db.session = db._make_scoped_session(
+        {"class_": _JoinedSession, "bind": connection, "join_transaction_mode": "create_savepoint"}
+    )
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+        db.session = session
+        outer.rollback()
+        connection.close()
+        app.config.clear()
+        app.config.update(config)
+        app.extensions["ceroc_health"] = health_checks
+        _fresh_job_queue(app)
+
+
+def _fresh_job_queue(app: Flask) -> None:
+    """Forget the job queue a test made (it is built from the config when first used)."""
+    from ceroc_donations.jobs import queue
+
+    old = queue.state(app)
+    old.stop_consumer()
+    app.extensions["ceroc_jobs"] = type(old)(app, old._tasks, old._periodic)
+
+
+def _own_database_app(folder: Path):
+    """The app on a database of its own (SQLite) or a fresh schema (PostgreSQL), committed."""
+    app = create_app(_config(folder, TEST_DATABASE_URL or f"sqlite:///{folder / 'own.sqlite'}"))
+    _fresh_schema(app)
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            if TEST_DATABASE_URL:  # leave the shared schema as the other tests expect it
+                _fresh_schema(app)
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(request, tmp_path):
+    """The app with four users (admin, treasurer, board, member) and nothing else.
+
+    Each test runs inside a transaction that is rolled back. A test whose data must be seen
+    by other connections (a worker process, threads, a second engine) is marked
+    ``@pytest.mark.own_database`` and gets a database of its own, really committed.
+    """
+    if request.node.get_closest_marker("own_database"):
+        yield from _own_database_app(tmp_path)
+    else:
+        yield from _rolled_back_app(request.getfixturevalue("_shared_app"), tmp_path)
+
+
+def pytest_runtest_setup(item):
+    """``@pytest.mark.tools("qpdf", ...)``: skip when a program is missing, fail under CI."""
+    for marker in item.iter_markers("tools"):
+        missing = [name for name in marker.args if not shutil.which(name)]
+        if missing:
+            message = f"not installed: {', '.join(missing)} (run scripts/setup.sh --test)"
+            if os.environ.get("CI"):
+                pytest.fail(message, pytrace=False)
+            pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    """Debian's ``redis-server`` on 127.0.0.1:``CEROC_TEST_REDIS_PORT`` (default 56379), for
+    one test module; skipped when it is not installed."""
+    from tests.redis_support import RedisServer, have_redis
+
+    if not have_redis():
+        pytest.skip("redis-server is not installed")
+    port = int(os.environ.get("CEROC_TEST_REDIS_PORT", "56379"))
+    server = RedisServer(port, tmp_path_factory.mktemp("redis")).start()
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture
@@ -135,3 +277,10 @@ def contribution_form(donor_id, fund_id, **overrides):
     }
     data.update(overrides)
     return data
+
+
+def pytest_collection_modifyitems(items):
+    """A test with a real job consumer thread needs committed data: a database of its own."""
+    for item in items:
+        if "consumer" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.own_database)

@@ -90,3 +90,36 @@ def glyph_runs(pdf: bytes) -> dict[str, list[int]]:
                             int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)
                         )
     return dict(runs)
+
+
+def sample_report(gifts: int = 40):
+    """A year's transparency report without a database: three funds, *gifts* gifts."""
+    from ceroc_donations.rendering import charts
+    from ceroc_donations.rendering.report import (
+        CategoryRow,
+        ContributionRow,
+        FundRow,
+        ReportData,
+    )
+
+    donors = [("CNRP Minnesota", "គណបក្សសង្គ្រោះជាតិ មីនីសូតា"), ("Sok Dara", "សុខ ដារា"),
+              ("Khmer Youth Movement of New Market, Ontario", "ចលនាយុវជនខ្មែរ ញូម៉ាឃីត")]  # fmt: skip
+    funds = [("General", "ទូទៅ"), ("Promotion & petition collection", None),
+             ("Petition campaign", "យុទ្ធនាការប្រមូលញត្តិ")]  # fmt: skip
+    rows = []
+    for i in range(gifts):
+        name_en, name_km = donors[i % len(donors)]
+        fund_en, fund_km = funds[i % len(funds)]
+        amount = 2000 + 137 * i
+        rows.append(ContributionRow(date(2025, 1 + i % 12, 1 + i % 28), f"C-2025-{i:04d}",
+                                    name_en, name_km, fund_en, fund_km,
+                                    Money(amount, "USD"), amount))  # fmt: skip
+    total = sum(row.base_minor for row in rows)
+    monthly = [charts.MonthlyFlow(date(2025, m, 1), total // 12, 5000, 10000 + m * 1000)
+               for m in range(1, 13)]  # fmt: skip
+    return ReportData(
+        date(2025, 1, 1), date(2025, 12, 31), "USD", 10000, total, 60000,
+        funds=[FundRow(en, km, 5000, total // 3, 20000) for en, km in funds],
+        categories=[CategoryRow("printing", 40000, 3), CategoryRow("travel", 20000, 1)],
+        monthly=monthly, contributions=rows, generated_on=date(2026, 1, 5),
+    )  # fmt: skip

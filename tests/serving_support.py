@@ -24,15 +24,44 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def seed_book(app) -> tuple[str, list[int], list[int]]:
+    """Two funds, three donors and a treasurer's API token in *app*'s database; the engine is
+    disposed after, so that server processes start from a quiet database."""
+    from sqlalchemy import select
+
+    from ceroc_donations.accounts import service as users
+    from ceroc_donations.accounts.models import User
+    from ceroc_donations.book import service as book
+    from ceroc_donations.book.inputs import parse_donor
+    from ceroc_donations.extensions import db
+
+    with app.app_context():
+        treasurer = db.session.execute(select(User).where(User.role == "treasurer")).scalar_one()
+        funds = [
+            book.create_fund("general", "General", by=treasurer).id,
+            book.create_fund("promotion", "Promotion", by=treasurer).id,
+        ]
+        donors = [
+            book.create_donor(parse_donor({"name_en": f"Donor {i}"}), by=treasurer).id
+            for i in range(3)
+        ]
+        token = users.create_token(treasurer, "load", by=treasurer)
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    return token, funds, donors
+
+
 def server_env(database_url: str, storage: Path, **extra: str) -> dict[str, str]:
     """The environment of a server process: this one's, minus any ``CEROC_*`` of the caller."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CEROC_")}
     env.update(
         CEROC_DATABASE_URL=database_url,
         CEROC_SECRET_KEY=secrets.token_urlsafe(48),
-        CEROC_ARCHIVE_DIR=str(storage / "letters"),
-        CEROC_RECEIPTS_DIR=str(storage / "receipts"),
+        CEROC_STORAGE_DIR=str(storage),  # receipts/, letters/, imports/
         CEROC_HEALTH_MIN_FREE_MB="1",
+        CEROC_AUDIT_KEY="test-audit-key",  # the key of the test app (conftest.py)
+        CEROC_JOBS_SQLITE_PATH=str(storage / "jobs.sqlite"),  # not the checkout's instance/
     )
     env.update(extra)
     return env

@@ -21,6 +21,9 @@ from ceroc_donations.letters.models import Letter
 from tests.conftest import TEST_DATABASE_URL, contribution_form
 from tests.letters_support import make_book
 
+# Servers, worker processes and threads see only committed data: a database of its own.
+pytestmark = pytest.mark.own_database
+
 PDF = b"%PDF-1.4\n%a receipt\n"
 
 

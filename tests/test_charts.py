@@ -118,13 +118,13 @@ def test_control_characters_do_not_break_xml():
 @pytest.mark.parametrize("chart", [monthly_flow_chart, bar_chart])
 def test_empty_state(chart):
     root = parse(chart([], currency="USD", locale="en", title="Nothing"))
-    assert [t.text for t in texts(root)] == ["No data yet"]
+    assert [t.text for t in texts(root)] == ["Nothing", "No data yet"]  # the title, visible
     root = parse(
         chart(
             [], currency="USD", locale="en", title="T", gettext={"No data yet": "មិនទាន់មានទិន្នន័យ"}.get
         )
     )
-    assert texts(root)[0].get("lang") == "km"
+    assert texts(root)[-1].get("lang") == "km"
     root = parse(
         chart(
             [],
@@ -134,7 +134,7 @@ def test_empty_state(chart):
             empty_text="No expenses yet — record the first one",
         )
     )
-    assert texts(root)[0].text == "No expenses yet — record the first one"
+    assert texts(root)[-1].text == "No expenses yet — record the first one"
 
 
 def test_bar_lengths_proportional():
@@ -291,9 +291,103 @@ def test_flow_chart_stays_inside_its_view_box(rows, locale, currency):
 
 
 def test_renders_in_weasyprint_without_errors(caplog):
-    weasyprint = pytest.importorskip("weasyprint")
+    import weasyprint
+
     charts = "".join(str(svg) for svg in all_charts())
     with caplog.at_level("WARNING", logger="weasyprint"):
         pdf = weasyprint.HTML(string=f"<html><body>{charts}</body></html>").write_pdf()
     assert pdf.startswith(b"%PDF")
     assert not [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
+
+
+# --- titles, axis labels and the scale -----------------------------------------------------
+
+
+def _bars(root: ET.Element) -> list[ET.Element]:
+    """The periods drawn: one <g> (with its tooltip) per month, quarter or year."""
+    return [g for g in root.iter(f"{SVG}g") if g.find(f"{SVG}title") is not None]
+
+
+@pytest.mark.parametrize(
+    ("count", "scale", "periods", "axis"),
+    [
+        (12, "month", 12, "Month"),
+        (24, "month", 24, "Month"),
+        (25, "quarter", 9, "Quarter"),
+        (96, "quarter", 32, "Quarter"),
+        (144, "year", 12, "Year"),  # twelve years: twelve bars, never one flat line
+    ],
+)
+def test_the_flow_chart_picks_its_scale(count, scale, periods, axis):
+    points = months(count)
+    root = parse(monthly_flow_chart(points, currency="USD", locale="en", title="Money"))
+    assert len(_bars(root)) == periods
+    shown = [t.text for t in texts(root)]
+    assert shown[0] == "Money" and "Amount (USD)" in shown and shown[-1] == axis
+    markers = [c for c in root.iter(f"{SVG}circle") if c.get("r") == "3"]
+    assert len(markers) == periods + 1  # one balance point per period, plus the legend's
+    table = flow_table(points, currency="USD", locale="en", title="Money")
+    assert len(table.rows) == periods and table.header[0] == axis
+
+
+def test_twelve_years_are_summed_by_year_and_the_balance_is_each_years_end():
+    points = months(144, date(2014, 1, 1))
+    table = flow_table(points, currency="USD", locale="en", title="T")
+    assert [row[0] for row in table.rows] == [str(y) for y in range(2014, 2026)]
+    first_year = points[:12]
+    money_in = sum(p.in_minor for p in first_year)
+    assert table.rows[0][1] == format_money(Money(money_in, "USD"), "en", latin_digits=True)
+    balance = first_year[-1].balance_minor
+    assert table.rows[0][3] == format_money(Money(balance, "USD"), "en", latin_digits=True)
+    root = parse(monthly_flow_chart(points, currency="USD", locale="en", title="T"))
+    heights = [float(r.get("height")) for g in _bars(root) for r in g.iter(f"{SVG}rect")]
+    assert len(set(heights)) > 6  # the years differ visibly
+
+
+def test_quarters_are_labelled_with_their_year():
+    root = parse(monthly_flow_chart(months(36), currency="USD", locale="en", title="T"))
+    shown = [t.text for t in texts(root)]
+    assert {"Q1", "2025", "2026", "2027"} <= set(shown)
+    tips = [g.find(f"{SVG}title").text for g in _bars(root)]
+    assert tips[0].startswith("Q1 2025: money in ")
+
+
+def test_titles_and_axis_labels_in_khmer():
+    km = {
+        "Amount (%(currency)s)": "ចំនួនទឹកប្រាក់ (%(currency)s)",
+        "Year": "ឆ្នាំ",
+        "Category": "ប្រភេទ",
+    }
+
+    def gettext(message: str) -> str:
+        return km.get(message, message)
+
+    root = parse(
+        monthly_flow_chart(
+            months(144), currency="USD", locale="km", title="លំហូរប្រាក់", gettext=gettext
+        )
+    )
+    shown = texts(root)
+    assert shown[0].text == "លំហូរប្រាក់" and shown[0].get("lang") == "km"
+    assert root.find(f"{SVG}title").text == "លំហូរប្រាក់"
+    assert "ចំនួនទឹកប្រាក់ (USD)" in [t.text for t in shown] and shown[-1].text == "ឆ្នាំ"
+    bars = parse(
+        bar_chart(
+            CATEGORIES,
+            currency="USD",
+            locale="km",
+            title="ចំណាយតាមប្រភេទ",
+            label_header="ប្រភេទ",
+            gettext=gettext,
+        )
+    )
+    shown = [t.text for t in texts(bars)]
+    assert shown[:3] == ["ចំណាយតាមប្រភេទ", "ប្រភេទ", "ចំនួនទឹកប្រាក់ (USD)"]
+
+
+def test_a_long_title_wraps_inside_the_chart():
+    title = "Money in and out of every fund of the association, all the years together"
+    root = parse(monthly_flow_chart(months(3), currency="USD", locale="en", title=title))
+    heads = [t for t in texts(root) if t.get("class") == "chart-title"]
+    assert len(heads) == 2 and " ".join(t.text for t in heads) == title
+    assert all(float(t.get("x")) + len(t.text) * 0.62 * 14 <= 400 for t in heads)

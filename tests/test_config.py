@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 import pytest
 
@@ -115,3 +116,28 @@ def test_links_are_built_from_the_public_url(tmp_path):
     # A job has no request: the public URL still works.
     with app.app_context():
         assert external_url("ledger.index") == "https://donations.example.org/ceroc/ledger/"
+
+
+def test_every_file_the_app_writes_goes_under_one_storage_directory(tmp_path, monkeypatch):
+    storage = tmp_path / "shared"
+    monkeypatch.setenv("CEROC_STORAGE_DIR", str(storage))
+    monkeypatch.setenv("CEROC_SECRET_KEY", GOOD_KEY)
+    monkeypatch.setenv("CEROC_DATABASE_URL", f"sqlite:///{tmp_path / 's.sqlite'}")
+    app = create_app()
+    assert app.config["RECEIPTS_DIR"] == str(storage / "receipts")
+    assert app.config["ARCHIVE_DIR"] == str(storage / "letters")
+    assert app.config["IMPORTS_DIR"] == str(storage / "imports")
+    # Each can also be put elsewhere on its own.
+    monkeypatch.setenv("CEROC_IMPORTS_DIR", str(tmp_path / "uploads"))
+    app = create_app()
+    assert app.config["IMPORTS_DIR"] == str(tmp_path / "uploads")
+    assert app.config["ARCHIVE_DIR"] == str(storage / "letters")
+    with app.test_request_context():
+        from ceroc_donations.imports.service import imports_dir
+
+        assert imports_dir() == str(tmp_path / "uploads")
+    # Without a storage directory: the instance folder, as before.
+    monkeypatch.delenv("CEROC_STORAGE_DIR")
+    monkeypatch.delenv("CEROC_IMPORTS_DIR")
+    app = create_app()
+    assert app.config["IMPORTS_DIR"] == str(Path(app.instance_path) / "imports")

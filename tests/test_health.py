@@ -1,12 +1,8 @@
-"""``/healthz``: the database, the queue's worker heartbeat and free space, 503 on a failure."""
+"""``/healthz``: the database, the job queue's consumer and free space, 503 on a failure."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from ceroc_donations import create_app, health
-from ceroc_donations.database import utcnow
-from ceroc_donations.extensions import db
 
 
 def test_all_well(client):
@@ -57,30 +53,51 @@ def test_storage_not_yet_made_is_checked_where_it_will_be(app, client, tmp_path)
     assert r.json["checks"]["storage"]["archive"]["status"] == "ok"
 
 
-def test_worker_heartbeat(app, client):
-    with app.app_context():
-        health.record_heartbeat("host-a:123")
-        db.session.commit()
-    r = client.get("/healthz")
-    assert r.status_code == 200
-    assert r.json["queue"] == "ok"
-    assert "host-a:123" in r.json["checks"]["queue"]["workers"]
+def test_the_queue_is_ok_while_a_consumer_is_seen_within_a_minute(app, client, tmp_path):
+    import time
 
-    # The last beat is older than the limit: no worker is alive.
-    with app.app_context():
-        row = db.session.get(health.Setting, health.HEARTBEAT_PREFIX + "host-a:123")
-        row.value = (utcnow() - timedelta(seconds=90)).isoformat(timespec="seconds")
-        db.session.commit()
+    from ceroc_donations.jobs import SEEN_KEY, queue
+
+    app.config.update(JOBS_IMMEDIATE=False, JOBS_SQLITE_PATH=str(tmp_path / "jobs.sqlite"))
+    state = queue.state(app)
+    # A real queue and no consumer ever: 503.
     r = client.get("/healthz")
     assert r.status_code == 503
-    assert r.json["queue"] == "no worker"
-    assert r.json["checks"]["queue"]["last_seen_seconds"] >= 90
-
-    # Another worker beats: the queue is served again.
-    with app.app_context():
-        health.record_heartbeat("host-b:7")
-        db.session.commit()
+    assert r.json["status"] == "error" and r.json["queue"] == "no worker"
+    assert r.json["checks"]["queue"] == {
+        "ok": False,
+        "queue": "embedded",
+        "consumer_seen_seconds_ago": None,
+    }
+    # A consumer in this process: ok.
+    state.start_consumer(lock=True)
+    try:
+        r = client.get("/healthz")
+        assert r.status_code == 200 and r.json["queue"] == "ok"
+        assert r.json["checks"]["queue"]["consumer"] == "here"
+    finally:
+        state.stop_consumer()
+    # Stopped here, but it noted itself alive when it started: as another instance sees it.
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.json["queue"] == "ok"
+    assert r.json["checks"]["queue"]["consumer_seen_seconds_ago"] <= 60
+    # Last seen 61 seconds ago: no worker, 503.
+    state.huey.put(SEEN_KEY, time.time() - 61)
+    r = client.get("/healthz")
+    assert r.status_code == 503 and r.json["queue"] == "no worker"
+    assert r.json["checks"]["queue"]["consumer_seen_seconds_ago"] == 61
+    app.config["HEALTH_WORKER_MAX_AGE_SECONDS"] = 120
     assert client.get("/healthz").status_code == 200
+
+
+def test_an_unreachable_queue_is_503(app, client):
+    app.config.update(JOBS_IMMEDIATE=False, REDIS_URL="redis://127.0.0.1:9/0")  # nothing there
+    r = client.get("/healthz")
+    assert r.status_code == 503
+    assert r.json["queue"] == "error"
+    assert r.json["checks"]["queue"]["queue"] == "redis"
+    assert r.json["checks"]["queue"]["detail"] == "ConnectionError"
+    assert r.json["database"] == "ok"
 
 
 def test_a_feature_adds_its_own_check(app, client):

@@ -14,13 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from ceroc_donations import ROOT
 from tests.letters_support import make_book
 from tests.test_letters_views import _free_port, _token
 
-pytestmark = pytest.mark.skipif(
-    not Path("/proc/locks").exists(), reason="reads the lock holders from /proc/locks"
-)
+ROOT = Path(__file__).resolve().parents[1]  # the checkout
+
+# Servers, worker processes and threads see only committed data: a database of its own.
+pytestmark = [
+    pytest.mark.own_database,
+    pytest.mark.skipif(
+        not Path("/proc/locks").exists(), reason="reads the lock holders from /proc/locks"
+    ),
+]
 
 
 def _lock_holders(path: Path) -> set[int]:

@@ -1,14 +1,13 @@
 """The job queue on a real Redis: a batch through RedisHuey, and a worker killed mid-batch.
 
 ``redis-server`` (Debian's) is started on a loopback port for this module and stopped after
-it. The port is ``CEROC_TEST_REDIS_PORT`` (default 56379).
+it (the ``redis_url`` fixture, tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,53 +17,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from ceroc_donations import ROOT
 from ceroc_donations.audit import verify
 from ceroc_donations.database import read_only
 from ceroc_donations.extensions import db
 from ceroc_donations.letters.models import Letter, LetterBatch
 from tests.letters_support import make_book
+from tests.redis_support import needs_redis
 
-PORT = int(os.environ.get("CEROC_TEST_REDIS_PORT", "56379"))
+ROOT = Path(__file__).resolve().parents[1]  # the checkout
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("redis-server") is None, reason="redis-server is not installed"
-)
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    import redis
-
-    folder = tmp_path_factory.mktemp("redis")
-    server = subprocess.Popen(  # noqa: S603
-        [
-            "redis-server",
-            "--port", str(PORT),
-            "--bind", "127.0.0.1",
-            "--save", "",
-            "--appendonly", "no",
-            "--dir", str(folder),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{PORT}/0"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                raise RuntimeError(f"redis-server did not start on port {PORT}") from None
-            time.sleep(0.05)
-    yield url
-    client.close()
-    server.terminate()
-    server.wait(timeout=20)
+# Servers, worker processes and threads see only committed data: a database of its own.
+pytestmark = [pytest.mark.own_database, needs_redis]
 
 
 @pytest.fixture
@@ -159,6 +122,8 @@ def _worker(app, redis_url: str, log: Path) -> subprocess.Popen:
         )
 
 
+@pytest.mark.fault
+@pytest.mark.timeout(180)
 def test_a_worker_killed_mid_batch_is_resumed_gap_free(redis_app, tmp_path):
     """SIGKILL the worker in the middle of a batch, start it again: the batch finishes,
     letter numbers gap-free, no gift with two letters, no PDF without its row."""

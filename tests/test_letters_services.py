@@ -157,6 +157,7 @@ def test_text_versions_and_placeholder_errors(app, ids):
         assert "Kem Sokha" in pdf_text(archive.read_pdf(letter))
 
 
+@pytest.mark.own_database
 def test_numbers_are_gap_free_when_two_generate_at_once(app, ids):
     """Two threads, each with its own session and SQLite connection, generate at once."""
     with app.app_context():

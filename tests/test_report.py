@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import subprocess
 from datetime import date
 
@@ -32,8 +31,7 @@ SECRET_GIFT_DONOR = "Qwvmarker Hiddengift"
 FONT_NAMES = {"CEROC-Khmer": "khmer", "CEROC-Khmer-Bold": "khmer_bold", "CEROC-Serif": "serif",
               "CEROC-Serif-Bold": "serif_bold", "CEROC-Muol": "muol"}  # fmt: skip
 SINCE, UNTIL = date(2025, 1, 1), date(2025, 12, 31)
-needs_poppler = pytest.mark.skipif(not shutil.which("pdftotext"),
-                                   reason="poppler-utils not installed")  # fmt: skip
+needs_poppler = pytest.mark.tools("pdftotext")
 
 
 @pytest.fixture
@@ -277,7 +275,7 @@ def test_no_missing_glyphs_nor_dotted_circles(book, lang, caplog):
     assert not [r for r in caplog.records if "notdef" in r.getMessage()]
 
 
-@pytest.mark.skipif(not shutil.which("pdffonts"), reason="poppler-utils not installed")
+@pytest.mark.tools("pdffonts")
 @pytest.mark.parametrize("lang", ["en", "km"])
 def test_every_font_embedded(book, lang, tmp_path):
     path = tmp_path / "report.pdf"

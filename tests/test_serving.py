@@ -13,11 +13,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from ceroc_donations.accounts.models import User
 from ceroc_donations.book.models import Contribution, FundMonthTotal, LedgerEntry
 from ceroc_donations.extensions import db
 from tests.conftest import TEST_DATABASE_URL
-from tests.serving_support import Connection, Gunicorn, server_env
+from tests.serving_support import Connection, Gunicorn, seed_book, server_env
+
+# Servers, worker processes and threads see only committed data: a database of its own.
+pytestmark = pytest.mark.own_database
 
 CLIENTS = 8
 POSTS = 400
@@ -26,24 +28,8 @@ POSTS = 400
 @pytest.fixture
 def served(app, tmp_path):
     """Two funds, three donors and a treasurer's token; the app under gunicorn (2 workers)."""
-    from ceroc_donations.accounts import service as users
-    from ceroc_donations.book import service as book
-    from ceroc_donations.book.inputs import parse_donor
-
-    with app.app_context():
-        treasurer = db.session.execute(select(User).where(User.role == "treasurer")).scalar_one()
-        funds = [
-            book.create_fund("general", "General", by=treasurer).id,
-            book.create_fund("promotion", "Promotion", by=treasurer).id,
-        ]
-        donors = [
-            book.create_donor(parse_donor({"name_en": f"Donor {i}"}), by=treasurer).id
-            for i in range(3)
-        ]
-        token = users.create_token(treasurer, "load", by=treasurer)
-        db.session.commit()
-        url = app.config["SQLALCHEMY_DATABASE_URI"]
-        db.engine.dispose()
+    token, funds, donors = seed_book(app)
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
     env = server_env(url, tmp_path / "storage")
     with Gunicorn(env, tmp_path / "gunicorn.log", workers=2) as server:
         yield server, token, funds, donors

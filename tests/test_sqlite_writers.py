@@ -15,7 +15,11 @@ from ceroc_donations import database
 from ceroc_donations.extensions import db
 from tests.conftest import TEST_DATABASE_URL
 
-pytestmark = pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="SQLite only")
+# Servers, worker processes and threads see only committed data: a database of its own.
+pytestmark = [
+    pytest.mark.own_database,
+    pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="SQLite only"),
+]
 
 
 def _lock_file(app) -> str:

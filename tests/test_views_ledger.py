@@ -275,3 +275,26 @@ def test_transparency_on_shows_no_personal_data(client, auth, book, app):
     assert MARKER not in csv_text and MARKER.lower() not in csv_text
     assert "Anonymous donor" in csv_text and "C-2014" not in csv_text
     assert client.get("/transparency?from=bad").status_code == 422
+
+
+def test_charts_page_has_titles_and_axis_labels_in_khmer(app, client, auth):
+    from ceroc_donations.book import service as book
+    from ceroc_donations.book.inputs import parse_contribution, parse_donor
+
+    # Its own app context, closed before the requests: Flask-Babel keeps the locale it
+    # chose in the app context, which a shared one would carry over to the Khmer request.
+    with app.app_context():
+        treasurer = db.session.execute(select(User).where(User.role == "treasurer")).scalar_one()
+        fund = book.create_fund("general", "General", by=treasurer)
+        donor = book.create_donor(parse_donor({"name_en": "A donor"}), by=treasurer)
+        for year in range(2014, 2026):  # twelve years of gifts, one each June
+            form = contribution_form(donor.id, fund.id, received_on=f"{year}-06-15")
+            book.record_contribution(parse_contribution(form), by=treasurer)
+        db.session.commit()
+    auth.login("member")
+    client.post("/language", data={"lang": "km", "next": "/ledger/charts"})
+    html = client.get("/ledger/charts").get_data(as_text=True)
+    assert ">ប្រាក់ចូល និងប្រាក់ចេញ</text>" in html  # the flow chart's title, shown
+    assert "ចំនួនទឹកប្រាក់ (USD)" in html and ">ឆ្នាំ</text>" in html  # axes; years
+    assert html.count(">2014</text>") == 1 and ">2016</text>" in html  # years, thinned to fit
+    assert ">ចំណាយតាមប្រភេទ</text>" in html  # an empty chart still shows its title

@@ -7,33 +7,28 @@ from sqlalchemy import select
 
 from ceroc_donations import audit, filters
 from ceroc_donations.accounts import service as users
-from ceroc_donations.accounts.models import ROLES, AuditEvent, User
+from ceroc_donations.accounts.audit_text import describe
+from ceroc_donations.accounts.models import ROLES, User
 from ceroc_donations.book.inputs import MAX_ID, Invalid
 from ceroc_donations.demo import DEMO_USERS
 from ceroc_donations.extensions import db
-from ceroc_donations.security import login_blocked, record_login_failure, requires
+from ceroc_donations.security import can, login_blocked, record_login_failure, requires
 
 bp = Blueprint("admin", __name__)
-AUDIT_ENTITIES = ("contribution", "expense", "donor", "fund", "user", "claim")
 
 
 @bp.get("/audit")
 @requires("write_book")
 def audit_log():
-    """The audit trail, newest first; treasurers and admins."""
+    """The audit trail, newest first, one sentence per event; treasurers and admins."""
     args = filters.lenient(request.args)
     before = args.number("before", 1, MAX_ID)
-    entity = args.choice("entity", AUDIT_ENTITIES)
-    stmt = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(51)
-    if before is not None:
-        stmt = stmt.where(AuditEvent.seq < before)
-    if entity is not None:
-        stmt = stmt.where(AuditEvent.entity_type == entity)
-    events = list(db.session.execute(stmt).scalars())
+    entity = args.choice("entity", audit.ENTITY_TYPES)
+    events = audit.recent(51, before=before, entity=entity)
     return render_template(
         "accounts/audit.html",
         head=audit.head(),
-        events=events[:50],
+        lines=describe(events[:50], show_donor_names=can(current_user, "donor_names")),
         entity=entity,
         older=events[49].seq if len(events) > 50 else None,
     )

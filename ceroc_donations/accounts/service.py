@@ -50,13 +50,18 @@ def _token_sha(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def user_by_email(email: str) -> User | None:
+    """The account with *email*, matched case-insensitively."""
+    return db.session.execute(
+        select(User).where(func.lower(User.email) == email.strip().lower())
+    ).scalar()
+
+
 def check_new_user(email: str, name: str, role: str, password: str) -> None:
     errors = {}
     if not is_email(email):
         errors["email"] = _("Enter an email address such as name@example.org.")
-    elif db.session.execute(
-        select(User.id).where(func.lower(User.email) == email.lower())
-    ).scalar():
+    elif user_by_email(email):
         errors["email"] = _("There is already an account with this email.")
     if not (name or "").strip() or len(name) > 120:
         errors["name"] = _("Enter the person's name (at most 120 characters).")

@@ -80,7 +80,9 @@ CONTRIBUTION_FIELDS = {
     "received_on": TEXT,
     "received_by": TEXT,
     "occasion": TEXT,
+    "occasion_km": TEXT,
     "purpose": TEXT,
+    "purpose_km": TEXT,
     "method": TEXT,
     "in_kind_description": TEXT,
     "fund_id": ID_OR_TEXT,
@@ -98,7 +100,7 @@ EXPENSE_FIELDS = {
     "description_en": TEXT,
     "description_km": TEXT,
 }
-FUND_FIELDS = dict.fromkeys(("code", "name_en", "name_km", "description"), TEXT)
+FUND_FIELDS = dict.fromkeys(("code", "name_en", "name_km", "description", "description_km"), TEXT)
 VOID_FIELDS = {"reason": TEXT}
 
 reads = token_required("read")
@@ -128,6 +130,7 @@ def fund_json(fund: Fund, balance: queries.FundBalance | None) -> dict:
     return {
         **fund_ref(fund),
         "description": fund.description,
+        "description_km": fund.description_km,
         "archived": fund.archived,
         "money_in": money_json(money_in),
         "money_out": money_json(money_out),
@@ -178,7 +181,9 @@ def contribution_json(c: Contribution) -> dict:
         "received_on": day_json(c.received_on),
         "received_by": c.received_by,
         "occasion": c.occasion,
+        "occasion_km": c.occasion_km,
         "purpose": c.purpose,
+        "purpose_km": c.purpose_km,
         "method": c.method,
         "in_kind_description": c.in_kind_description,
         "fund": fund_ref(c.fund),
@@ -328,6 +333,7 @@ def create_fund():
         data["name_en"],
         name_km=data["name_km"],
         description=data["description"],
+        description_km=data["description_km"],
         by=caller(),
     )
     return commit_created(

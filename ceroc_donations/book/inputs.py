@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from flask import current_app, has_app_context
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -144,7 +144,7 @@ class Checker:
         except ValueError:
             self.errors[name] = _("Enter a real date as YYYY-MM-DD, e.g. 2014-03-09.")
             return None
-        future_days = current_app.config["MAX_FUTURE_DAYS"] if has_app_context() else 7
+        future_days = current_app.config["MAX_FUTURE_DAYS"]
         if parsed > date.today() + timedelta(days=future_days):
             self.errors[name] = _("This date is in the future: enter the day it happened.")
             return None
@@ -242,7 +242,8 @@ class Checker:
 
 
 def base_currency() -> str:
-    return current_app.config["BASE_CURRENCY"] if has_app_context() else "USD"
+    """The currency the book is kept in (``BASE_CURRENCY``)."""
+    return current_app.config["BASE_CURRENCY"]
 
 
 @dataclass(frozen=True)
@@ -297,7 +298,9 @@ class ContributionInput:
     received_on: date
     received_by: str | None
     occasion: str | None
+    occasion_km: str | None
     purpose: str | None
+    purpose_km: str | None
     method: str
     in_kind_description: str | None
     fund: Fund
@@ -363,7 +366,9 @@ def parse_contribution(data: Mapping, *, donor_ids=None, shares=None) -> Contrib
         received_on=c.day("received_on", label=_("the day it was received")),  # type: ignore[arg-type]
         received_by=c.text("received_by", max_len=120),
         occasion=c.text("occasion", max_len=300),
+        occasion_km=c.text("occasion_km", max_len=300),
         purpose=c.text("purpose", max_len=300),
+        purpose_km=c.text("purpose_km", max_len=300),
         method=method,
         in_kind_description=in_kind if method == "in_kind" else None,
         fund=c.fund(),  # type: ignore[arg-type]
@@ -423,6 +428,7 @@ def parse_fund(data: Mapping) -> dict:
         "name_en": c.text("name_en", max_len=120, required=True, label=_("the fund's name")),
         "name_km": c.text("name_km", max_len=120),
         "description": c.text("description", max_len=2000, multiline=True),
+        "description_km": c.text("description_km", max_len=2000, multiline=True),
     }
     c.done()
     return result

@@ -64,6 +64,7 @@ class Fund(db.Model):
     name_en: Mapped[str] = mapped_column(String(120))
     name_km: Mapped[str | None] = mapped_column(String(120))
     description: Mapped[str | None] = mapped_column(Text)
+    description_km: Mapped[str | None] = mapped_column(Text)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
 
     def __repr__(self) -> str:
@@ -114,7 +115,9 @@ class Contribution(_Posted, db.Model):
     received_on: Mapped[date] = mapped_column(Date)
     received_by: Mapped[str | None] = mapped_column(String(120))
     occasion: Mapped[str | None] = mapped_column(String(300))
+    occasion_km: Mapped[str | None] = mapped_column(String(300))
     purpose: Mapped[str | None] = mapped_column(String(300))
+    purpose_km: Mapped[str | None] = mapped_column(String(300))
     method: Mapped[str] = mapped_column(String(20), default="cash")
     in_kind_description: Mapped[str | None] = mapped_column(Text)
     fund_id: Mapped[int] = mapped_column(ForeignKey("fund.id"), index=True)

@@ -90,17 +90,6 @@ def recent_entries(limit: int = 5) -> list[LedgerEntry]:
     )
 
 
-def count_to_thank() -> int:
-    return db.session.execute(
-        select(func.count())
-        .select_from(Contribution)
-        .where(
-            Contribution.thank_status.in_(("not_thanked", "drafted")),
-            Contribution.voided.is_(False),
-        )
-    ).scalar_one()
-
-
 # --- keyset pagination ---------------------------------------------------------------------
 
 
@@ -177,6 +166,8 @@ def expenses_page(f: BookFilter, cursor: str | None = None, limit: int = 50) -> 
     stmt = where_shared(stmt, f, voided=Expense.voided, fund=Expense.fund_id, day=Expense.paid_on)
     if f.category:
         stmt = stmt.where(Expense.category == f.category)
+    if f.receipt_missing:
+        stmt = stmt.where(Expense.receipt_path.is_(None))
     if f.q:
         like = f"%{f.q}%"
         stmt = stmt.where(
@@ -188,6 +179,15 @@ def expenses_page(f: BookFilter, cursor: str | None = None, limit: int = 50) -> 
             )
         )
     return _keyset(stmt, Expense.paid_on, Expense.id, cursor, limit, lambda e: (e.paid_on, e.id))
+
+
+def donor_choices(limit: int = 500) -> list:
+    """(id, English name) rows of the first *limit* donors by name, for a filter's options."""
+    return list(
+        db.session.execute(
+            select(Donor.id, Donor.name_en).order_by(Donor.name_en, Donor.id).limit(limit)
+        )
+    )
 
 
 def _donor_matches(q: str):

@@ -69,7 +69,9 @@ def contribution_snapshot(c: Contribution) -> dict:
         "received_on": c.received_on,
         "received_by": c.received_by,
         "occasion": c.occasion,
+        "occasion_km": c.occasion_km,
         "purpose": c.purpose,
+        "purpose_km": c.purpose_km,
         "method": c.method,
         "in_kind_description": c.in_kind_description,
         "fund_id": c.fund_id,
@@ -316,9 +318,19 @@ def create_fund(
     *,
     name_km: str | None = None,
     description: str | None = None,
+    description_km: str | None = None,
     by: User | None,
 ) -> Fund:
-    fund = Fund(code=code, name_en=name_en, name_km=name_km, description=description)
+    """Open a fund; raise :class:`Invalid` if its code is taken. The caller commits."""
+    if db.session.execute(select(Fund.id).where(Fund.code == code)).scalar():
+        raise Invalid({"code": _("A fund with this code exists already.")})
+    fund = Fund(
+        code=code,
+        name_en=name_en,
+        name_km=name_km,
+        description=description,
+        description_km=description_km,
+    )
     db.session.add(fund)
     db.session.flush()
     audit.log(
@@ -326,13 +338,19 @@ def create_fund(
         "fund.created",
         "fund",
         fund.id,
-        after={"code": code, "name_en": name_en, "name_km": name_km, "description": description},
+        after={
+            "code": code,
+            "name_en": name_en,
+            "name_km": name_km,
+            "description": description,
+            "description_km": description_km,
+        },
     )
     return fund
 
 
 def update_fund(fund: Fund, data: dict, *, by: User | None) -> Fund:
-    keys = ("code", "name_en", "name_km", "description", "archived")
+    keys = ("code", "name_en", "name_km", "description", "description_km", "archived")
     before = {k: getattr(fund, k) for k in keys}
     for key, value in data.items():
         if key in keys:
@@ -364,7 +382,9 @@ def _apply_contribution(c: Contribution, data: ContributionInput) -> None:
     c.received_on = data.received_on
     c.received_by = data.received_by
     c.occasion = data.occasion
+    c.occasion_km = data.occasion_km
     c.purpose = data.purpose
+    c.purpose_km = data.purpose_km
     c.method = data.method
     c.in_kind_description = data.in_kind_description
     c.fund = data.fund

@@ -38,12 +38,10 @@ from ceroc_donations.book.inputs import (
 )
 from ceroc_donations.book.models import Contribution, ContributionDonor, Donor, Fund
 from ceroc_donations.book.queries import name_key
+from ceroc_donations.demo import CANADA_EN, CANADA_KM, MINNESOTA_EN, MINNESOTA_KM
 from ceroc_donations.extensions import db
 from ceroc_donations.money import MAX_BOOK_MINOR, Money, format_plain
 
-#: Limits; ``IMPORT_MAX_BYTES`` and ``IMPORT_MAX_ROWS`` in the config override them.
-MAX_BYTES = 5 * 1024 * 1024
-MAX_ROWS = 5000
 #: Columns in the order of the template; header names are matched case-insensitively.
 COLUMNS = (
     "donor",
@@ -54,7 +52,9 @@ COLUMNS = (
     "received_on",
     "received_by",
     "occasion",
+    "occasion_km",
     "purpose",
+    "purpose_km",
     "method",
     "fund",
     "note",
@@ -160,7 +160,7 @@ class ImportResult:
 def limits() -> tuple[int, int]:
     """(bytes, rows) an upload may have."""
     cfg = current_app.config
-    return cfg.get("IMPORT_MAX_BYTES", MAX_BYTES), cfg.get("IMPORT_MAX_ROWS", MAX_ROWS)
+    return cfg["IMPORT_MAX_BYTES"], cfg["IMPORT_MAX_ROWS"]
 
 
 def _size(n: int) -> str:
@@ -477,9 +477,7 @@ def _check_room(rows: list[Row]) -> None:
 
 
 def imports_dir() -> str:
-    path = current_app.config.get("IMPORTS_DIR") or os.path.join(
-        current_app.instance_path, "imports"
-    )
+    path = current_app.config["IMPORTS_DIR"]
     os.makedirs(path, exist_ok=True)
     return path
 
@@ -584,7 +582,8 @@ def run_import(
 ) -> ImportResult:
     """Check everything again, then record every row, or raise and record nothing.
 
-    The caller commits on success and rolls back on any exception.
+    The caller commits on success; it rolls back on any exception, and when the result says
+    the file was already imported (then the session may hold a failed flush).
     """
     if already_imported(token, content):
         return ImportResult([], [], already_imported=True)
@@ -629,7 +628,6 @@ def run_import(
             )
     except IntegrityError:
         # Another request imported the same token first (PostgreSQL's unique key).
-        db.session.rollback()
         return ImportResult([], [], already_imported=True)
     except Invalid:
         # The book filled up between the check and the import (another writer).
@@ -670,9 +668,10 @@ def template_csv() -> bytes:
             "1",
             "2014-06-15",
             "Mrs. Janet Seng",
-            "Trip to Minnesota accompanying MP Mu Sochua",
-            "Promotion to collect more signatures and petitions, and to make the public more "
-            "aware of the right to vote in Cambodia's elections by Khmers overseas",
+            MINNESOTA_EN[0],
+            MINNESOTA_KM[0],
+            MINNESOTA_EN[1],
+            MINNESOTA_KM[1],
             "cash",
             "promotion",
             "Example row: replace it with your own.",
@@ -687,8 +686,10 @@ def template_csv() -> bytes:
             "1",
             "2014-08-10",
             "Mrs. Janet Seng",
-            "Trip to Canada accompanying MP Mu Sochua",
-            "The right to vote of all overseas Cambodians",
+            CANADA_EN[0],
+            CANADA_KM[0],
+            CANADA_EN[1],
+            CANADA_KM[1],
             "cash",
             "general",
             "Example row: replace it with your own.",

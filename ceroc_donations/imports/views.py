@@ -128,6 +128,7 @@ def confirm():
         db.session.rollback()
         raise
     if result.already_imported:
+        db.session.rollback()
         flash(_("This file was already imported: nothing more was added."), "info")
         return redirect(url_for("contributions.index"))
     db.session.commit()

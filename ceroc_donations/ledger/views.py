@@ -19,15 +19,12 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import select
 
 from ceroc_donations import filters
 from ceroc_donations.accounts import settings
 from ceroc_donations.book import queries
 from ceroc_donations.book.inputs import base_currency
-from ceroc_donations.book.models import Donor
 from ceroc_donations.database import read_only
-from ceroc_donations.extensions import db
 from ceroc_donations.i18n import locale_code
 from ceroc_donations.ledger import service as ledger
 from ceroc_donations.ledger.exports import iter_csv, write_xlsx
@@ -52,9 +49,7 @@ def flow_chart(f: filters.LedgerFilter) -> dict:
         charts.MonthlyFlow(p.month, p.in_minor, p.out_minor, p.balance_minor)
         for p in ledger.monthly_flow(f)
     )
-    svg, table = _flow_drawn(
-        points, base_currency(), chart_locale(), _("Money in and out per month")
-    )
+    svg, table = _flow_drawn(points, base_currency(), chart_locale(), _("Money in and out"))
     return {"svg": svg, "table": table}
 
 
@@ -84,7 +79,15 @@ def _flow_drawn(points: tuple, cur: str, loc: str, title: str) -> tuple[Markup, 
 def _bar_drawn(rows: tuple, cur: str, loc: str, title: str, label_header: str, pid: str):
     return (
         Markup(
-            charts.bar_chart(rows, currency=cur, locale=loc, title=title, gettext=_, id_prefix=pid)
+            charts.bar_chart(
+                rows,
+                currency=cur,
+                locale=loc,
+                title=title,
+                label_header=label_header,
+                gettext=_,
+                id_prefix=pid,
+            )
         ),
         Markup(
             charts.bar_table(
@@ -125,11 +128,7 @@ def filter_choices(*, public: bool = False) -> dict:
     anyone else the filter would tell who gave a gift shown as anonymous."""
     donors = []
     if not public and names_for(current_user) == "recorded":
-        donors = list(
-            db.session.execute(
-                select(Donor.id, Donor.name_en).order_by(Donor.name_en, Donor.id).limit(500)
-            )
-        )
+        donors = queries.donor_choices()
     return {"funds": queries.fund_balances(), "categories": ledger.categories(), "donors": donors}
 
 

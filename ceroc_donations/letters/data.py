@@ -77,7 +77,9 @@ def thank_you_data(
         amount=_amount_for(c, recipients),
         received_on=c.received_on,
         occasion=c.occasion or "",
+        occasion_km=c.occasion_km or "",
         purpose=c.purpose or "",
+        purpose_km=c.purpose_km or "",
         language=language or language_for(recipients),  # type: ignore[arg-type]
     )
 

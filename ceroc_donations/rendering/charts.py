@@ -36,7 +36,10 @@ MSG_MONEY_IN = N_("Money in")
 MSG_MONEY_OUT = N_("Money out")
 MSG_BALANCE = N_("Balance")
 MSG_MONTH = N_("Month")
+MSG_QUARTER = N_("Quarter")
+MSG_YEAR = N_("Year")
 MSG_AMOUNT = N_("Amount")
+MSG_AMOUNT_AXIS = N_("Amount (%(currency)s)")
 MSG_FLOW_DESC = N_(
     "From %(first)s to %(last)s: money in %(money_in)s, money out %(money_out)s, "
     "balance at the end %(balance)s."
@@ -83,6 +86,24 @@ class MonthlyFlow:
                 raise TypeError(f"MonthlyFlow.{name} must be an int (minor units)")
         if self.in_minor < 0 or self.out_minor < 0:
             raise ValueError("money in and money out are never negative")
+
+
+#: The monthly chart's scale: months up to two years, quarters up to eight, then years.
+MAX_MONTHS = 24
+MAX_QUARTERS = 32
+SCALES = ("month", "quarter", "year")
+_SCALE_HEADER = {"month": MSG_MONTH, "quarter": MSG_QUARTER, "year": MSG_YEAR}
+
+
+@dataclass(frozen=True)
+class FlowPeriod:
+    """Money in and out during a month, quarter or year, and the balance at its end."""
+
+    start: date  # first day of the period
+    scale: str  # one of SCALES
+    in_minor: int
+    out_minor: int
+    balance_minor: int
 
 
 @dataclass(frozen=True)
@@ -143,10 +164,11 @@ def monthly_flow_chart(
     Months missing between the first and the last are drawn as months with no movement.
     """
     _ = gettext or str
-    months = normalise_flow(points)
+    months = flow_periods(points)
     pid = id_prefix or _chart_id("flow", title, currency, locale, months)
     if not months:
         return _empty_svg(pid, title, empty_text or _(MSG_NO_DATA))
+    scale = months[0].scale
 
     values = [0]
     for p in months:
@@ -158,9 +180,10 @@ def monthly_flow_chart(
     tick_labels = [_axis_label(t, currency, locale) for t in ticks]
 
     out: list[str] = []
+    y = _title_lines(out, title)
     # Legend, wrapped onto a second row if the translated words are long.
     legend = [(_(MSG_MONEY_IN), "in"), (_(MSG_MONEY_OUT), "out"), (_(MSG_BALANCE), "line")]
-    x, y = PAD, PAD
+    x = PAD
     for label, kind in legend:
         w = 16 + _text_width(label, SMALL) + 14
         if x > PAD and x + w > WIDTH - PAD:
@@ -187,7 +210,9 @@ def monthly_flow_chart(
         out.append(_text(x + 16, y + 12, label, size=SMALL))
         x += w
 
-    top = y + 20 + 10
+    # The value axis says what it counts, above the tick labels.
+    out.append(_text(PAD, y + 20 + 14, _(MSG_AMOUNT_AXIS) % {"currency": currency}, size=SMALL))
+    top = y + 20 + 14 + 14
     left = PAD + max(_text_width(t, SMALL) for t in tick_labels) + 6
     right = WIDTH - PAD
     bottom = top + 200
@@ -209,7 +234,7 @@ def monthly_flow_chart(
     zero = ypos(0)
     for p, cx in zip(months, centres, strict=True):
         tip = _(MSG_MONTH_TIP) % {
-            "month": _month_year(p.month, locale),
+            "month": _period_label(p, locale),
             "money_in": _amount(p.in_minor, currency, locale),
             "money_out": _amount(p.out_minor, currency, locale),
             "balance": _amount(p.balance_minor, currency, locale),
@@ -245,23 +270,29 @@ def monthly_flow_chart(
             f'stroke="{COLOUR_BALANCE}" stroke-width="1.5"/>'
         )
 
-    # Month labels, thinned so they never overlap; the year under the first and each January.
-    names = [format_date(p.month, "LLL", locale=locale) for p in months]
+    # Period labels, thinned so they never overlap; under months and quarters the year
+    # stands below the first one and each January (or first quarter).
+    pattern = {"month": "LLL", "quarter": "QQQ", "year": "y"}[scale]
+    names = [format_date(p.start, pattern, locale=locale) for p in months]
     every = max(1, int(-(-(max(_text_width(n, SMALL) for n in names) + 6) // slot)))
     last_year = None
     for i, (p, cx, name) in enumerate(zip(months, centres, names, strict=True)):
         if i % every:
             continue
         out.append(_text(cx, bottom + 16, name, size=SMALL, anchor="middle"))
-        if p.month.year != last_year:
-            year = format_date(p.month, "y", locale=locale)
+        if scale != "year" and p.start.year != last_year:
+            year = format_date(p.start, "y", locale=locale)
             out.append(_text(cx, bottom + 31, year, size=SMALL, anchor="middle"))
-            last_year = p.month.year
-    height = bottom + 31 + PAD
+            last_year = p.start.year
+    axis_y = bottom + (31 if scale == "year" else 47)
+    out.append(
+        _text((left + right) / 2, axis_y, _(_SCALE_HEADER[scale]), size=SMALL, anchor="middle")
+    )
+    height = axis_y + PAD
 
     desc = _(MSG_FLOW_DESC) % {
-        "first": _month_year(months[0].month, locale),
-        "last": _month_year(months[-1].month, locale),
+        "first": _period_label(months[0], locale),
+        "last": _period_label(months[-1], locale),
         "money_in": _amount(sum(p.in_minor for p in months), currency, locale),
         "money_out": _amount(sum(p.out_minor for p in months), currency, locale),
         "balance": _amount(months[-1].balance_minor, currency, locale),
@@ -283,19 +314,22 @@ def flow_table(
     title: str,
     gettext: Gettext | None = None,
 ) -> ChartTable:
-    """The numbers of :func:`monthly_flow_chart`, one row per month, formatted identically."""
+    """The numbers of :func:`monthly_flow_chart`, one row per period (the chart's scale),
+    formatted identically."""
     _ = gettext or str
+    periods = flow_periods(points)
+    scale = periods[0].scale if periods else "month"
     return ChartTable(
         caption=title,
-        header=(_(MSG_MONTH), _(MSG_MONEY_IN), _(MSG_MONEY_OUT), _(MSG_BALANCE)),
+        header=(_(_SCALE_HEADER[scale]), _(MSG_MONEY_IN), _(MSG_MONEY_OUT), _(MSG_BALANCE)),
         rows=tuple(
             (
-                _month_year(p.month, locale),
+                _period_label(p, locale),
                 _amount(p.in_minor, currency, locale),
                 _amount(p.out_minor, currency, locale),
                 _amount(p.balance_minor, currency, locale),
             )
-            for p in normalise_flow(points)
+            for p in periods
         ),
     )
 
@@ -306,6 +340,7 @@ def bar_chart(
     currency: str,
     locale: str,
     title: str,
+    label_header: str | None = None,
     gettext: Gettext | None = None,
     empty_text: str | None = None,
     id_prefix: str | None = None,
@@ -313,6 +348,7 @@ def bar_chart(
     """Horizontal bars, e.g. spending by category; *rows* are drawn in the order given.
 
     Each label sits on its own line above its bar, so long and Khmer labels are never cut.
+    *label_header* names what the labels are (e.g. "Category"), over the labels' column.
     """
     _ = gettext or str
     rows = _check_rows(rows)
@@ -325,7 +361,17 @@ def bar_chart(
     full = WIDTH - 2 * PAD - reserve
     biggest = max(v for _label, v in rows)
     out: list[str] = []
-    y = PAD
+    y = _title_lines(out, title)
+    # The axes: what the labels are on the left, what the bars measure on the right.
+    if label_header:
+        out.append(_text(PAD, y + 14, label_header, size=SMALL))
+    amount_axis = _(MSG_AMOUNT_AXIS) % {"currency": currency}
+    out.append(_text(WIDTH - PAD, y + 14, amount_axis, size=SMALL, anchor="end"))
+    out.append(
+        f'<line x1="{PAD}" y1="{_n(y + 20)}" x2="{WIDTH - PAD}" y2="{_n(y + 20)}" '
+        f'stroke="{COLOUR_GRID}" stroke-width="0.5"/>'
+    )
+    y += 22
     for (label, value), amount in zip(rows, amounts, strict=True):
         width = value * full / biggest if biggest else 0.0
         out.append(_text(PAD, y + 14, label, size=FONT))
@@ -355,6 +401,44 @@ def bar_table(
         header=(label_header, _(MSG_AMOUNT)),
         rows=tuple((label, _amount(v, currency, locale)) for label, v in _check_rows(rows)),
     )
+
+
+def flow_scale(months: list[MonthlyFlow]) -> str:
+    """Months for up to :data:`MAX_MONTHS`, quarters up to :data:`MAX_QUARTERS`, else years."""
+    if len(months) <= MAX_MONTHS:
+        return "month"
+    first, last = months[0].month, months[-1].month
+    quarters = (last.year - first.year) * 4 + (last.month - 1) // 3 - (first.month - 1) // 3 + 1
+    return "quarter" if quarters <= MAX_QUARTERS else "year"
+
+
+def flow_periods(points: Iterable[MonthlyFlow]) -> list[FlowPeriod]:
+    """The months of *points* (gaps filled) summed by the scale :func:`flow_scale` picks;
+    each period's balance is the balance at the end of its last month."""
+    months = normalise_flow(points)
+    if not months:
+        return []
+    scale = flow_scale(months)
+    periods: list[FlowPeriod] = []
+    for p in months:
+        if scale == "month":
+            start = p.month
+        elif scale == "quarter":
+            start = date(p.month.year, (p.month.month - 1) // 3 * 3 + 1, 1)
+        else:
+            start = date(p.month.year, 1, 1)
+        if periods and periods[-1].start == start:
+            last = periods[-1]
+            periods[-1] = FlowPeriod(
+                start,
+                scale,
+                last.in_minor + p.in_minor,
+                last.out_minor + p.out_minor,
+                p.balance_minor,
+            )
+        else:
+            periods.append(FlowPeriod(start, scale, p.in_minor, p.out_minor, p.balance_minor))
+    return periods
 
 
 def normalise_flow(points: Iterable[MonthlyFlow]) -> list[MonthlyFlow]:
@@ -402,6 +486,34 @@ def _axis_label(minor: int, currency: str, locale: str) -> str:
 
 def _month_year(month: date, locale: str) -> str:
     return format_skeleton("yMMM", month, locale=locale)
+
+
+def _period_label(period: FlowPeriod, locale: str) -> str:
+    """``Jan 2025``, ``Q1 2025`` or ``2025`` (in Khmer ``ត្រីមាសទី 1 2025`` ...)."""
+    if period.scale == "quarter":
+        return format_skeleton("yQQQ", period.start, locale=locale)
+    if period.scale == "year":
+        return format_date(period.start, "y", locale=locale)
+    return _month_year(period.start, locale)
+
+
+def _title_lines(out: list[str], title: str) -> float:
+    """Draw *title* at the top, wrapped at spaces to the width; return the y below it."""
+    lines: list[str] = []
+    for word in title.split(" "):
+        if lines and _text_width(f"{lines[-1]} {word}", FONT + 1) <= WIDTH - 2 * PAD:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    y = PAD
+    for line in lines:
+        out.append(
+            _text(PAD, y + 14, line, size=FONT + 1).replace(
+                "<text ", '<text font-weight="bold" class="chart-title" ', 1
+            )
+        )
+        y += 20
+    return y + 4
 
 
 def _chart_id(kind: str, *parts: object) -> str:
@@ -471,8 +583,11 @@ def _svg(pid: str, title: str, desc: str, height: float, body: str) -> Markup:
 
 
 def _empty_svg(pid: str, title: str, message: str) -> Markup:
+    out: list[str] = []
+    y = _title_lines(out, title)
     body = (
-        f'<rect x="0.5" y="0.5" width="{WIDTH - 1}" height="79" rx="4" fill="#f6f6f6" '
-        f'stroke="{COLOUR_GRID}"/>' + _text(WIDTH / 2, 45, message, size=FONT, anchor="middle")
+        f'<rect x="0.5" y="{_n(y + 0.5)}" width="{WIDTH - 1}" height="79" rx="4" '
+        f'fill="#f6f6f6" stroke="{COLOUR_GRID}"/>'
+        + _text(WIDTH / 2, y + 45, message, size=FONT, anchor="middle")
     )
-    return _svg(pid, title, message, 80, body)
+    return _svg(pid, title, message, y + 80, "".join(out) + body)

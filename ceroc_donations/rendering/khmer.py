@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 from datetime import date
+from html.parser import HTMLParser
 
 from babel.dates import get_month_names
 
@@ -21,6 +22,7 @@ __all__ = [
     "format_date_en",
     "format_date_km",
     "insert_word_breaks",
+    "khmer_words",
     "to_khmer_digits",
 ]
 
@@ -107,3 +109,39 @@ def format_date_en(day: date) -> str:
     """Date in English as on CEROC's letters, e.g. ``27 November 2026``."""
     # Babel rather than strftime("%B"), which follows the process locale.
     return f"{day.day} {get_month_names('wide', locale='en')[day.month]} {day.year}"
+
+
+class _TextOf(HTMLParser):
+    """The text a reader sees in an HTML document (no head, style or script)."""
+
+    _HIDDEN = frozenset({"head", "title", "style", "script"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag, attrs) -> None:
+        self._hidden += tag in self._HIDDEN
+
+    def handle_endtag(self, tag) -> None:
+        self._hidden -= tag in self._HIDDEN
+
+    def handle_data(self, data) -> None:
+        if not self._hidden:
+            self.parts.append(data)
+
+
+def khmer_words(html: str) -> list[str]:
+    """The Khmer words of a rendered letter or report, in order, as its reader sees them.
+
+    Words are ICU's: :func:`insert_word_breaks` has already put U+200B between them in
+    the HTML (text without breaks is segmented here the same way).
+    """
+    parser = _TextOf()
+    parser.feed(html)
+    parser.close()
+    words = []
+    for run in _KHMER_RUN.findall(" ".join(parser.parts)):
+        words += [word for word in insert_word_breaks(run).split(ZWSP) if word]
+    return words

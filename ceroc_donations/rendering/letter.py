@@ -20,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup, escape
 
 from ceroc_donations.money import Money, format_money, to_khmer_digits
+from ceroc_donations.paths import folder
 from ceroc_donations.rendering.khmer import format_date_en, format_date_km, insert_word_breaks
 from ceroc_donations.rendering.placeholders import (
     PlaceholderError,
@@ -31,8 +32,8 @@ from ceroc_donations.rendering.placeholders import (
 Language = Literal["bilingual", "km", "en"]
 Kind = Literal["thank_you", "statement"]
 
-#: The repository's ``letters/`` folder: designs (templates, CSS) and default texts.
-LETTERS_DIR = Path(__file__).resolve().parents[2] / "letters"
+#: The ``letters/`` folder: designs (templates, CSS) and default texts.
+LETTERS_DIR = folder("letters")
 TEMPLATES = {"thank_you": "thank_you.html", "statement": "statement.html"}
 #: What a draft shows where a letter's number would be: a draft has no number.
 DRAFT_EN = "DRAFT"

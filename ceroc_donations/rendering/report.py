@@ -321,7 +321,9 @@ def report_renderer() -> LetterRenderer:
     if renderer is None:
         from ceroc_donations.rendering.pdf import LetterRenderer
 
-        renderer = _local.renderer = LetterRenderer(stylesheet="report.css")
+        renderer = _local.renderer = LetterRenderer(
+            stylesheet="report.css", freeze_after_first=True
+        )
     return renderer
 
 

@@ -50,7 +50,7 @@ def live_server(tmp_path_factory):
 
 @pytest.fixture
 def browser():
-    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     chromium = shutil.which("chromium")

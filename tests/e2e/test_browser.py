@@ -16,8 +16,11 @@ def login(browser, live_server, email="janet@ceroc.example", password="treasurer
 def test_record_a_contribution_with_the_keyboard_only(browser, live_server):
     login(browser, live_server)
     browser.get(live_server + "/contributions/new")
+    # Focus starts on the donor (autofocus lands once the page has loaded: wait for it).
+    WebDriverWait(browser, 5).until(
+        lambda b: b.switch_to.active_element.get_attribute("id") == "donor-search"
+    )
     search = browser.switch_to.active_element
-    assert search.get_attribute("id") == "donor-search"  # focus starts on the donor
     search.send_keys("youth")
     WebDriverWait(browser, 5).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#donor-results li"))
     search.send_keys(Keys.ENTER)  # picks the highlighted donor, moves on to the amount

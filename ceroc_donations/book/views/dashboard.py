@@ -6,7 +6,7 @@ from datetime import date
 from flask import Blueprint, abort, render_template, send_file
 from flask_login import current_user
 
-from ceroc_donations.book import queries
+from ceroc_donations.book import queries, todo
 from ceroc_donations.privacy import entry_labels
 from ceroc_donations.security import requires
 
@@ -28,7 +28,7 @@ def index():
         year=today.year,
         recent=recent,
         labels=entry_labels(recent, current_user),
-        to_thank=queries.count_to_thank(),
+        todo=todo.todo_for(current_user),
     )
 
 

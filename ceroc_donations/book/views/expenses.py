@@ -29,7 +29,7 @@ bp = Blueprint("expenses", __name__, url_prefix="/expenses")
 @bp.get("/")
 @requires("read")
 def index():
-    f = book_filter()
+    f = book_filter(receipt=True)
     page = queries.expenses_page(f, request.args.get("after"))
     return render_template(
         "book/expenses/index.html",

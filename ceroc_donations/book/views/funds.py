@@ -3,7 +3,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
 from ceroc_donations.book import queries
 from ceroc_donations.book import service as book
@@ -28,8 +27,14 @@ def index():
 def create():
     try:
         data = parse_fund(request.form)
-        if db.session.execute(select(Fund.id).where(Fund.code == data["code"])).scalar():
-            raise Invalid({"code": _("A fund with this code exists already.")})
+        fund = book.create_fund(
+            data["code"],
+            data["name_en"],
+            name_km=data["name_km"],
+            description=data["description"],
+            description_km=data["description_km"],
+            by=current_user,
+        )
     except Invalid as exc:
         return render_template(
             "book/funds/index.html",
@@ -37,13 +42,6 @@ def create():
             errors=exc.fields,
             values=request.form,
         ), 422
-    fund = book.create_fund(
-        data["code"],
-        data["name_en"],
-        name_km=data["name_km"],
-        description=data["description"],
-        by=current_user,
-    )
     db.session.commit()
     flash(_("Fund %(name)s added.", name=fund.name_en), "success")
     return redirect(url_for("funds.index"))

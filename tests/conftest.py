@@ -160,8 +160,12 @@ def app(request, tmp_path):
     Each test runs inside a transaction that is rolled back. A test whose data must be seen
     by other connections (a worker process, threads, a second engine) is marked
     ``@pytest.mark.own_database`` and gets a database of its own, really committed.
+
+    On PostgreSQL every test gets a fresh schema: some code commits on connections of its
+    own there (login-failure counters, advisory-locked counters), which a rolled-back
+    savepoint does not undo, so rows would leak from one test into the next.
     """
-    if request.node.get_closest_marker("own_database"):
+    if TEST_DATABASE_URL or request.node.get_closest_marker("own_database"):
         yield from _own_database_app(tmp_path)
     else:
         yield from _rolled_back_app(request.getfixturevalue("_shared_app"), tmp_path)

@@ -17,6 +17,7 @@ from datetime import date
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
+from ceroc_donations import audit
 from ceroc_donations.book.inputs import base_currency
 from ceroc_donations.book.models import (
     Contribution,
@@ -129,5 +130,5 @@ def build_report(since: date, until: date, *, generated_on: date | None = None) 
         in_minor=sum(f.in_minor for f in funds), out_minor=sum(f.out_minor for f in funds),
         funds=tuple(funds), categories=tuple(categories),
         monthly=tuple(_monthly(since, until, opening)), contributions=tuple(contributions),
-        generated_on=generated_on or date.today(),
+        generated_on=generated_on or date.today(), audit_head=str(audit.head()),
     )  # fmt: skip

@@ -94,6 +94,9 @@ class ReportData:
     monthly: tuple[charts.MonthlyFlow, ...] = ()
     contributions: tuple[ContributionRow, ...] = ()
     generated_on: date | None = None
+    #: The audit chain's head when the report was made (``SEQ:HASH``): a copy kept elsewhere
+    #: proves later that nothing was cut off the end of the books' history.
+    audit_head: str | None = None
 
     def __post_init__(self) -> None:
         if self.period_from > self.period_to:

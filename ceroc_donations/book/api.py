@@ -55,22 +55,7 @@ bp = api_blueprint("api", __name__)
 
 # --- what a JSON body may hold ------------------------------------------------------------
 
-DONOR_FIELDS = dict.fromkeys(
-    (
-        "kind",
-        "name_en",
-        "name_km",
-        "city",
-        "region",
-        "country",
-        "email",
-        "postal_address",
-        "letter_language",
-        "public_display",
-        "note",
-    ),
-    TEXT,
-)
+DONOR_FIELDS = dict.fromkeys(book.DONOR_FIELDS, TEXT)
 CONTRIBUTION_FIELDS = {
     "donor_ids": ID_LIST,
     "shares": SHARE_LIST,

@@ -38,23 +38,24 @@ class Conflict(ValueError):
 # --- snapshots for the audit trail -------------------------------------------------------
 
 
+#: What a donor's record holds, as the forms, the API and the audit log name it.
+DONOR_FIELDS = (
+    "kind",
+    "name_en",
+    "name_km",
+    "city",
+    "region",
+    "country",
+    "email",
+    "postal_address",
+    "letter_language",
+    "public_display",
+    "note",
+)
+
+
 def donor_snapshot(donor: Donor) -> dict:
-    return {
-        k: getattr(donor, k)
-        for k in (
-            "kind",
-            "name_en",
-            "name_km",
-            "city",
-            "region",
-            "country",
-            "email",
-            "postal_address",
-            "letter_language",
-            "public_display",
-            "note",
-        )
-    }
+    return {k: getattr(donor, k) for k in DONOR_FIELDS}
 
 
 def contribution_snapshot(c: Contribution) -> dict:

@@ -33,6 +33,8 @@ from flask import Flask, current_app
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
 
+from ceroc_donations.logs import log_also
+
 LOG = logging.getLogger(__name__)
 
 #: How often a process that does not run the embedded consumer tries to take it over.
@@ -267,9 +269,8 @@ class JobQueue:
             """Run job consumers until stopped (SIGINT: after the current jobs; SIGTERM: now)."""
             if state.kind == "immediate":
                 raise click.ClickException("JOBS_IMMEDIATE is on: there is nothing to consume.")
-            logging.basicConfig(  # a no-op when logging is set up already
-                level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-            )
+            # Huey's own lines (jobs started, done, retried) in the app's one format.
+            log_also("huey", logging.INFO)
             huey = state.huey
             consumer = _BeatingConsumer(
                 huey,

@@ -66,6 +66,8 @@ def init_logging(app: Flask) -> None:
     """Log the package (``app.logger`` included) to stderr; tag requests with their id."""
     _handler()
     LOGGER.setLevel(app.config["LOG_LEVEL"])
+    # A job that fails is logged by Huey: in the same format, not as a bare traceback.
+    log_also("huey", logging.WARNING)
     # Flask's own handler would print every line a second time, in another format.
     from flask.logging import default_handler
 

@@ -46,7 +46,38 @@ keepalive = 5
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("CEROC_LOG_LEVEL", "info")
-access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+# The app's one line format (ceroc_donations/logs.py): time, level, [request id], logger.
+# An access line carries the request id the app answered with, so it finds the app's lines.
+access_log_format = (
+    '[%({x-request-id}o)s] gunicorn.access: %(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+)
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "app": {"format": "%(asctime)s %(levelname)s [-] %(name)s: %(message)s"},
+        "access": {"format": "%(asctime)s %(levelname)s %(message)s"},
+    },
+    "handlers": {
+        "error_console": {
+            "class": "logging.StreamHandler",
+            "formatter": "app",
+            "stream": "ext://sys.stderr",
+        },
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "access",
+            "stream": "ext://sys.stdout",
+        },
+    },
+    # Gunicorn's defaults would give the root logger a handler of its own, which would print
+    # every app line a second time: the app logs through its own handler (logs.py).
+    "root": {"level": "WARNING", "handlers": []},
+    "loggers": {
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": ["error_console"]},
+        "gunicorn.access": {"level": "INFO", "handlers": ["console"]},
+    },
+}
 proc_name = "ceroc-donations"
 
 # The workers' heartbeat files on a RAM disk: a busy or slow disk cannot stall them.

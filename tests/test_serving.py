@@ -6,6 +6,7 @@ On SQLite always; on PostgreSQL when CEROC_TEST_DATABASE_URL is set (scripts/tes
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import Counter as Tally
 from decimal import Decimal
@@ -150,6 +151,15 @@ def test_gunicorn_serves_pages_without_the_development_server_warning(served):
     assert "Booting worker" in log
     # The access log names the path but never the query string (searches may hold names).
     assert '"GET /login HTTP/1.1" 200' in log
+    # Gunicorn's own lines use the app's one format: time, level, [request id], logger.
+    line = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ \[[^\]]+\] [\w.]+: ")
+    gunicorn_lines = [x for x in log.splitlines() if "gunicorn." in x]
+    assert any("gunicorn.error: Booting worker" in x for x in gunicorn_lines)
+    assert gunicorn_lines and all(line.match(x) for x in gunicorn_lines), gunicorn_lines
+    # An access line carries the request id the app answered with, which its own line has.
+    access = next(x for x in gunicorn_lines if '"GET /login HTTP/1.1" 200' in x)
+    rid = re.search(r"\[([0-9a-f]{16})\] gunicorn.access", access).group(1)
+    assert f"[{rid}] ceroc_donations: GET /login 200" in log
 
 
 @pytest.mark.skipif(not TEST_DATABASE_URL, reason="PostgreSQL: run scripts/test-postgres.sh")

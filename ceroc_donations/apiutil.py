@@ -276,9 +276,15 @@ def request_sha256() -> str:
     return g.request_sha256
 
 
+def _own(scope: str) -> str:
+    """A key belongs to the kind of record and to the caller: two users (or two scripts
+    with their own tokens) who happen to pick the same key never get each other's result."""
+    return f"{scope}/user-{caller().id}"
+
+
 def _stored(scope: str, key: str) -> IdempotencyKey | None:
     return db.session.execute(
-        select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+        select(IdempotencyKey).where(IdempotencyKey.scope == _own(scope), IdempotencyKey.key == key)
     ).scalar()
 
 
@@ -316,7 +322,7 @@ def commit_created(
     if key:
         db.session.add(
             IdempotencyKey(
-                scope=scope,
+                scope=_own(scope),
                 key=key,
                 request_sha256=request_sha256(),
                 result_ids_json=json.dumps(ids),

@@ -695,6 +695,30 @@ def test_keys_are_per_kind_of_entry(call, book):
     assert r.status_code == 201
 
 
+def test_keys_are_per_caller(app, call, book):
+    """Two people whose scripts pick the same key each get their own record, never the
+    other's answer."""
+    from ceroc_donations.accounts.service import create_user
+    from ceroc_donations.security import new_api_token
+
+    with app.app_context():
+        treasurer = db.session.execute(select(User).filter_by(role="treasurer")).scalar_one()
+        other = create_user(
+            "second.treasurer@ceroc.example", "Second", "treasurer", "2nd-treasurer-2014", by=None
+        )
+        book.tokens["second"] = new_api_token(other, "test")
+        db.session.commit()
+        assert other.id != treasurer.id
+    headers = {"Idempotency-Key": "nightly-import-1"}
+    body = contribution_body(book)
+    mine = call("POST", "/contributions", json=body, headers=headers)
+    theirs = call("POST", "/contributions", "second", json=body, headers=headers)
+    assert mine.status_code == 201 and theirs.status_code == 201, theirs.json
+    assert theirs.json["id"] != mine.json["id"]
+    again = call("POST", "/contributions", "second", json=body, headers=headers)
+    assert again.status_code == 200 and again.json["id"] == theirs.json["id"]
+
+
 def test_void_twice_is_409(app, call, book):
     url = f"/contributions/{book.contribution}/void"
     assert call("POST", url, json={}).status_code == 422

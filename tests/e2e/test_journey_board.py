@@ -133,3 +133,49 @@ def test_text_editor_shows_the_preview_beside_the_texts(browser, live_server, tm
     frame = browser.find_element(By.ID, "letter-preview")
     form = browser.find_element(By.ID, "texts-form")
     assert frame.rect["y"] >= form.rect["y"] + form.rect["height"] - 1
+
+
+# The preview requests, held until the test lets each through, labelled by the closing text
+# they carry: answers can then arrive out of order without any timing.
+HOLD_PREVIEWS = """
+window.__held = [];
+const realFetch = window.fetch.bind(window);
+window.fetch = (url, options) => new Promise((resolve, reject) => window.__held.push({
+  closing: options.body.get("closing_en"),
+  go: () => realFetch(url, options).then(resolve, reject),
+}));
+"""
+RELEASE_PREVIEW = """
+const [closing, done] = arguments;
+const held = window.__held.filter((h) => h.closing === closing);
+window.__held = window.__held.filter((h) => h.closing !== closing);
+Promise.all(held.map((h) => h.go())).then(() => setTimeout(() => done(held.length), 100));
+"""
+
+
+def _frame_text(browser) -> str:
+    browser.switch_to.frame(browser.find_element(By.ID, "letter-preview"))
+    try:
+        return browser.find_element(By.TAG_NAME, "body").text
+    finally:
+        browser.switch_to.default_content()
+
+
+def test_a_late_preview_never_replaces_a_newer_one(browser, live_server):
+    _login(browser, live_server, *BOARD)
+    browser.get(live_server + "/letters/texts")
+    WebDriverWait(browser, 10).until(lambda b: "Seng Sophoan" in _frame_text(b))
+    browser.execute_script(HOLD_PREVIEWS)
+    held = "return window.__held.map((h) => h.closing)"
+    field = browser.find_element(By.ID, "f-closing_en")
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys("Older closing")
+    WebDriverWait(browser, 10).until(lambda b: b.execute_script(held) == ["Older closing"])
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys("Newer closing")
+    WebDriverWait(browser, 10).until(lambda b: len(b.execute_script(held)) == 2)
+    assert browser.execute_async_script(RELEASE_PREVIEW, "Newer closing") == 1
+    WebDriverWait(browser, 10).until(lambda b: "Newer closing" in _frame_text(b))
+    assert browser.execute_async_script(RELEASE_PREVIEW, "Older closing") == 1  # late
+    text = _frame_text(browser)
+    assert "Newer closing" in text and "Older closing" not in text

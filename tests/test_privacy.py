@@ -396,6 +396,8 @@ WRITES = {
     "letters.preview_texts": "letters",
     "letters.batch_sent": "letters",
     "letters.restart_batch": "letters",
+    "letters.mark_selected_sent": "letters",
+    "letters.download_selected": "letters_download",
     "donors.merge": "write_book",
     "admin.user_list": "admin",
     "admin.change_role": "admin",

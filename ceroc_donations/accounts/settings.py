@@ -57,3 +57,23 @@ def set_import_donor_display(value: str, *, by: User | None) -> None:
     if value not in DONOR_DISPLAY:
         raise ValueError(f"public display must be one of {DONOR_DISPLAY}")
     put(IMPORT_DONOR_DISPLAY, value, by=by)
+
+
+#: The Khmer name of the letters' signatory, used when the letter texts leave it empty.
+SIGNATORY_NAME_KM = "signatory_name_km"
+MAX_SIGNATORY_NAME = 200
+
+
+def signatory_name_km() -> str:
+    """The Khmer signatory name set by the admin ('' when none)."""
+    return get(SIGNATORY_NAME_KM) or ""
+
+
+def set_signatory_name_km(value: str, *, by: User | None) -> None:
+    """Store the Khmer signatory name; :class:`ValueError` when it is too long or unstorable."""
+    value = " ".join(str(value or "").split())
+    if len(value) > MAX_SIGNATORY_NAME:
+        raise ValueError(f"at most {MAX_SIGNATORY_NAME} characters")
+    if "\x00" in value or any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+        raise ValueError("a character that cannot be stored")
+    put(SIGNATORY_NAME_KM, value, by=by)

@@ -78,16 +78,36 @@ def settings_page():
     if request.method == "POST":
         on = request.form.get("transparency_public") == "1"
         display = request.form.get("import_donor_display")
+        signatory = request.form.get("signatory_name_km")
+        errors = {}
         if display is not None and display not in DONOR_DISPLAY:
+            errors["import_donor_display"] = _("Choose shown by name or anonymous.")
+        if signatory is not None and len(" ".join(signatory.split())) > 200:
+            errors["signatory_name_km"] = _("At most %(n)d characters.", n=200)
+        if errors:
             return render_template(
                 "ledger/settings.html",
                 on=settings.transparency_public(),
                 import_display=settings.import_donor_display(),
-                errors={"import_donor_display": _("Choose shown by name or anonymous.")},
+                signatory_name_km=signatory or "",
+                errors=errors,
             ), 422
         settings.set_transparency_public(on, by=current_user)
         if display is not None:
             settings.set_import_donor_display(display, by=current_user)
+        if signatory is not None:
+            try:
+                settings.set_signatory_name_km(signatory, by=current_user)
+            except ValueError:
+                db.session.rollback()
+                message = _("This text contains a character that cannot be stored.")
+                return render_template(
+                    "ledger/settings.html",
+                    on=settings.transparency_public(),
+                    import_display=settings.import_donor_display(),
+                    signatory_name_km=signatory,
+                    errors={"signatory_name_km": message},
+                ), 422
         db.session.commit()
         flash(
             _("The public transparency page is now on.")
@@ -100,5 +120,6 @@ def settings_page():
         "ledger/settings.html",
         on=settings.transparency_public(),
         import_display=settings.import_donor_display(),
+        signatory_name_km=settings.signatory_name_km(),
         errors={},
     )

@@ -35,7 +35,7 @@ from ceroc_donations.letters.data import (
     thank_you_data,
 )
 from ceroc_donations.letters.models import Letter, LetterBatch, LetterTextVersion, letter_recipient
-from ceroc_donations.letters.texts import texts_of, version_for_letters
+from ceroc_donations.letters.texts import texts_of, version_for_letters, with_defaults
 from ceroc_donations.rendering import LetterData, LetterTexts, render_html
 from ceroc_donations.rendering.letter import Kind, letter_metadata
 
@@ -69,9 +69,10 @@ def render_pdf(data: LetterData, texts: LetterTexts, kind: Kind = "thank_you") -
     """PDF/A bytes of one letter; the same data and texts always give the same bytes.
 
     The PDF's creation and modification dates are the letter's issued date, never the
-    time of rendering.
+    time of rendering. An empty Khmer signatory name takes the settings' default.
     """
     r = renderer()
+    texts = with_defaults(texts)
     html = render_html(data, texts, kind, letters_dir=r.letters_dir)
     document = r.render_document(html, **letter_metadata(data, texts, kind))
     document.metadata.created = document.metadata.modified = data.issued_on.isoformat()
@@ -80,7 +81,7 @@ def render_pdf(data: LetterData, texts: LetterTexts, kind: Kind = "thank_you") -
 
 def preview_html(data: LetterData, texts: LetterTexts, kind: Kind = "thank_you") -> str:
     """The HTML of a letter for the browser preview (a draft when *data* has no number)."""
-    return render_html(data, texts, kind)
+    return render_html(data, with_defaults(texts), kind)
 
 
 # --- the archive -------------------------------------------------------------------------

@@ -9,25 +9,35 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from datetime import timedelta
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
 from email.message import EmailMessage
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import selectinload
 
 from ceroc_donations import audit
 from ceroc_donations.accounts.models import User
-from ceroc_donations.book.inputs import Invalid
-from ceroc_donations.book.models import Contribution, ContributionDonor, Donor
+from ceroc_donations.book.inputs import Invalid, money_message
+from ceroc_donations.book.models import (
+    LETTER_LANGUAGES,
+    Contribution,
+    ContributionDonor,
+    Donor,
+    Fund,
+)
 from ceroc_donations.book.service import Conflict, set_thank_status
 from ceroc_donations.database import utcnow
 from ceroc_donations.extensions import db
+from ceroc_donations.filters import whole_number
 from ceroc_donations.jobs import queue as job_queue
 from ceroc_donations.letters.archive import ArchiveError, letters_for, pdf_filename, read_pdf
 from ceroc_donations.letters.jobs import batch_letters
 from ceroc_donations.letters.models import SENT_VIA, Letter, LetterBatch, LetterEmail
+from ceroc_donations.money import Money, MoneyError, parse_amount, to_input
 
 LOG = logging.getLogger(__name__)
 
@@ -288,16 +298,215 @@ def email_failure_message() -> str:
     )
 
 
-def queue() -> list[Contribution]:
-    """Gifts not yet thanked (no letter, or a letter not yet sent), oldest first."""
+#: The letter queue's tabs and the thank-you statuses each shows.
+QUEUE_TABS: dict[str, tuple[str, ...]] = {
+    "to_generate": ("not_thanked",),
+    "generated": ("drafted",),
+    "sent": ("sent",),
+}
+#: What "all unthanked" means (the API): no letter yet, or a letter not yet sent.
+UNTHANKED = ("not_thanked", "drafted")
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """The letter queue's filters: a tab, and the gifts' year, fund, letter language and
+    amount range (in the base currency, minor units, both ends included)."""
+
+    tab: str | None = None
+    year: int | None = None
+    fund_id: int | None = None
+    language: str | None = None
+    min_minor: int | None = None
+    max_minor: int | None = None
+
+    def as_args(self, *, tab: bool = True) -> dict[str, str]:
+        """The filter as query-string arguments (amounts as typed numbers)."""
+        currency = current_app.config["BASE_CURRENCY"]
+        args = {
+            "tab": self.tab if tab else None,
+            "year": str(self.year) if self.year else None,
+            "fund": str(self.fund_id) if self.fund_id else None,
+            "language": self.language,
+            "min": to_input(Money(self.min_minor, currency))
+            if self.min_minor is not None
+            else None,
+            "max": to_input(Money(self.max_minor, currency))
+            if self.max_minor is not None
+            else None,
+        }
+        return {k: v for k, v in args.items() if v}
+
+
+def queue_filter(args: Mapping[str, str]) -> tuple[QueueFilter, dict[str, str]]:
+    """The queue's filter from a query string or form, with a message per bad field.
+
+    A bad value is left out of the filter (the list is shown without it) and named in the
+    messages, so the filter row can say what to correct.
+    """
+    errors: dict[str, str] = {}
+
+    def raw(name: str) -> str:
+        return str(args.get(name) or "").strip()
+
+    tab = raw("tab") or "to_generate"
+    if tab not in QUEUE_TABS:
+        errors["tab"] = gettext("Choose one of the tabs.")
+        tab = "to_generate"
+    year = None
+    if raw("year"):
+        year = whole_number(raw("year"), 1900, 2999)
+        if year is None:
+            errors["year"] = gettext("Enter a year, e.g. 2026.")
+    fund_id = None
+    if raw("fund"):
+        fund_id = whole_number(raw("fund"), 1)
+        if fund_id is None or db.session.get(Fund, fund_id) is None:
+            errors["fund"] = gettext("There is no such fund: choose one from the list.")
+            fund_id = None
+    language = raw("language") or None
+    if language and language not in LETTER_LANGUAGES:
+        errors["language"] = gettext("Choose a letter language from the list.")
+        language = None
+    bounds: dict[str, int | None] = {"min": None, "max": None}
+    for name in bounds:
+        if raw(name):
+            try:
+                amount = parse_amount(
+                    raw(name), current_app.config["BASE_CURRENCY"], allow_zero=True
+                )
+            except MoneyError as exc:
+                errors[name] = money_message(exc)
+            else:
+                bounds[name] = amount.minor
+    if bounds["min"] is not None and bounds["max"] is not None and bounds["min"] > bounds["max"]:
+        errors["max"] = gettext("The largest amount is below the smallest.")
+        bounds["max"] = None
+    return QueueFilter(tab, year, fund_id, language, bounds["min"], bounds["max"]), errors
+
+
+def queue_years() -> list[int]:
+    """The years of the gifts the queue can show, newest first (the year filter's choices)."""
+    first, last = db.session.execute(
+        select(func.min(Contribution.received_on), func.max(Contribution.received_on)).where(
+            Contribution.voided.is_(False)
+        )
+    ).one()
+    if first is None:
+        return []
+    return list(range(last.year, first.year - 1, -1))
+
+
+def queue_funds() -> list[Fund]:
+    """Every fund, archived ones too (their gifts may still wait for a letter)."""
+    return list(db.session.execute(select(Fund).order_by(Fund.id)).scalars())
+
+
+def _queue_where(stmt: Select, f: QueueFilter | None) -> Select:
+    stmt = stmt.where(Contribution.voided.is_(False))
+    if f is None:
+        return stmt.where(Contribution.thank_status.in_(UNTHANKED))
+    if f.year:
+        stmt = stmt.where(
+            Contribution.received_on >= date(f.year, 1, 1),
+            Contribution.received_on <= date(f.year, 12, 31),
+        )
+    if f.fund_id:
+        stmt = stmt.where(Contribution.fund_id == f.fund_id)
+    if f.language:
+        stmt = stmt.where(
+            Contribution.id.in_(
+                select(ContributionDonor.contribution_id)
+                .join(Donor, Donor.id == ContributionDonor.donor_id)
+                .where(Donor.letter_language == f.language)
+            )
+        )
+    if f.min_minor is not None:
+        stmt = stmt.where(Contribution.base_amount_minor >= f.min_minor)
+    if f.max_minor is not None:
+        stmt = stmt.where(Contribution.base_amount_minor <= f.max_minor)
+    return stmt
+
+
+def _queue_select(f: QueueFilter | None) -> Select:
+    stmt = _queue_where(select(Contribution), f)
+    if f is not None:
+        stmt = stmt.where(Contribution.thank_status.in_(QUEUE_TABS[f.tab or "to_generate"]))
+    return stmt.order_by(Contribution.received_on, Contribution.id)
+
+
+def queue(f: QueueFilter | None = None) -> list[Contribution]:
+    """The gifts of the letter queue, oldest first.
+
+    Without a filter: every gift not yet thanked (no letter, or a letter not yet sent), as
+    the API's "all unthanked" asks. With one: the gifts of its tab that match it, which is
+    what "select all matching" on the queue page sends.
+    """
     return list(
         db.session.execute(
-            select(Contribution)
-            .where(
-                Contribution.voided.is_(False),
-                Contribution.thank_status.in_(("not_thanked", "drafted")),
+            _queue_select(f).options(
+                selectinload(Contribution.shares).selectinload(ContributionDonor.donor)
             )
-            .options(selectinload(Contribution.shares).selectinload(ContributionDonor.donor))
-            .order_by(Contribution.received_on, Contribution.id)
         ).scalars()
     )
+
+
+def queue_page(f: QueueFilter, page: int, size: int) -> tuple[list[Contribution], int]:
+    """One page (from 1) of the filtered queue, and how many gifts match in all."""
+    total = db.session.execute(
+        select(func.count()).select_from(_queue_select(f).order_by(None).subquery())
+    ).scalar_one()
+    rows = db.session.execute(
+        _queue_select(f)
+        .options(selectinload(Contribution.shares).selectinload(ContributionDonor.donor))
+        .offset((page - 1) * size)
+        .limit(size)
+    ).scalars()
+    return list(rows), total
+
+
+def queue_counts(f: QueueFilter) -> dict[str, int]:
+    """How many gifts match *f* on each tab (the tab of *f* itself is ignored)."""
+    rows = db.session.execute(
+        _queue_where(
+            select(Contribution.thank_status, func.count()).group_by(Contribution.thank_status),
+            f,
+        )
+    ).all()
+    by_status = dict(rows)
+    return {
+        tab: sum(by_status.get(status, 0) for status in statuses)
+        for tab, statuses in QUEUE_TABS.items()
+    }
+
+
+def selected_gifts(f: QueueFilter, ids: Iterable[int], *, every: bool) -> list[Contribution]:
+    """The gifts a queue form selected: every gift matching *f*, or the ticked *ids* among
+    the gifts of *f*'s tab (a ticked gift that has since left the tab is dropped)."""
+    if every:
+        return queue(f)
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return []
+    tab_only = QueueFilter(tab=f.tab)
+    return list(
+        db.session.execute(_queue_select(tab_only).where(Contribution.id.in_(wanted))).scalars()
+    )
+
+
+def unsent_letters_of(gifts: Iterable[Contribution]) -> list[Letter]:
+    """The thank-you letters of *gifts* not yet sent, in the gifts' order then by number."""
+    return [
+        letter
+        for c in gifts
+        for letter in letters_for(c)
+        if letter.kind == "thank_you" and letter.status != "sent"
+    ]
+
+
+def mark_gifts_sent(gifts: Iterable[Contribution], *, by: User | None) -> int:
+    """Mark the unsent thank-you letters of *gifts* as printed and sent; returns how many."""
+    waiting = unsent_letters_of(gifts)
+    for letter in waiting:
+        mark_sent(letter, "print", by=by)
+    return len(waiting)

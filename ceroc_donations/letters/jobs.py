@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import socket
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext
@@ -320,12 +321,35 @@ def _failure_message(exc: Exception, cid: int | None) -> str:
     )
 
 
-def batch_eta_seconds(batch: LetterBatch) -> int | None:
-    """Seconds left, from the pace so far; ``None`` before the first letter."""
-    if batch.status != "running" or not batch.started_at or batch.done == 0:
+def estimate_seconds_left(
+    done: int, total: int, first_done_at: datetime | None, now: datetime
+) -> int | None:
+    """Seconds left at the pace since the first gift was done; ``None`` while unknown.
+
+    The first gift carries the start-up cost (fonts, stylesheets), so the pace is measured
+    from its end: ``done - 1`` gifts in the time since. No estimate until at least one gift
+    after the first is done, and none once every gift is done.
+    """
+    if first_done_at is None or done < 2 or done >= total:
         return None
-    elapsed = (utcnow() - batch.started_at).total_seconds()
-    return max(0, round(elapsed / batch.done * (batch.total - batch.done)))
+    elapsed = (now - first_done_at).total_seconds()
+    if elapsed <= 0:
+        return None
+    return math.ceil(elapsed / (done - 1) * (total - done))
+
+
+def first_letter_at(batch: LetterBatch) -> datetime | None:
+    """When the batch's first letter was made (read from the archive's rows)."""
+    return db.session.execute(
+        select(db.func.min(Letter.generated_at)).where(Letter.batch_id == batch.id)
+    ).scalar()
+
+
+def batch_eta_seconds(batch: LetterBatch) -> int | None:
+    """Seconds left for a running batch (see :func:`estimate_seconds_left`)."""
+    if batch.status != "running" or batch.done < 2:
+        return None
+    return estimate_seconds_left(batch.done, batch.total, first_letter_at(batch), utcnow())
 
 
 def batch_letters(batch: LetterBatch) -> list[Letter]:
@@ -345,5 +369,16 @@ def recent_batches(limit: int = 5) -> list[LetterBatch]:
     return list(
         db.session.execute(
             select(LetterBatch).order_by(LetterBatch.id.desc()).limit(limit)
+        ).scalars()
+    )
+
+
+def running_batches() -> list[LetterBatch]:
+    """The batches queued or running, oldest first (the queue page links to them)."""
+    return list(
+        db.session.execute(
+            select(LetterBatch)
+            .where(LetterBatch.status.in_(("queued", "running")))
+            .order_by(LetterBatch.id)
         ).scalars()
     )

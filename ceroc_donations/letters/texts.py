@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import fields
+from dataclasses import fields, replace
 
 from flask_babel import gettext
 from sqlalchemy import select
 
 from ceroc_donations import audit
+from ceroc_donations.accounts import settings
 from ceroc_donations.accounts.models import User
 from ceroc_donations.book.inputs import Invalid
 from ceroc_donations.database import next_value, utcnow
@@ -42,6 +43,15 @@ def texts_to_dict(texts: LetterTexts) -> dict:
         value = getattr(texts, f.name)
         out[f.name] = dict(value) if isinstance(value, Mapping) else value
     return out
+
+
+def with_defaults(texts: LetterTexts) -> LetterTexts:
+    """*texts* as letters print them: an empty Khmer signatory name takes the one from the
+    settings (and the template falls back to the English name when that is empty too)."""
+    if texts.signatory_name_km.strip():
+        return texts
+    default = settings.signatory_name_km()
+    return replace(texts, signatory_name_km=default) if default else texts
 
 
 def latest_text_version() -> LetterTextVersion | None:

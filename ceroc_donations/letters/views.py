@@ -13,6 +13,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     jsonify,
     redirect,
@@ -24,8 +25,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import escape
 
+from ceroc_donations.accounts import settings
 from ceroc_donations.book.inputs import Invalid
-from ceroc_donations.book.models import Contribution, Donor
+from ceroc_donations.book.models import LETTER_LANGUAGES, Contribution, Donor
 from ceroc_donations.book.service import Conflict
 from ceroc_donations.extensions import db
 from ceroc_donations.filters import whole_number
@@ -129,37 +131,93 @@ def design(name: str):
 # --- the queue and batches ---------------------------------------------------------------
 
 
+def _queue_page(f, errors, *, page: int = 1, ticked=(), status: int = 200):
+    """The queue page for filter *f*: its tab's gifts, a page at a time, with the counts."""
+    size = current_app.config["PAGE_SIZE"]
+    gifts, matching = delivery.queue_page(f, page, size)
+    return render_template(
+        "letters/queue.html",
+        gifts=gifts,
+        matching=matching,
+        page=page,
+        pages=max(1, -(-matching // size)),
+        filter=f,
+        counts=delivery.queue_counts(f),
+        errors=errors,
+        ticked=set(ticked),
+        funds=delivery.queue_funds(),
+        years=delivery.queue_years(),
+        languages=LETTER_LANGUAGES,
+        batches=jobs.recent_batches(),
+        running=jobs.running_batches(),
+        can_generate=can(current_user, "letters"),
+    ), status
+
+
 @bp.get("/")
 @requires("letters_download")
 def queue():
-    return render_template(
-        "letters/queue.html",
-        gifts=delivery.queue(),
-        batches=jobs.recent_batches(),
-        can_generate=can(current_user, "letters"),
-    )
+    f, errors = delivery.queue_filter(request.args)
+    page = whole_number(request.args.get("page"), 1, 10**6) or 1
+    return _queue_page(f, errors, page=page)
+
+
+def _ticked() -> list[int]:
+    return [i for i in (whole_number(v, 1) for v in request.form.getlist("ids")) if i]
+
+
+def _every() -> bool:
+    """Whether the form asks for every gift matching its filter, not just the ticked ones."""
+    return request.form.get("select") == "all" or request.form.get("all") == "1"
 
 
 @bp.post("/batches")
 @requires("letters")
 def create_batch():
-    ids = [i for i in (whole_number(v, 1) for v in request.form.getlist("ids")) if i]
+    f, _errors = delivery.queue_filter(request.form)
+    ids = [c.id for c in delivery.queue(f)] if _every() else _ticked()
     try:
         batch = jobs.create_batch(ids, mode=request.form.get("mode", "joint"), by=current_user)
     except Invalid as exc:
         db.session.rollback()
-        return render_template(
-            "letters/queue.html",
-            gifts=delivery.queue(),
-            batches=[],
-            can_generate=True,
-            errors=exc.fields,
-            ticked=set(ids),
-        ), 422
+        return _queue_page(f, exc.fields, ticked=ids, status=422)
     batch_id = batch.id
     db.session.commit()
     jobs.start_batch(batch_id)
     return redirect(url_for("letters.batch", batch_id=batch_id))
+
+
+def _selected(f) -> list[Contribution]:
+    return delivery.selected_gifts(f, _ticked(), every=_every())
+
+
+@bp.post("/queue/sent")
+@requires("letters")
+def mark_selected_sent():
+    f, _errors = delivery.queue_filter(request.form)
+    gifts = _selected(f)
+    if not gifts:
+        return _queue_page(f, {"ids": _("Tick at least one gift.")}, status=422)
+    count = delivery.mark_gifts_sent(gifts, by=current_user)
+    db.session.commit()
+    flash(_("%(n)d letters marked as printed and sent.", n=count), "success")
+    return redirect(url_for("letters.queue", **f.as_args()))
+
+
+@bp.post("/queue/letters.pdf")
+@requires("letters_download")
+def download_selected():
+    """One print PDF of the selected gifts' letters not yet sent."""
+    f, _errors = delivery.queue_filter(request.form)
+    found = delivery.unsent_letters_of(_selected(f))
+    if not found:
+        message = _("The ticked gifts have no letter waiting to be sent.")
+        return _queue_page(f, {"ids": message}, status=422)
+    try:
+        pdf = archive.combined_pdf(found)
+    except archive.ArchiveError as exc:
+        return _archive_damaged(exc)
+    return _pdf_response(pdf, "CEROC-letters-to-send.pdf")
 
 
 @bp.post("/batches/<int:batch_id>/restart")
@@ -180,13 +238,26 @@ def _batch_or_404(batch_id: int) -> LetterBatch:
     return db.session.get(LetterBatch, batch_id) or abort(404)
 
 
+def eta_text(seconds: int | None) -> str | None:
+    """The time left as people say it: "under a minute", "about 3 minutes"."""
+    if seconds is None:
+        return None
+    if seconds < 60:
+        return _("under a minute left")
+    if seconds < 120:
+        return _("about a minute left")
+    return _("about %(n)d minutes left", n=round(seconds / 60))
+
+
 def _batch_status(batch: LetterBatch) -> dict:
+    eta = jobs.batch_eta_seconds(batch)
     return {
         "id": batch.id,
         "status": batch.status,
         "total": batch.total,
         "done": batch.done,
-        "eta_seconds": jobs.batch_eta_seconds(batch),
+        "eta_seconds": eta,
+        "eta_text": eta_text(eta),
         "error": batch.error,
         "pdf_url": url_for("letters.batch_pdf", batch_id=batch.id),
         "zip_url": url_for("letters.batch_zip", batch_id=batch.id),
@@ -428,6 +499,7 @@ def _texts_page(values, errors, status=200):
         fields=letter_texts.EDITABLE_FIELDS,
         placeholders=PLACEHOLDERS,
         multiline=letter_texts.MULTILINE_FIELDS,
+        signatory_default=settings.signatory_name_km(),
     ), status
 
 

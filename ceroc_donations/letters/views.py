@@ -145,7 +145,12 @@ def queue():
 def create_batch():
     ids = [i for i in (whole_number(v, 1) for v in request.form.getlist("ids")) if i]
     try:
-        batch = jobs.create_batch(ids, mode=request.form.get("mode", "joint"), by=current_user)
+        batch = jobs.create_batch(
+            ids,
+            mode=request.form.get("mode", "joint"),
+            paper=request.form.get("paper", "auto"),
+            by=current_user,
+        )
     except Invalid as exc:
         db.session.rollback()
         return render_template(
@@ -155,6 +160,7 @@ def create_batch():
             can_generate=True,
             errors=exc.fields,
             ticked=set(ids),
+            ticked_paper=request.form.get("paper", "auto"),
         ), 422
     batch_id = batch.id
     db.session.commit()

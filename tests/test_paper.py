@@ -259,3 +259,13 @@ def test_csv_import_sets_the_country_of_the_donors_it_creates(client, auth, app)
         countries = dict(db.session.execute(select(Donor.name_en, Donor.country)).all())
     # New donors get the row's country; a donor on file keeps its own record.
     assert countries == {"Sok Dara": "AU", "Chan Srey": "AU", "CNRP Minnesota": None, "IKA": None}
+
+
+def test_cli_batch_takes_the_paper(runner, ids, app, tmp_path):
+    out = tmp_path / "batch.pdf"
+    args = ["letters", "batch", "--out", str(out), "--reference", ids.single_ref]
+    r = runner.invoke(args=[*args, "--paper", "letter"])
+    assert r.exit_code == 0, r.output
+    assert page_points(out.read_bytes()) == {LETTER_POINTS}
+    r = runner.invoke(args=[*args, "--paper", "b5"])
+    assert r.exit_code == 2 and "b5" in r.output

@@ -226,6 +226,8 @@ def test_donor_form_country_select_and_paper(client, auth, app):
         assert (donor.country, donor.paper) == ("AU", "letter")
         assert donor.postal_address == ADDRESS
         donor_id = donor.id
+    detail = client.get(f"/donors/{donor_id}").get_data(as_text=True)
+    assert "Australia" in detail and "letters on US Letter" in detail  # the donor's choice
     edit = client.get(f"/donors/{donor_id}/edit").get_data(as_text=True)
     assert '<option value="AU" selected>' in edit and '<option value="letter" selected>' in edit
     # In Khmer, the countries are named in Khmer.

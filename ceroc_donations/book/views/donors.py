@@ -7,11 +7,12 @@ from flask_login import current_user
 from ceroc_donations import filters
 from ceroc_donations.book import queries
 from ceroc_donations.book import service as book
-from ceroc_donations.book.countries import country_choices
+from ceroc_donations.book.countries import country_choices, country_name
 from ceroc_donations.book.inputs import MAX_ID, Invalid, db_id, parse_donor
 from ceroc_donations.book.models import Donor
 from ceroc_donations.extensions import db
 from ceroc_donations.i18n import locale_code
+from ceroc_donations.letters.data import paper_size
 from ceroc_donations.security import requires
 
 bp = Blueprint("donors", __name__, url_prefix="/donors")
@@ -92,7 +93,14 @@ def new():
 def detail(donor_id: int):
     donor = db.session.get(Donor, donor_id) or abort(404)
     gifts, years = queries.donor_history(donor)
-    return render_template("book/donors/detail.html", donor=donor, gifts=gifts, years=years)
+    return render_template(
+        "book/donors/detail.html",
+        donor=donor,
+        gifts=gifts,
+        years=years,
+        country=country_name(donor.country, locale_code()),
+        paper=paper_size(donor.country, donor.paper),
+    )
 
 
 @bp.route("/<int:donor_id>/edit", methods=["GET", "POST"])

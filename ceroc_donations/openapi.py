@@ -15,6 +15,7 @@ from ceroc_donations.book.inputs import MAX_ID
 from ceroc_donations.book.models import (
     DONOR_DISPLAY,
     DONOR_KINDS,
+    DONOR_PAPER,
     EXPENSE_CATEGORIES,
     GIFT_DISPLAY,
     LETTER_LANGUAGES,
@@ -25,6 +26,7 @@ from ceroc_donations.filters import DEFAULT_LIMIT, DIRECTIONS, MAX_CURSOR, MAX_L
 from ceroc_donations.letters.models import LETTER_KINDS, LETTER_STATUSES
 from ceroc_donations.letters.models import SENT_VIA as STORED_SENT_VIA
 from ceroc_donations.money import CURRENCIES
+from ceroc_donations.rendering.letter import PAPERS
 
 # --- small schema builders ------------------------------------------------------------------
 
@@ -93,12 +95,24 @@ _DONOR_INPUT = {
     "name_km": _text(200),
     "city": _text(100),
     "region": _text(100),
-    "country": _text(2, pattern="^[A-Za-z]{2}$", description="ISO 3166 code, e.g. US."),
+    "country": _text(
+        2,
+        pattern="^[A-Za-z]{2}$",
+        description="ISO 3166-1 alpha-2 code, e.g. US (any case); a code that names no "
+        "country is refused. US and CA get their letters on US Letter, others on A4.",
+    ),
     "email": _text(254, format="email"),
-    "postal_address": _text(1000),
+    "postal_address": _text(
+        1000,
+        description="As on an envelope, at most 5 lines; printed for a window envelope.",
+    ),
     "letter_language": _enum(LETTER_LANGUAGES, null=True),
     "public_display": _enum(DONOR_DISPLAY, null=True),
     "note": _text(5000),
+    "paper": {
+        **_enum(DONOR_PAPER, null=True),
+        "description": "The paper of the donor's letters: auto (by country), a4 or letter.",
+    },
 }
 _FUND_INPUT = {
     "code": _required_text(40, pattern=_FUND_CODE),
@@ -246,6 +260,7 @@ def _schemas(base: str) -> dict:
                 "letter_language": _enum(LETTER_LANGUAGES),
                 "public_display": _enum(DONOR_DISPLAY),
                 "note": _text(),
+                "paper": _enum(DONOR_PAPER),
                 "created_at": _MOMENT_OR_NULL,
             },
             ("id", "name_en"),
@@ -444,6 +459,7 @@ def _schemas(base: str) -> dict:
                 "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                 "size": {"type": "integer", "minimum": 0},
                 "language": _enum(LETTER_LANGUAGES),
+                "paper": {**_enum(PAPERS), "description": "The paper it is laid out on"},
                 "issued_on": _DAY,
                 "contribution": _text(),
                 "donor_id": _nullable(_ID),
@@ -889,6 +905,7 @@ _BATCH = {
         "url": {"type": "string", "format": "uri"},
         "status": {"enum": ["queued", "running", "done", "failed"]},
         "mode": {"enum": ["joint", "each"]},
+        "paper": {"enum": ["auto", *PAPERS]},
         "total": {"type": "integer", "description": "Gifts in the batch"},
         "done": {"type": "integer", "description": "Gifts whose letters are made"},
         "eta_seconds": {"type": ["integer", "null"]},
@@ -950,6 +967,14 @@ def letter_batches_paths() -> dict:
                                         "description": "Every gift waiting for a letter",
                                     },
                                     "mode": {"enum": ["joint", "each"], "default": "joint"},
+                                    "paper": {
+                                        "enum": ["auto", *PAPERS],
+                                        "default": "auto",
+                                        "description": "auto: each letter on its donor's "
+                                        "paper (US Letter for the United States and Canada, "
+                                        "A4 elsewhere, unless the donor chose); a4 or letter: "
+                                        "every new letter of the batch on that paper.",
+                                    },
                                 },
                             }
                         }

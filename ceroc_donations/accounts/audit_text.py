@@ -105,6 +105,7 @@ FIELD_LABELS: dict[str, str] = {
     "email": N_("email"),
     "postal_address": N_("postal address"),
     "letter_language": N_("letter language"),
+    "paper": N_("paper"),
     "code": N_("code"),
     "description": N_("description"),
     "archived": N_("archived"),

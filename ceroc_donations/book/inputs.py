@@ -16,9 +16,11 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from ceroc_donations.book.countries import is_country
 from ceroc_donations.book.models import (
     DONOR_DISPLAY,
     DONOR_KINDS,
+    DONOR_PAPER,
     EXPENSE_CATEGORIES,
     GIFT_DISPLAY,
     LETTER_LANGUAGES,
@@ -259,14 +261,29 @@ class DonorInput:
     letter_language: str
     public_display: str
     note: str | None
+    paper: str = "auto"
+
+
+#: A postal address fits a window envelope in this many lines (the name is printed above).
+MAX_ADDRESS_LINES = 5
 
 
 def parse_donor(data: Mapping) -> DonorInput:
     c = Checker(data)
     country = c.text("country", max_len=2)
-    if country and not (len(country) == 2 and country.isascii() and country.isalpha()):
-        c.errors["country"] = _("Use the two-letter country code, e.g. US, CA, AU, FR, KH.")
+    if country and not is_country(country.upper()):
+        c.errors["country"] = _("Choose a country (ISO 3166 code, e.g. US, CA, AU, FR, KH).")
         country = None
+    address = c.text("postal_address", max_len=1000, multiline=True)
+    if address:
+        lines = [line.strip() for line in address.splitlines() if line.strip()]
+        if len(lines) > MAX_ADDRESS_LINES:
+            c.errors["postal_address"] = _(
+                "Write the address in at most %(max)d lines, as on an envelope (now %(now)d).",
+                max=MAX_ADDRESS_LINES,
+                now=len(lines),
+            )
+        address = "\n".join(lines)
     result = DonorInput(
         kind=c.choice("kind", DONOR_KINDS, "group"),
         name_en=c.text("name_en", max_len=200, required=True, label=_("the donor's name")) or "",
@@ -275,10 +292,11 @@ def parse_donor(data: Mapping) -> DonorInput:
         region=c.text("region", max_len=100),
         country=country.upper() if country else None,
         email=c.email("email"),
-        postal_address=c.text("postal_address", max_len=1000, multiline=True),
+        postal_address=address,
         letter_language=c.choice("letter_language", LETTER_LANGUAGES, "bilingual"),
         public_display=c.choice("public_display", DONOR_DISPLAY, "named"),
         note=c.text("note", max_len=5000, multiline=True),
+        paper=c.choice("paper", DONOR_PAPER, "auto"),
     )
     c.done()
     return result

@@ -29,6 +29,8 @@ LETTER_LANGUAGES = ("bilingual", "km", "en")
 DONOR_DISPLAY = ("named", "anonymous")
 GIFT_DISPLAY = ("default", "full_name", "group_only", "initials", "anonymous")
 METHODS = ("cash", "cheque", "bank_transfer", "online", "in_kind")
+#: The paper a donor's letters are printed on: ``auto`` follows the donor's country.
+DONOR_PAPER = ("auto", "a4", "letter")
 THANK_STATUSES = ("not_thanked", "drafted", "sent", "do_not_acknowledge")
 EXPENSE_CATEGORIES = ("promotion", "printing", "travel", "events", "fees", "other")
 
@@ -47,6 +49,7 @@ class Donor(db.Model):
     postal_address: Mapped[str | None] = mapped_column(Text)
     letter_language: Mapped[str] = mapped_column(String(10), default="bilingual")
     public_display: Mapped[str] = mapped_column(String(10), default="named")
+    paper: Mapped[str] = mapped_column(String(6), default="auto", server_default="auto")
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 

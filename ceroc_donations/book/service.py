@@ -51,6 +51,7 @@ DONOR_FIELDS = (
     "letter_language",
     "public_display",
     "note",
+    "paper",
 )
 
 

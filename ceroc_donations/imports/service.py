@@ -58,6 +58,7 @@ COLUMNS = (
     "method",
     "fund",
     "note",
+    "donor_country",
 )
 REQUIRED = ("donor", "amount", "currency", "received_on", "fund")
 #: parse_contribution's field names → the CSV column a message belongs next to.
@@ -284,6 +285,17 @@ def _fund_index() -> dict[str, int]:
     return index
 
 
+def _new_donor(row: Row, index: int, name: str, **more: str) -> dict[str, str]:
+    """The form fields of the row's *index*-th donor when the import creates it."""
+    return {
+        "name_en": name,
+        "name_km": row.donor_km[index] if index < len(row.donor_km) else "",
+        # Only for donors the import creates: a known donor's record is not changed.
+        "country": row.cells.get("donor_country", "").strip().upper(),
+        **more,
+    }
+
+
 def _check_donors(row: Row, donors: dict[str, list[int]], create_missing: bool) -> list[str]:
     """Fill ``row.donor_names``; return the ids of known donors; put messages on the row."""
     raw = " ".join(row.cells.get("donor", "").split())
@@ -317,12 +329,16 @@ def _check_donors(row: Row, donors: dict[str, list[int]], create_missing: bool) 
             ids.append(str(found[0]))
             continue
         unknown.append(name)
-        km = row.donor_km[i] if i < len(row.donor_km) else ""
         try:
-            parse_donor({"name_en": name, "name_km": km})
+            parse_donor(_new_donor(row, i, name))
         except Invalid as exc:
-            column = "donor_km" if "name_km" in exc.fields else "donor"
-            row.errors[column] = next(iter(exc.fields.values()))
+            for field_name, column in (
+                ("name_km", "donor_km"),
+                ("country", "donor_country"),
+                ("name_en", "donor"),
+            ):
+                if field_name in exc.fields:
+                    row.errors[column] = exc.fields[field_name]
     row.unknown_donors = unknown
     if unknown and not create_missing:
         row.errors.setdefault(
@@ -342,7 +358,9 @@ def _check_row(row: Row, donors, funds, create_missing: bool) -> None:
     fund_raw = row.cells.get("fund", "").strip()
     fund_id = funds.get(_normal(fund_raw)) if fund_raw else None
     row.fields = {
-        k: row.cells.get(k, "") for k in COLUMNS if k not in ("donor", "donor_km", "fund")
+        k: row.cells.get(k, "")
+        for k in COLUMNS
+        if k not in ("donor", "donor_km", "donor_country", "fund")
     }
     row.fields["fund_id"] = str(fund_id) if fund_id else ""
     try:
@@ -610,9 +628,8 @@ def run_import(
         for i, name in enumerate(row.donor_names):
             if donors.get(_normal(name)):
                 continue
-            km = row.donor_km[i] if i < len(row.donor_km) else ""
             donor = book.create_donor(
-                parse_donor({"name_en": name, "name_km": km, "public_display": display}), by=by
+                parse_donor(_new_donor(row, i, name, public_display=display)), by=by
             )
             donors[_normal(name)] = [donor.id]
             created.append(donor)
@@ -675,6 +692,7 @@ def template_csv() -> bytes:
             "cash",
             "promotion",
             "Example row: replace it with your own.",
+            "US",
         ]
     )
     writer.writerow(
@@ -693,6 +711,7 @@ def template_csv() -> bytes:
             "cash",
             "general",
             "Example row: replace it with your own.",
+            "CA",
         ]
     )
     return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")

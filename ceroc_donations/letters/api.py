@@ -53,6 +53,7 @@ def letter_json(letter: Letter) -> dict:
         "sha256": letter.sha256,
         "size": letter.size,
         "language": letter.language,
+        "paper": letter.paper,
         "issued_on": day_json(letter.issued_on),
         "contribution": letter.contribution.reference if letter.contribution else None,
         "donor_id": letter.donor_id,
@@ -188,6 +189,7 @@ def _batch_json(batch: LetterBatch) -> dict:
         "url": external_url("api_letters.letter_batch", batch_id=batch.id),
         "status": batch.status,
         "mode": batch.mode,
+        "paper": batch.paper,
         "total": batch.total,
         "done": batch.done,
         "eta_seconds": jobs.batch_eta_seconds(batch),
@@ -237,9 +239,14 @@ def create_letter_batch():
     ids = _batch_ids(body)
     if isinstance(ids, tuple):
         return api_error(*ids)
-    mode = body.get("mode", "joint")
+    mode, paper = body.get("mode", "joint"), body.get("paper", "auto")
     try:
-        batch = jobs.create_batch(ids, mode=mode if isinstance(mode, str) else "", by=caller())
+        batch = jobs.create_batch(
+            ids,
+            mode=mode if isinstance(mode, str) else "",
+            paper=paper if isinstance(paper, str) else "",
+            by=caller(),
+        )
     except Invalid as exc:
         db.session.rollback()
         fields = {"contribution_ids" if k == "ids" else k: v for k, v in exc.fields.items()}

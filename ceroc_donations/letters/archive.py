@@ -29,6 +29,7 @@ from ceroc_donations.book.service import Conflict, set_thank_status
 from ceroc_donations.database import next_value, utcnow
 from ceroc_donations.extensions import db
 from ceroc_donations.letters.data import (
+    check_batch_paper,
     data_of,
     recipient_groups,
     statement_data,
@@ -145,6 +146,7 @@ def archive_letter(
         donor_id=donor.id if donor else None,
         year=year,
         language=data.language,
+        paper=data.paper,
         issued_on=data.issued_on,
         text_version_id=version.id,
         pdf_path=relative,
@@ -171,6 +173,7 @@ def archive_letter(
             "donor_id": donor.id if donor else None,
             "year": year,
             "text_version": version.number,
+            "paper": data.paper,
         },
     )
     return letter
@@ -209,11 +212,14 @@ def generate_thank_you(
     force: bool = False,
     issued_on: date | None = None,
     batch: LetterBatch | None = None,
+    paper: str = "auto",
 ) -> tuple[list[Letter], bool]:
     """The gift's letters: the archived ones, or new ones (``True``) if none or *force*.
 
+    *paper*: ``auto`` (each letter on its addressee's paper), ``a4`` or ``letter``.
     The caller commits.
     """
+    check_batch_paper(paper)
     if not force and (existing := letters_for(c)):
         return existing, False
     if c.voided:
@@ -233,7 +239,9 @@ def generate_thank_you(
                 by=by,
                 contribution=c,
                 batch=batch,
-                data_for=lambda n, g=group: thank_you_data(c, g, number=n, issued_on=issued_on),
+                data_for=lambda n, g=group: thank_you_data(
+                    c, g, number=n, issued_on=issued_on, paper=paper
+                ),
             )
         )
     if c.thank_status == "not_thanked":
@@ -242,9 +250,15 @@ def generate_thank_you(
 
 
 def generate_statement(
-    donor: Donor, year: int, *, by: User | None, issued_on: date | None = None
+    donor: Donor,
+    year: int,
+    *,
+    by: User | None,
+    issued_on: date | None = None,
+    paper: str = "auto",
 ) -> Letter:
     """A yearly statement for *donor*: all gifts of *year* and their total. The caller commits."""
+    check_batch_paper(paper)
     statement_data(donor, year, number=None, issued_on=issued_on or date.today())  # checks
     texts, version = version_for_letters(by)
     issued_on = issued_on or date.today()
@@ -256,7 +270,7 @@ def generate_statement(
         by=by,
         donor=donor,
         year=year,
-        data_for=lambda n: statement_data(donor, year, number=n, issued_on=issued_on),
+        data_for=lambda n: statement_data(donor, year, number=n, issued_on=issued_on, paper=paper),
     )
 
 

@@ -90,8 +90,15 @@ def render(reference: str, out: Path, again: bool, mode: str, as_email: str | No
     help="A contribution reference (repeat); default: every gift not yet thanked.",
 )
 @MODE
+@click.option(
+    "--paper",
+    type=click.Choice(["auto", "a4", "letter"]),
+    default="auto",
+    show_default=True,
+    help="auto: each letter on its donor's paper (US Letter for US and CA, A4 elsewhere).",
+)
 @AS
-def batch(out: Path, references: tuple[str, ...], mode: str, as_email: str | None):
+def batch(out: Path, references: tuple[str, ...], mode: str, paper: str, as_email: str | None):
     """Generate the letters of many gifts in one batch and write them to --out."""
     from ceroc_donations.book.inputs import Invalid
     from ceroc_donations.letters import archive, delivery, jobs
@@ -102,7 +109,7 @@ def batch(out: Path, references: tuple[str, ...], mode: str, as_email: str | Non
         click.echo("No gifts waiting for a letter.")
         return
     try:
-        b = jobs.create_batch(ids, mode=mode, by=by)
+        b = jobs.create_batch(ids, mode=mode, paper=paper, by=by)
     except Invalid as exc:
         raise click.ClickException(" ".join(exc.fields.values())) from None
     db.session.commit()

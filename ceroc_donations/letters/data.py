@@ -23,12 +23,53 @@ from ceroc_donations.letters.models import Letter
 from ceroc_donations.money import Money, joint_shares, parse_amount
 from ceroc_donations.rendering import LETTERS_DIR, GiftLine, LetterData
 from ceroc_donations.rendering import Donor as LetterDonor
-from ceroc_donations.rendering.letter import Kind
+from ceroc_donations.rendering.letter import PAPERS, Kind, Paper
 
 #: Joint gifts: one letter to all co-donors, or one letter each.
 MODES = ("joint", "each")
 #: The first year a statement may cover (CEROC's books start after it).
 FIRST_STATEMENT_YEAR = 1990
+
+
+#: Where letters are printed on US Letter: the United States and Canada. A4 elsewhere.
+LETTER_PAPER_COUNTRIES = frozenset({"US", "CA"})
+#: A batch's paper: ``auto`` (each letter on its donor's paper), or one size for all.
+BATCH_PAPER = ("auto", *PAPERS)
+
+
+def paper_size(country: str | None, donor_paper: str = "auto", batch_paper: str = "auto") -> Paper:
+    """The paper a letter is laid out on: the batch's choice, else the donor's, else US Letter
+    for a donor in the United States or Canada and A4 for anyone else (or nowhere known)."""
+    for choice in (batch_paper, donor_paper):
+        if choice in PAPERS:
+            return choice  # type: ignore[return-value]
+    return "letter" if country in LETTER_PAPER_COUNTRIES else "a4"
+
+
+def check_batch_paper(paper: str) -> str:
+    """*paper* if a batch may use it; :class:`Invalid` on ``paper`` otherwise."""
+    if paper not in BATCH_PAPER:
+        raise Invalid({"paper": gettext("Choose the paper: automatic, A4 or US Letter.")})
+    return paper
+
+
+def addressee(recipients: list[Donor]) -> Donor:
+    """The recipient the letter is posted to: the first with a postal address, else the first.
+
+    The paper follows this donor, and the address block shows their address.
+    """
+    return next((d for d in recipients if d.postal_address), recipients[0])
+
+
+def _posting(recipients: list[Donor], batch_paper: str) -> dict:
+    """The letter's ``paper`` and window ``address`` lines (the English name, then the
+    postal address as recorded, line by line)."""
+    to = addressee(recipients)
+    lines = [line.strip() for line in (to.postal_address or "").splitlines() if line.strip()]
+    return {
+        "paper": paper_size(to.country, to.paper, batch_paper),
+        "address": (to.name_en, *lines) if lines else (),
+    }
 
 
 def _letter_donor(donor: Donor) -> LetterDonor:
@@ -67,8 +108,12 @@ def thank_you_data(
     number: int | None,
     issued_on: date,
     language: str | None = None,
+    paper: str = "auto",
 ) -> LetterData:
-    """The plain data of a thank-you letter for gift *c* to *recipients* (a draft: no number)."""
+    """The plain data of a thank-you letter for gift *c* to *recipients* (a draft: no number).
+
+    *paper* is the batch's choice (``auto``: the addressee's paper) or the archived letter's.
+    """
     return LetterData(
         number=number,
         reference=c.reference,
@@ -81,6 +126,7 @@ def thank_you_data(
         purpose=c.purpose or "",
         purpose_km=c.purpose_km or "",
         language=language or language_for(recipients),  # type: ignore[arg-type]
+        **_posting(recipients, paper),
     )
 
 
@@ -131,9 +177,11 @@ def _gift_line(c: Contribution, donor: Donor, credited: Money) -> GiftLine:
     )
 
 
-def statement_data(donor: Donor, year: int, *, number: int | None, issued_on: date) -> LetterData:
+def statement_data(
+    donor: Donor, year: int, *, number: int | None, issued_on: date, paper: str = "auto"
+) -> LetterData:
     """The plain data of a yearly statement: each gift in the currency it was given in, and
-    the total in the base currency."""
+    the total in the base currency. *paper* as for :func:`thank_you_data`."""
     check_statement_year(year)
     gifts = statement_gifts(donor, year)
     if not gifts:
@@ -157,6 +205,7 @@ def statement_data(donor: Donor, year: int, *, number: int | None, issued_on: da
         gifts=lines,
         year=year,
         language=donor.letter_language or "bilingual",  # type: ignore[arg-type]
+        **_posting([donor], paper),
     )
 
 
@@ -164,14 +213,21 @@ def data_of(letter: Letter) -> LetterData:
     """The data *letter* was rendered from, read again from the database."""
     if letter.kind == "statement":
         return statement_data(
-            letter.donor, letter.year, number=letter.number, issued_on=letter.issued_on
+            letter.donor,
+            letter.year,
+            number=letter.number,
+            issued_on=letter.issued_on,
+            paper=letter.paper,
         )
+    # In the gift's order of co-donors, as when it was made (the relationship is by id).
+    recipients = set(letter.recipients)
     return thank_you_data(
         letter.contribution,
-        list(letter.recipients),
+        [d for d in letter.contribution.donors if d in recipients],
         number=letter.number,
         issued_on=letter.issued_on,
         language=letter.language,
+        paper=letter.paper,
     )
 
 

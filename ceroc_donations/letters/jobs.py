@@ -35,18 +35,26 @@ from ceroc_donations.database import utcnow
 from ceroc_donations.extensions import db
 from ceroc_donations.jobs import queue
 from ceroc_donations.letters.archive import generate_thank_you
-from ceroc_donations.letters.data import MODES
+from ceroc_donations.letters.data import MODES, check_batch_paper
 from ceroc_donations.letters.models import Letter, LetterBatch
 
 LOG = logging.getLogger(__name__)
 
 
 def create_batch(
-    contribution_ids: Iterable[int], *, mode: str = "joint", by: User | None
+    contribution_ids: Iterable[int],
+    *,
+    mode: str = "joint",
+    paper: str = "auto",
+    by: User | None,
 ) -> LetterBatch:
-    """A queued batch of the given gifts' letters. The caller commits, then starts it."""
+    """A queued batch of the given gifts' letters. The caller commits, then starts it.
+
+    *paper*: ``auto`` (each letter on its donor's paper), ``a4`` or ``letter`` for all.
+    """
     if mode not in MODES:
         raise Invalid({"mode": gettext("Choose one letter for all co-donors or one letter each.")})
+    check_batch_paper(paper)
     ids = list(dict.fromkeys(int(i) for i in contribution_ids))
     if not ids:
         raise Invalid({"ids": gettext("Tick at least one gift.")})
@@ -73,6 +81,7 @@ def create_batch(
     batch = LetterBatch(
         status="queued",
         mode=mode,
+        paper=paper,
         total=len(ordered),
         done=0,
         contribution_ids_json=json.dumps([c.id for c in ordered]),
@@ -86,7 +95,7 @@ def create_batch(
         "letter_batch.created",
         "letter_batch",
         batch.id,
-        after={"total": batch.total, "mode": mode},
+        after={"total": batch.total, "mode": mode, "paper": paper},
     )
     return batch
 
@@ -202,6 +211,7 @@ def run_batch(
         return None
     batch = db.session.get(LetterBatch, batch_id)
     by, mode, total, done = batch.created_by, batch.mode, batch.total, batch.done
+    paper = batch.paper
     letter_ids = list(batch.letter_ids)
     if done:
         LOG.warning("letter batch %s resumed after %s of %s gifts", batch_id, done, total)
@@ -209,7 +219,9 @@ def run_batch(
     try:
         for cid in batch.contribution_ids[done:]:
             c = db.session.get(Contribution, cid)
-            made, _ = generate_thank_you(c, by=by, mode=mode, issued_on=issued_on, batch=batch)
+            made, _ = generate_thank_you(
+                c, by=by, mode=mode, issued_on=issued_on, batch=batch, paper=paper
+            )
             letter_ids += [m.id for m in made if m.id not in letter_ids]
             _advance(batch_id, token, done=done + 1, letter_ids_json=json.dumps(letter_ids))
             db.session.commit()

@@ -60,6 +60,7 @@ class Letter(db.Model):
     __table_args__ = (
         CheckConstraint("kind IN ('thank_you', 'statement')", name="letter_kind"),
         CheckConstraint("status IN ('drafted', 'sent')", name="letter_status"),
+        CheckConstraint("paper IN ('a4', 'letter')", name="letter_paper"),
         CheckConstraint(
             "contribution_id IS NOT NULL OR (donor_id IS NOT NULL AND year IS NOT NULL)",
             name="letter_subject",
@@ -74,6 +75,8 @@ class Letter(db.Model):
     donor_id: Mapped[int | None] = mapped_column(ForeignKey("donor.id"), index=True)
     year: Mapped[int | None] = mapped_column(Integer)
     language: Mapped[str] = mapped_column(String(10))
+    # The paper it was laid out on (a4 or letter): part of what re-renders it byte for byte.
+    paper: Mapped[str] = mapped_column(String(6), default="a4", server_default="a4")
     issued_on: Mapped[date] = mapped_column(Date)
     text_version_id: Mapped[int | None] = mapped_column(ForeignKey("letter_text_version.id"))
     pdf_path: Mapped[str] = mapped_column(String(200))
@@ -114,6 +117,8 @@ class LetterBatch(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[str] = mapped_column(String(10), default="queued")
     mode: Mapped[str] = mapped_column(String(10), default="joint")
+    # auto (each letter on its donor's paper), a4 or letter for the whole batch.
+    paper: Mapped[str] = mapped_column(String(6), default="auto", server_default="auto")
     contribution_ids_json: Mapped[str] = mapped_column(Text)
     # The letters of the batch in print order (new ones, or a gift's existing letters).
     letter_ids_json: Mapped[str] = mapped_column(Text, default="[]")

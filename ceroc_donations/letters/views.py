@@ -131,7 +131,7 @@ def design(name: str):
 # --- the queue and batches ---------------------------------------------------------------
 
 
-def _queue_page(f, errors, *, page: int = 1, ticked=(), status: int = 200):
+def _queue_page(f, errors, *, page: int = 1, ticked=(), ticked_paper="auto", status: int = 200):
     """The queue page for filter *f*: its tab's gifts, a page at a time, with the counts."""
     size = current_app.config["PAGE_SIZE"]
     gifts, matching = delivery.queue_page(f, page, size)
@@ -145,6 +145,7 @@ def _queue_page(f, errors, *, page: int = 1, ticked=(), status: int = 200):
         counts=delivery.queue_counts(f),
         errors=errors,
         ticked=set(ticked),
+        ticked_paper=ticked_paper,
         funds=delivery.queue_funds(),
         years=delivery.queue_years(),
         languages=LETTER_LANGUAGES,
@@ -177,10 +178,16 @@ def create_batch():
     f, _errors = delivery.queue_filter(request.form)
     ids = [c.id for c in delivery.queue(f)] if _every() else _ticked()
     try:
-        batch = jobs.create_batch(ids, mode=request.form.get("mode", "joint"), by=current_user)
+        batch = jobs.create_batch(
+            ids,
+            mode=request.form.get("mode", "joint"),
+            paper=request.form.get("paper", "auto"),
+            by=current_user,
+        )
     except Invalid as exc:
         db.session.rollback()
-        return _queue_page(f, exc.fields, ticked=ids, status=422)
+        paper = request.form.get("paper", "auto")
+        return _queue_page(f, exc.fields, ticked=ids, ticked_paper=paper, status=422)
     batch_id = batch.id
     db.session.commit()
     jobs.start_batch(batch_id)

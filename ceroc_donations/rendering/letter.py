@@ -8,6 +8,7 @@ current :class:`LetterTexts`, and gets back a complete HTML document for
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date
@@ -31,6 +32,9 @@ from ceroc_donations.rendering.placeholders import (
 
 Language = Literal["bilingual", "km", "en"]
 Kind = Literal["thank_you", "statement"]
+Paper = Literal["a4", "letter"]
+#: The paper sizes the letter design is laid out for (``letters/letter.css``).
+PAPERS = ("a4", "letter")
 
 #: The ``letters/`` folder: designs (templates, CSS) and default texts.
 LETTERS_DIR = folder("letters")
@@ -38,6 +42,7 @@ TEMPLATES = {"thank_you": "thank_you.html", "statement": "statement.html"}
 #: What a draft shows where a letter's number would be: a draft has no number.
 DRAFT_EN = "DRAFT"
 DRAFT_KM = "ព្រាង"
+_KHMER = re.compile("[\u1780-\u17ff\u19e0-\u19ff]")
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,8 @@ class LetterData:
     A joint gift lists all its co-donors in *donors*; the amount is shown once.
     For a yearly statement, *gifts* lists the year's gifts and *amount* is their total.
     A draft has no *number* (``None``): it is marked DRAFT and shows no letter number.
+    *paper* is the sheet it is laid out on; with an *address*, the address block sits where
+    the window of the paper's envelope is (DL on A4, #10 on US Letter).
     """
 
     number: int | None
@@ -90,10 +97,16 @@ class LetterData:
     gifts: tuple[GiftLine, ...] = ()
     year: int | None = None
     buddhist_era: bool = False
+    paper: Paper = "a4"
+    #: The lines of the window-envelope address block (name first); none: no block.
+    address: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.language not in ("bilingual", "km", "en"):
             raise ValueError(f"language must be bilingual, km or en, not {self.language!r}")
+        if self.paper not in PAPERS:
+            raise ValueError(f"paper must be a4 or letter, not {self.paper!r}")
+        object.__setattr__(self, "address", tuple(self.address))
         if not self.donors:
             raise ValueError("a letter needs at least one donor")
         donors = tuple(d if isinstance(d, Donor) else Donor(*d) for d in self.donors)
@@ -294,6 +307,7 @@ class LetterTemplates:
             labels_en=texts.labels_en,
             draft_km=DRAFT_KM,
             draft_en=DRAFT_EN,
+            address_lang="km" if _KHMER.search("".join(data.address)) else "en",
         )
 
 

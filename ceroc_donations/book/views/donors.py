@@ -7,9 +7,12 @@ from flask_login import current_user
 from ceroc_donations import filters
 from ceroc_donations.book import queries
 from ceroc_donations.book import service as book
+from ceroc_donations.book.countries import country_choices, country_name
 from ceroc_donations.book.inputs import MAX_ID, Invalid, db_id, parse_donor
 from ceroc_donations.book.models import Donor
 from ceroc_donations.extensions import db
+from ceroc_donations.i18n import locale_code
+from ceroc_donations.letters.data import paper_size
 from ceroc_donations.security import requires
 
 bp = Blueprint("donors", __name__, url_prefix="/donors")
@@ -76,7 +79,12 @@ def new():
                     return redirect(url_for("contributions.new", donor=donor.id))
                 return redirect(url_for("donors.detail", donor_id=donor.id))
     return render_template(
-        "book/donors/form.html", donor=None, values=values, errors=errors, duplicates=duplicates
+        "book/donors/form.html",
+        donor=None,
+        values=values,
+        errors=errors,
+        duplicates=duplicates,
+        countries=country_choices(locale_code(), values.get("country")),
     ), (422 if errors else 200)
 
 
@@ -85,7 +93,14 @@ def new():
 def detail(donor_id: int):
     donor = db.session.get(Donor, donor_id) or abort(404)
     gifts, years = queries.donor_history(donor)
-    return render_template("book/donors/detail.html", donor=donor, gifts=gifts, years=years)
+    return render_template(
+        "book/donors/detail.html",
+        donor=donor,
+        gifts=gifts,
+        years=years,
+        country=country_name(donor.country, locale_code()),
+        paper=paper_size(donor.country, donor.paper),
+    )
 
 
 @bp.route("/<int:donor_id>/edit", methods=["GET", "POST"])
@@ -103,9 +118,13 @@ def edit(donor_id: int):
             db.session.commit()
             flash(_("Donor %(name)s saved.", name=donor.name_en), "success")
             return redirect(url_for("donors.detail", donor_id=donor.id))
-    return render_template("book/donors/form.html", donor=donor, values=values, errors=errors), (
-        422 if errors else 200
-    )
+    return render_template(
+        "book/donors/form.html",
+        donor=donor,
+        values=values,
+        errors=errors,
+        countries=country_choices(locale_code(), values.get("country")),
+    ), (422 if errors else 200)
 
 
 @bp.route("/<int:donor_id>/merge", methods=["GET", "POST"])

@@ -28,6 +28,7 @@ from ceroc_donations.rendering.placeholders import (
     fill_paragraphs,
     validate,
 )
+from ceroc_donations.rendering.qr import qr_svg
 
 Language = Literal["bilingual", "km", "en"]
 Kind = Literal["thank_you", "statement"]
@@ -67,12 +68,22 @@ class GiftLine:
 
 
 @dataclass(frozen=True)
+class Verification:
+    """How anyone can check a letter: its *code* as printed (``ABCDE-FGHJK``) and the *url*
+    of its public page, drawn as a QR code in the footer."""
+
+    code: str
+    url: str
+
+
+@dataclass(frozen=True)
 class LetterData:
     """Everything a letter shows, read from the database once.
 
     A joint gift lists all its co-donors in *donors*; the amount is shown once.
     For a yearly statement, *gifts* lists the year's gifts and *amount* is their total.
     A draft has no *number* (``None``): it is marked DRAFT and shows no letter number.
+    An archived letter carries its *verification* code and link; a draft never does.
     """
 
     number: int | None
@@ -90,10 +101,13 @@ class LetterData:
     gifts: tuple[GiftLine, ...] = ()
     year: int | None = None
     buddhist_era: bool = False
+    verification: Verification | None = None
 
     def __post_init__(self) -> None:
         if self.language not in ("bilingual", "km", "en"):
             raise ValueError(f"language must be bilingual, km or en, not {self.language!r}")
+        if self.verification is not None and self.number is None:
+            raise ValueError("a draft has no verification code")
         if not self.donors:
             raise ValueError("a letter needs at least one donor")
         donors = tuple(d if isinstance(d, Donor) else Donor(*d) for d in self.donors)
@@ -294,6 +308,7 @@ class LetterTemplates:
             labels_en=texts.labels_en,
             draft_km=DRAFT_KM,
             draft_en=DRAFT_EN,
+            verification_qr=qr_svg(data.verification.url) if data.verification else None,
         )
 
 

@@ -16,6 +16,7 @@ from ceroc_donations.book.models import Contribution, Donor
 from ceroc_donations.extensions import db
 from ceroc_donations.letters import archive, verification
 from ceroc_donations.letters.data import draft_data
+from ceroc_donations.rendering import render_html
 from tests.conftest import contribution_form
 from tests.letters_support import ISSUED, make_book, pdf_text, user_of
 
@@ -78,6 +79,7 @@ def test_draft_has_no_code(app, ids):
     with app.app_context():
         data = draft_data(db.session.get(Contribution, ids.single))
         assert data.verification is None
+        assert 'class="qr"' not in render_html(data) and "/v/" not in render_html(data)
         with pytest.raises(ValueError, match="draft"):
             replace(data, verification=verification.Verification("A", "B"))
 
@@ -259,3 +261,31 @@ def test_khmer_page(app, client, ids):
     assert "គណបក្សសង្គ្រោះជាតិ មីនីសូតា" in page  # the donor's Khmer name
     unknown = client.get("/v/ABCDE-FGHJK")
     assert unknown.status_code == 404 and '<html lang="km">' in unknown.get_data(as_text=True)
+
+
+@pytest.mark.tools("pdftotext", "pdfinfo")
+def test_footer_reads_back_in_both_languages_and_stays_tagged():
+    from ceroc_donations.rendering import LetterTexts, Verification, letter_metadata, render_html
+    from ceroc_donations.rendering.khmer import ZWSP
+    from ceroc_donations.rendering.pdf import LetterRenderer
+    from tests.rendering_support import sample_letter, sample_statement
+
+    shown = Verification("PPW8C-W99EM", f"{PUBLIC_URL}/v/PPW8C-W99EM")
+    renderer = LetterRenderer()
+    for kind, data in (
+        ("thank_you", sample_letter(verification=shown)),
+        ("statement", sample_statement(verification=shown)),
+        ("thank_you", sample_letter(language="km", verification=shown)),
+    ):
+        html = render_html(data, kind=kind)
+        assert html.count('class="qr"') == 1
+        pdf = renderer.to_pdf(html, **letter_metadata(data, LetterTexts.default(), kind))
+        text = subprocess.run(
+            ["pdftotext", "-raw", "-", "-"], input=pdf, capture_output=True, check=True
+        ).stdout.decode()
+        assert "PPW8C-W99EM" in text and "donations.example.org/v/PPW8C-W99EM" in text
+        assert "ផ្ទៀងផ្ទាត់លិខិតនេះ" in text.replace(ZWSP, "")
+        assert ("Verify this letter" in text) is (data.language != "km")
+        info = subprocess.run(["pdfinfo", "-"], input=pdf, capture_output=True, check=True)
+        assert "Tagged:          yes" in info.stdout.decode()
+        assert renderer.fetcher.refused == 0

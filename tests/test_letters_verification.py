@@ -303,3 +303,22 @@ def test_footer_reads_back_in_both_languages_and_stays_tagged():
         info = subprocess.run(["pdfinfo", "-"], input=pdf, capture_output=True, check=True)
         assert "Tagged:          yes" in info.stdout.decode()
         assert renderer.fetcher.refused == 0
+
+
+def test_board_sees_the_code_on_the_gift_and_in_the_api(app, client, auth, ids):
+    from ceroc_donations.security import new_api_token
+    from tests.api_support import check_documented
+
+    number, code, _sha = _letter(app, ids.single)
+    with app.app_context():
+        token = new_api_token(user_of("board"), "test")
+        db.session.commit()
+    auth.login("board")
+    page = client.get(f"/contributions/{ids.single}").get_data(as_text=True)
+    assert f'href="/v/{code}"' in page
+    doc = client.get("/api/v1/openapi.json").json
+    url = f"/api/v1/letters/{number}"
+    response = client.get(url, headers={"Authorization": f"Bearer {token}"})
+    assert response.json["verify_code"] == code
+    assert response.json["verify_url"] == f"{PUBLIC_URL}/v/{code}"
+    check_documented(app, doc, "GET", url, response)

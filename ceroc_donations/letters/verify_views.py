@@ -9,6 +9,7 @@ from ceroc_donations.extensions import db
 from ceroc_donations.letters import verification
 
 bp = Blueprint("verify", __name__, url_prefix="/v")
+bp.add_app_template_global(verification.grouped, "verification_code")
 
 #: A typed code is shown back in the form only up to this length.
 _ECHO_MAX = 40

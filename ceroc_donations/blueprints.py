@@ -28,6 +28,7 @@ MODULES = (
     "imports.views",
     "letters.views",
     "letters.api",
+    "letters.verify_views",
     "ledger.report_views",
 )
 

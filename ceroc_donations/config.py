@@ -48,6 +48,9 @@ class Defaults:
     # An address that failed this often (on any accounts) may not retry the accounts it failed.
     LOGIN_ADDRESS_MAX_FAILURES = 20
     PASSWORD_RESET_SECONDS = 3 * 24 * 3600  # a one-time reset link's life
+    # The public letter check (/v/<code>): lookups one address may make in the window.
+    VERIFY_MAX_LOOKUPS = 30
+    VERIFY_WINDOW_SECONDS = 10 * 60
     # HMAC key of the audit chain; kept outside the database: CEROC_AUDIT_KEY or
     # instance/audit_key (made once). Set in create_app.
     AUDIT_KEY = None

@@ -475,6 +475,8 @@ def _schemas(base: str) -> dict:
                 "generated_at": _MOMENT,
                 "generated_by": _text(),
                 "pdf_url": {"type": "string", "format": "uri"},
+                "verify_code": {"type": ["string", "null"], "pattern": "^[0-9A-Z]{5}-[0-9A-Z]{5}$"},
+                "verify_url": {"type": ["string", "null"], "format": "uri"},
             },
             ("number", "kind", "status", "sent_via", "sha256", "size", "issued_on", "pdf_url"),
         ),

@@ -205,7 +205,9 @@ def login_blocked(email: str) -> bool:
 def record_login_failure(email: str) -> None:
     """Count a failed log-in; rows older than the window are dropped on the way."""
     since = utcnow() - timedelta(seconds=current_app.config["LOGIN_WINDOW_SECONDS"])
-    db.session.execute(delete(LoginFailure).where(LoginFailure.at < since))
+    db.session.execute(
+        delete(LoginFailure).where(LoginFailure.at < since, LoginFailure.key.not_like("rate:%"))
+    )
     for key in _login_keys(email).values():
         db.session.add(LoginFailure(key=key))
     db.session.flush()
@@ -214,6 +216,33 @@ def record_login_failure(email: str) -> None:
 def clear_login_failures(email: str) -> None:
     """After a good log-in: forget this address's failures on this account."""
     db.session.execute(delete(LoginFailure).where(LoginFailure.key == _login_keys(email)["pair"]))
+
+
+# --- rate limits on public pages ------------------------------------------------------------
+
+
+def rate_limited(kind: str, *, limit: int, window_seconds: int) -> bool:
+    """Count one request of *kind* from this address; ``True`` (and not counted) when it
+    made *limit* already in the last *window_seconds*.
+
+    The counts are rows of the login counters' table, keyed ``rate:<kind>:`` and a hash of
+    the address, so every instance sharing the database sees the same counts. The caller
+    commits.
+    """
+    prefix = f"rate:{kind}:"
+    key = prefix + hashlib.sha256(client_address().encode()).hexdigest()
+    since = utcnow() - timedelta(seconds=window_seconds)
+    db.session.execute(
+        delete(LoginFailure).where(LoginFailure.key.like(prefix + "%"), LoginFailure.at < since)
+    )
+    made = db.session.execute(
+        select(func.count()).select_from(LoginFailure).where(LoginFailure.key == key)
+    ).scalar_one()
+    if made >= limit:
+        return True
+    db.session.add(LoginFailure(key=key))
+    db.session.flush()
+    return False
 
 
 # --- response headers ----------------------------------------------------------------------

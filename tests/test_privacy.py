@@ -171,6 +171,7 @@ def _seed(app, *, with_letter: bool) -> Seeded:
             batch.id,
         )
         ids.user = member.id
+        ids.verify_code = made[0].verify_code if made else "ABCDE-FGHJK"
         return ids
 
 
@@ -222,6 +223,8 @@ def _args(rule, ids: Seeded) -> dict | None:
             values[name] = "css/app.css"
         elif name == "token":
             values[name] = "not-a-reset-token"
+        elif name == "code":  # the public letter check: the seeded letter's code
+            values[name] = ids.verify_code
         else:
             raise AssertionError(f"no seeded value for <{name}> in {rule.rule}: add one")
     return values
@@ -319,6 +322,9 @@ def test_treasurer_board_and_admin_see_names_as_recorded(app, client, seeded, ro
     # The report and the public page are public documents: anonymous there for everyone.
     assert HIDDEN_NAME not in walked["/ledger/report.pdf"][1]
     assert HIDDEN_NAME not in walked["/transparency"][1]
+    # So is the letter check: the letter's donor asked to be anonymous.
+    status, text = walked[f"/v/{seeded.verify_code}"]
+    assert status == 200 and HIDDEN_NAME not in text and "Anonymous donor" in text
 
 
 #: What a member gets on the routes that used to show donors' names and contacts.

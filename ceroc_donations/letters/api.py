@@ -33,6 +33,7 @@ from ceroc_donations.book.service import Conflict
 from ceroc_donations.extensions import db
 from ceroc_donations.letters import archive, delivery, jobs
 from ceroc_donations.letters.models import Letter, LetterBatch
+from ceroc_donations.letters.verification import grouped
 from ceroc_donations.web import external_url
 
 bp = api_blueprint("api_letters", __name__)
@@ -65,6 +66,9 @@ def letter_json(letter: Letter) -> dict:
         "generated_at": moment_json(letter.generated_at),
         "generated_by": letter.generated_by.email if letter.generated_by else None,
         "pdf_url": external_url("api_letters.letter_pdf", number=letter.number),
+        # The code and link printed in the letter's footer (none on letters made before).
+        "verify_code": grouped(letter.verify_code) if letter.verify_code else None,
+        "verify_url": letter.verify_url,
     }
 
 

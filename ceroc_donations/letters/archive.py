@@ -14,6 +14,7 @@ import os
 import threading
 import zipfile
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +38,7 @@ from ceroc_donations.letters.data import (
 )
 from ceroc_donations.letters.models import Letter, LetterBatch, LetterTextVersion, letter_recipient
 from ceroc_donations.letters.texts import texts_of, version_for_letters, with_defaults
+from ceroc_donations.letters.verification import printed, verification_for
 from ceroc_donations.rendering import LetterData, LetterTexts, render_html
 from ceroc_donations.rendering.letter import Kind, letter_metadata
 
@@ -136,6 +138,8 @@ def archive_letter(
 ) -> Letter:
     number = next_value("letter")
     data = data_for(number)
+    code, verification = verification_for(data, kind, version.number)
+    data = replace(data, verification=verification)
     pdf = render_pdf(data, texts, kind)  # type: ignore[arg-type]
     relative = f"{data.issued_on.year}/{number:06d}-{kind.replace('_', '-')}.pdf"
     _write_archive(relative, pdf)  # before the row is committed
@@ -156,6 +160,10 @@ def archive_letter(
         generated_by_id=by.id if by else None,
         generated_at=utcnow(),
         status="drafted",
+        verify_code=code,
+        verify_url=verification.url,
+        amount_minor=data.amount.minor,
+        currency=data.amount.currency,
     )
     letter.recipients = list(recipients)
     db.session.add(letter)
@@ -174,6 +182,7 @@ def archive_letter(
             "year": year,
             "text_version": version.number,
             "paper": data.paper,
+            "verify_code": code,
         },
     )
     return letter
@@ -275,8 +284,10 @@ def generate_statement(
 
 
 def rerender(letter: Letter) -> bytes:
-    """Render *letter* again from the database and its text version (for checks)."""
-    return render_pdf(data_of(letter), texts_of(letter.text_version), letter.kind)
+    """Render *letter* again from the database and its text version (for checks), with the
+    verification code and link it was printed with."""
+    data = replace(data_of(letter), verification=printed(letter))
+    return render_pdf(data, texts_of(letter.text_version), letter.kind)
 
 
 def combined_pdf(letters: list[Letter]) -> bytes:

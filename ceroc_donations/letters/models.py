@@ -89,6 +89,13 @@ class Letter(db.Model):
     sent_via: Mapped[str | None] = mapped_column(String(10))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # Anyone can check the letter (letters/verification.py): the code printed in its footer
+    # (10 characters, no dash), the link its QR code holds, and the amount it was issued
+    # for. Letters made before verification existed have none.
+    verify_code: Mapped[str | None] = mapped_column(String(10), unique=True, index=True)
+    verify_url: Mapped[str | None] = mapped_column(String(300))
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
 
     contribution = relationship("Contribution")
     donor = relationship("Donor", foreign_keys=[donor_id])

@@ -20,6 +20,7 @@ from ceroc_donations.rendering.letter import (
     LetterData,
     LetterTemplates,
     LetterTexts,
+    Verification,
     letter_metadata,
     placeholder_values,
     render_html,
@@ -34,9 +35,9 @@ from ceroc_donations.rendering.placeholders import (
 __all__ = [
     "FONT_FILES", "LETTERS_DIR", "PLACEHOLDERS", "Donor", "FetchRefused", "GiftLine",
     "LetterData", "LetterJob", "LetterRenderer", "LetterTemplates", "LetterTexts",
-    "PlaceholderError", "StaticFileFetcher", "combine_pdfs", "fill", "format_date_en",
-    "format_date_km", "insert_word_breaks", "letter_metadata", "placeholder_values",
-    "render_batch", "render_html", "to_khmer_digits", "validate",
+    "PlaceholderError", "StaticFileFetcher", "Verification", "combine_pdfs", "fill",
+    "format_date_en", "format_date_km", "insert_word_breaks", "letter_metadata",
+    "placeholder_values", "render_batch", "render_html", "to_khmer_digits", "validate",
 ]  # fmt: skip
 
 #: Names served by :mod:`.pdf`, imported on first use: WeasyPrint adds ~24 MB to every

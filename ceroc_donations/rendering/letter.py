@@ -29,6 +29,7 @@ from ceroc_donations.rendering.placeholders import (
     fill_paragraphs,
     validate,
 )
+from ceroc_donations.rendering.qr import qr_svg
 
 Language = Literal["bilingual", "km", "en"]
 Kind = Literal["thank_you", "statement"]
@@ -72,6 +73,15 @@ class GiftLine:
 
 
 @dataclass(frozen=True)
+class Verification:
+    """How anyone can check a letter: its *code* as printed (``ABCDE-FGHJK``) and the *url*
+    of its public page, drawn as a QR code in the footer."""
+
+    code: str
+    url: str
+
+
+@dataclass(frozen=True)
 class LetterData:
     """Everything a letter shows, read from the database once.
 
@@ -80,6 +90,7 @@ class LetterData:
     A draft has no *number* (``None``): it is marked DRAFT and shows no letter number.
     *paper* is the sheet it is laid out on; with an *address*, the address block sits where
     the window of the paper's envelope is (DL on A4, #10 on US Letter).
+    An archived letter carries its *verification* code and link; a draft never does.
     """
 
     number: int | None
@@ -100,6 +111,7 @@ class LetterData:
     paper: Paper = "a4"
     #: The lines of the window-envelope address block (name first); none: no block.
     address: tuple[str, ...] = ()
+    verification: Verification | None = None
 
     def __post_init__(self) -> None:
         if self.language not in ("bilingual", "km", "en"):
@@ -107,6 +119,8 @@ class LetterData:
         if self.paper not in PAPERS:
             raise ValueError(f"paper must be a4 or letter, not {self.paper!r}")
         object.__setattr__(self, "address", tuple(self.address))
+        if self.verification is not None and self.number is None:
+            raise ValueError("a draft has no verification code")
         if not self.donors:
             raise ValueError("a letter needs at least one donor")
         donors = tuple(d if isinstance(d, Donor) else Donor(*d) for d in self.donors)
@@ -308,6 +322,7 @@ class LetterTemplates:
             draft_km=DRAFT_KM,
             draft_en=DRAFT_EN,
             address_lang="km" if _KHMER.search("".join(data.address)) else "en",
+            verification_qr=qr_svg(data.verification.url) if data.verification else None,
         )
 
 

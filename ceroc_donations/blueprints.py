@@ -48,8 +48,16 @@ def register_blueprints(app: Flask) -> None:
 
     from flask_babel import gettext as _
 
+    from ceroc_donations.web import restored_form_json
+
+    app.jinja_env.globals["restored_form_json"] = restored_form_json
+
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
+        from ceroc_donations.web import expired_form_page
+
+        if not _wants_json() and (page := expired_form_page()) is not None:
+            return page
         return _error(
             400,
             _("Form expired"),
@@ -73,11 +81,21 @@ def register_blueprints(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(exc):
-        return _error(
-            413,
-            _("File too large"),
-            _("The upload is too large: receipts may be at most 10 MB. Nothing was saved."),
+        # Nothing of the body can be read now: the page says what happened and leads back to
+        # the form, which shows the message by its file field; static/js/form-keep.js puts
+        # back what was typed (the browser's Back button does as well, without JavaScript).
+        limit = app.config["MAX_RECEIPT_BYTES"] // (1024 * 1024)
+        message = _(
+            "The upload is too large: receipts may be at most %(mb)d MB. Nothing was saved.",
+            mb=limit,
         )
+        if _wants_json():
+            return api_error(413, message)
+        rule = request.url_rule
+        back = None
+        if request.method == "POST" and rule is not None and "GET" in (rule.methods or ()):
+            back = request.path + "?too_large=1"
+        return render_template("too_large.html", message=message, back=back), 413
 
     @app.errorhandler(429)
     def too_many(exc):

@@ -48,9 +48,11 @@ def register_blueprints(app: Flask) -> None:
 
     from flask_babel import gettext as _
 
+    from ceroc_donations.book.receipts import receipt_limit
     from ceroc_donations.web import restored_form_json
 
     app.jinja_env.globals["restored_form_json"] = restored_form_json
+    app.jinja_env.globals["receipt_limit"] = receipt_limit
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
@@ -84,10 +86,9 @@ def register_blueprints(app: Flask) -> None:
         # Nothing of the body can be read now: the page says what happened and leads back to
         # the form, which shows the message by its file field; static/js/form-keep.js puts
         # back what was typed (the browser's Back button does as well, without JavaScript).
-        limit = app.config["MAX_RECEIPT_BYTES"] // (1024 * 1024)
         message = _(
-            "The upload is too large: receipts may be at most %(mb)d MB. Nothing was saved.",
-            mb=limit,
+            "The upload is too large: receipts may be at most %(size)s. Nothing was saved.",
+            size=receipt_limit(),
         )
         if _wants_json():
             return api_error(413, message)

@@ -177,7 +177,7 @@ class PendingReceipt:
 def size_text(size: int) -> str:
     """``1.2 MB`` / ``640 KB``, in the page's language."""
     if size >= 1024 * 1024:
-        return _("%(size)s MB", size=format_decimal(size / (1024 * 1024), "#,##0.0"))
+        return _("%(size)s MB", size=format_decimal(size / (1024 * 1024), "#,##0.#"))
     return _("%(size)s KB", size=format_decimal(max(1, round(size / 1024)), "#,##0"))
 
 
@@ -291,7 +291,12 @@ def held_receipt(upload: Upload | None, user_id: int) -> PendingReceipt | None:
 def too_large_message() -> str:
     """Said by the file field when the server refused a request as too large (413)."""
     return _(
-        "The file was too large to send (receipts may be at most %(mb)d MB). Nothing was "
+        "The file was too large to send (receipts may be at most %(size)s). Nothing was "
         "saved: choose a smaller file or a smaller photo and submit again.",
-        mb=current_app.config["MAX_RECEIPT_BYTES"] // (1024 * 1024),
+        size=receipt_limit(),
     )
+
+
+def receipt_limit() -> str:
+    """The largest receipt the app takes, as the page says it (``10.0 MB``)."""
+    return size_text(current_app.config["MAX_RECEIPT_BYTES"])

@@ -74,7 +74,8 @@
       } catch (e) { /* full or off: the form is sent all the same */ }
     });
   }
-  if (!tooLarge) {
+  // A form opened afresh drops an old copy (the too-large page itself keeps it).
+  if (!tooLarge && document.querySelector("form[data-keep-form]")) {
     try { sessionStorage.removeItem(KEY); } catch (e) { /* nothing kept */ }
   }
 

@@ -5,11 +5,21 @@ from __future__ import annotations
 import uuid
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
 
 from ceroc_donations import filters
 from ceroc_donations.book.inputs import Invalid, parse_void_reason
@@ -119,7 +129,12 @@ def expired_form_page():
         ),
         "error",
     )
-    response = current_app.make_response(view(**(request.view_args or {})))
+    try:
+        response = current_app.make_response(view(**(request.view_args or {})))
+    except HTTPException:  # the page itself is not theirs (403) or gone (404)
+        session.get("_flashes", []).pop()
+        g.pop("restored_form", None)
+        return None
     if response.status_code == 200:
         response.status_code = 400
     return response

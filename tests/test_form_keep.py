@@ -346,3 +346,19 @@ def test_an_expired_action_without_a_page_says_so(csrf_app, world):
     assert r.status_code == 400 and "security token" in r.get_data(as_text=True)
     with csrf_app.app_context():
         assert db.session.get(Fund, world["fund"]).archived is False
+
+
+def test_an_expired_form_the_person_may_not_open_is_a_plain_refusal(csrf_app, world):
+    client = csrf_app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    client.post(
+        "/login",
+        data={"email": "member@test.example", "password": PASSWORD, "csrf_token": token},
+    )
+    r = client.post("/expenses/new", data=expense_form(world, payee="Not mine"))
+    page = r.get_data(as_text=True)
+    assert r.status_code == 400 and "security token" in page
+    assert "Not mine" not in page and "Your form had expired" not in page
+    assert "Your form had expired" not in client.get("/").get_data(as_text=True)
+    assert count(csrf_app, Expense) == 0

@@ -250,3 +250,30 @@ def test_a_413_leads_back_to_the_form_with_what_was_typed(browser, tight_server,
     )
     assert browser.find_element(By.ID, "f-description_km").get_attribute("value") == "ខិត្តប័ណ្ណ"
     assert browser.find_element(By.ID, "f-amount").get_attribute("value") == "42.00"
+
+
+def test_an_expired_form_comes_back_with_what_was_typed(browser, live_server, tmp_path):
+    """Any form page: the typed fields come back (here put back by form-keep.js) with a
+    fresh token, and the second submit saves."""
+    browser.set_window_size(*PHONE)
+    login(browser, live_server)
+    browser.get(live_server + "/donors/new")
+    browser.find_element(By.ID, "f-name_en").send_keys("Keo Bopha")
+    browser.find_element(By.ID, "f-name_km").send_keys("កែវ បុប្ផា")
+    browser.find_element(By.ID, "f-note").send_keys("ជួបនៅពិធីបុណ្យ")
+    # As after a long pause with a lost session: the page's token is no longer valid.
+    browser.execute_script(
+        "document.querySelector('form.form input[name=csrf_token]').value = 'expired'"
+    )
+    browser.find_element(By.CSS_SELECTOR, "form.form button.primary").click()
+    notice = WebDriverWait(browser, 5).until(
+        EC.presence_of_element_located((By.CSS_SELECTOR, ".flash.error"))
+    )
+    assert "Your form had expired" in notice.text
+    name = browser.find_element(By.ID, "f-name_en")
+    WebDriverWait(browser, 5).until(lambda b: name.get_attribute("value") == "Keo Bopha")
+    assert browser.find_element(By.ID, "f-name_km").get_attribute("value") == "កែវ បុប្ផា"
+    assert browser.find_element(By.ID, "f-note").get_attribute("value") == "ជួបនៅពិធីបុណ្យ"
+    shot(browser, tmp_path, "8-form-expired-kept", show=notice)
+    browser.find_element(By.CSS_SELECTOR, "form.form button.primary").click()
+    WebDriverWait(browser, 5).until(EC.title_contains("Keo Bopha"))

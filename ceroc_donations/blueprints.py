@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 
 from ceroc_donations.apiutil import api_error
@@ -40,6 +40,23 @@ def _error(status: int, title: str, message: str):
     if _wants_json():
         return api_error(status, message)
     return render_template("error.html", status=status, title=title, message=message), status
+
+
+def _drain_refused_body() -> None:
+    """Read and drop the body of a request refused as too large (up to four times the
+    limit), so that the browser, still sending, gets the answer page instead of a reset
+    connection. Larger bodies are not read: the connection is closed on them."""
+    length = request.content_length or 0
+    limit = 4 * (current_app.config.get("MAX_CONTENT_LENGTH") or 0)
+    stream = request.environ.get("wsgi.input")
+    if stream is None or not 0 < length <= limit:
+        return
+    left = length
+    while left > 0:
+        chunk = stream.read(min(64 * 1024, left))
+        if not chunk:
+            break
+        left -= len(chunk)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -86,6 +103,7 @@ def register_blueprints(app: Flask) -> None:
         # Nothing of the body can be read now: the page says what happened and leads back to
         # the form, which shows the message by its file field; static/js/form-keep.js puts
         # back what was typed (the browser's Back button does as well, without JavaScript).
+        _drain_refused_body()
         message = _(
             "The upload is too large: receipts may be at most %(size)s. Nothing was saved.",
             size=receipt_limit(),

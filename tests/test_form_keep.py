@@ -362,3 +362,37 @@ def test_an_expired_form_the_person_may_not_open_is_a_plain_refusal(csrf_app, wo
     assert "Not mine" not in page and "Your form had expired" not in page
     assert "Your form had expired" not in client.get("/").get_data(as_text=True)
     assert count(csrf_app, Expense) == 0
+
+
+@pytest.mark.parametrize("layout", ["storage_dir", "receipts_dir_apart"])
+def test_kept_uploads_live_beside_the_receipts_in_either_layout(tmp_path, layout):
+    """``CEROC_STORAGE_DIR`` alone, or ``RECEIPTS_DIR`` set apart: a kept upload is on the
+    receipts' disk, outside the served folder, and becomes a stored receipt."""
+    from ceroc_donations import create_app
+
+    config = {"TESTING": True, "SECRET_KEY": "t", "SQLALCHEMY_DATABASE_URI": "sqlite://"}
+    if layout == "storage_dir":
+        config["STORAGE_DIR"] = str(tmp_path / "storage")
+        expected = tmp_path / "storage" / "pending-uploads"
+        stored_in = tmp_path / "storage" / "receipts"
+    else:
+        config["STORAGE_DIR"] = str(tmp_path / "storage")
+        config["RECEIPTS_DIR"] = str(tmp_path / "other-disk" / "receipts")
+        expected = tmp_path / "other-disk" / "pending-uploads"
+        stored_in = tmp_path / "other-disk" / "receipts"
+    app = create_app(config)
+    with app.test_request_context():
+        kept = receipts.keep_pending(receipts.Upload(PNG, "r.png"), user_id=7)
+        assert receipts.pending_dir() == expected
+        assert sorted(p.name for p in expected.iterdir()) == [
+            f"{kept.token}.bin",
+            f"{kept.token}.json",
+        ]
+        assert receipts.load_pending(kept.token, 7) == kept
+        assert receipts.load_pending(kept.token, 8) is None
+        stored = receipts.store_receipt(PNG, kept.name)
+        assert (stored_in / stored.path).read_bytes() == PNG
+        receipts.discard_pending(kept.token)
+        assert list(expected.iterdir()) == []
+        with pytest.raises(FileNotFoundError):
+            receipts.receipt_file("../pending-uploads/" + kept.token + ".bin")

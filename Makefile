@@ -4,7 +4,7 @@ FLASK := $(VENV)/flask --app ceroc_donations
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: setup run test lint bench
+.PHONY: setup run reset-demo test lint bench
 
 setup:
 	bash scripts/setup.sh
@@ -14,6 +14,11 @@ run: setup
 	$(FLASK) demo
 	@echo "CEROC Donations: http://$(HOST):$(PORT)  (log in with a demo login above; Ctrl-C stops)"
 	@exec $(VENV)/gunicorn -c deploy/gunicorn.conf.py --bind $(HOST):$(PORT)
+
+# Back to the fresh demo: empties the database and the files the app wrote (refused when the
+# database has an account that is not the demo's). Stop `make run` first.
+reset-demo: setup
+	$(FLASK) demo --reset --yes
 
 test:
 	bash scripts/setup.sh --test

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 
 from ceroc_donations.apiutil import api_error
@@ -43,14 +43,41 @@ def _error(status: int, title: str, message: str):
     return render_template("error.html", status=status, title=title, message=message), status
 
 
+def _drain_refused_body() -> None:
+    """Read and drop the body of a request refused as too large (up to four times the
+    limit), so that the browser, still sending, gets the answer page instead of a reset
+    connection. Larger bodies are not read: the connection is closed on them."""
+    length = request.content_length or 0
+    limit = 4 * (current_app.config.get("MAX_CONTENT_LENGTH") or 0)
+    stream = request.environ.get("wsgi.input")
+    if stream is None or not 0 < length <= limit:
+        return
+    left = length
+    while left > 0:
+        chunk = stream.read(min(64 * 1024, left))
+        if not chunk:
+            break
+        left -= len(chunk)
+
+
 def register_blueprints(app: Flask) -> None:
     for name in MODULES:
         app.register_blueprint(import_module(f"ceroc_donations.{name}").bp)
 
     from flask_babel import gettext as _
 
+    from ceroc_donations.book.receipts import receipt_limit
+    from ceroc_donations.web import restored_form_json
+
+    app.jinja_env.globals["restored_form_json"] = restored_form_json
+    app.jinja_env.globals["receipt_limit"] = receipt_limit
+
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
+        from ceroc_donations.web import expired_form_page
+
+        if not _wants_json() and (page := expired_form_page()) is not None:
+            return page
         return _error(
             400,
             _("Form expired"),
@@ -74,11 +101,21 @@ def register_blueprints(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(exc):
-        return _error(
-            413,
-            _("File too large"),
-            _("The upload is too large: receipts may be at most 10 MB. Nothing was saved."),
+        # Nothing of the body can be read now: the page says what happened and leads back to
+        # the form, which shows the message by its file field; static/js/form-keep.js puts
+        # back what was typed (the browser's Back button does as well, without JavaScript).
+        _drain_refused_body()
+        message = _(
+            "The upload is too large: receipts may be at most %(size)s. Nothing was saved.",
+            size=receipt_limit(),
         )
+        if _wants_json():
+            return api_error(413, message)
+        rule = request.url_rule
+        back = None
+        if request.method == "POST" and rule is not None and "GET" in (rule.methods or ()):
+            back = request.path + "?too_large=1"
+        return render_template("too_large.html", message=message, back=back), 413
 
     @app.errorhandler(429)
     def too_many(exc):

@@ -32,18 +32,44 @@ def register_cli(app: Flask) -> None:
         click.echo(f"Database ready: {db.engine.url.render_as_string(hide_password=True)}")
 
     @app.cli.command("demo")
-    def demo():
-        """Migrate, then load the seed's demo data (once) and print the demo logins."""
-        from ceroc_donations.demo import load_demo
+    @click.option(
+        "--reset",
+        is_flag=True,
+        help="First delete the demo: every table and every file the app wrote. Refused "
+        "when the database has an account that is not one of the demo's.",
+    )
+    @click.option("--yes", is_flag=True, help="Do not ask before --reset deletes.")
+    def demo(reset, yes):
+        """Migrate, then load the demo data built into the app (once) and print the logins."""
+        from ceroc_donations.demo import load_demo, only_demo_accounts, wipe_demo
         from ceroc_donations.security import is_production
 
         if is_production(app):
             click.echo("The demo accounts have published passwords: not in production.", err=True)
             raise SystemExit(2)
+        if reset:
+            if not only_demo_accounts():
+                click.echo(
+                    "Not reset: this database has accounts that are not the demo's, so it "
+                    "holds real work. Use a backup and restore instead.",
+                    err=True,
+                )
+                raise SystemExit(2)
+            url = db.engine.url.render_as_string(hide_password=True)
+            if not yes:
+                click.confirm(
+                    f"Delete the demo in {url} and its files, then load it again?", abort=True
+                )
+            for folder in wipe_demo(app.config):
+                click.echo(f"Removed {folder}")
+            click.echo(f"Emptied {url}")
         _upgrade()
         logins = load_demo()
         db.session.commit()
-        click.echo("Demo data loaded from CEROC's published page. Demo logins:")
+        click.echo(
+            "Demo data loaded: it is built into the app, taken from the text CEROC published "
+            "on its web page (nothing is fetched from the network). Demo logins:"
+        )
         for email, role, password in logins:
             click.echo(f"  {role:<10} {email:<24} {password}")
 

@@ -1,8 +1,12 @@
-"""Demo data drawn from CEROC's published page (shared/seed/ceroc-website.txt)."""
+"""Demo data built into the app, taken from the text CEROC published on its web page (kept
+in shared/seed/ceroc-website.txt); nothing is fetched from the network."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import shutil
+from pathlib import Path
+
+from sqlalchemy import MetaData, inspect, select
 
 from ceroc_donations.accounts import service as users
 from ceroc_donations.accounts.models import User
@@ -173,3 +177,33 @@ def load_demo() -> list[tuple[str, str, str]]:
         )
     db.session.flush()
     return [(email, role, pw) for email, _n, role, pw in DEMO_USERS]
+
+
+def only_demo_accounts() -> bool:
+    """True when the database has no account but the demo's (or no tables yet): resetting
+    it then loses nobody's real work."""
+    if not inspect(db.engine).has_table(User.__tablename__):
+        return True
+    emails = set(db.session.execute(select(User.email)).scalars())
+    return emails <= {email for email, _n, _r, _p in DEMO_USERS}
+
+
+def wipe_demo(config) -> list[str]:
+    """Drop every table and remove the files the app wrote (receipts, the letter archive,
+    import uploads, kept uploads); return the folders removed. The caller migrates again."""
+    db.session.remove()
+    tables = MetaData()
+    tables.reflect(bind=db.engine)
+    tables.drop_all(bind=db.engine)
+    receipts = Path(config["RECEIPTS_DIR"])
+    removed = []
+    for folder in (
+        receipts,
+        Path(config["ARCHIVE_DIR"]),
+        Path(config["IMPORTS_DIR"]),
+        receipts.parent / "pending-uploads",
+    ):
+        if folder.is_dir():
+            shutil.rmtree(folder)
+            removed.append(str(folder))
+    return removed

@@ -61,8 +61,9 @@ def locale_code() -> str:
 
 def localized(en: str | None, km: str | None) -> str | None:
     """A text kept in both languages, for the page: *km* on a Khmer page when it is
-    given, else *en* (an occasion, a purpose, a fund's name or description)."""
-    return km if km and locale_code() == "km" else en
+    given, else *en* (an occasion, a purpose, a fund's name or description); *km* when
+    only it was written, whatever the page's language."""
+    return km if km and (locale_code() == "km" or not en) else en
 
 
 def money_filter(value: Money | None, plain: bool = False) -> str:

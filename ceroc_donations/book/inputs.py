@@ -78,6 +78,15 @@ class Invalid(ValueError):
         self.fields = fields
 
 
+class Rejected(Invalid):
+    """A form's messages, and the receipt kept on the server for its next submit
+    (a :class:`~ceroc_donations.book.receipts.PendingReceipt`, or None)."""
+
+    def __init__(self, fields: dict[str, str], held=None):
+        super().__init__(fields)
+        self.held = held
+
+
 @dataclass
 class Checker:
     """Collects messages per field while values are read."""

@@ -127,6 +127,11 @@ class Contribution(_Posted, db.Model):
     public_display: Mapped[str] = mapped_column(String(12), default="default")
     note: Mapped[str | None] = mapped_column(Text)
     thank_status: Mapped[str] = mapped_column(String(20), default="not_thanked")
+    # A photo or scan of the cheque, transfer slip or donor's note, as on expenses.
+    receipt_path: Mapped[str | None] = mapped_column(String(80))
+    receipt_name: Mapped[str | None] = mapped_column(String(255))
+    receipt_mime: Mapped[str | None] = mapped_column(String(40))
+    receipt_sha256: Mapped[str | None] = mapped_column(String(64))
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 

@@ -142,6 +142,7 @@ def contributions_page(f: BookFilter, cursor: str | None = None, limit: int = 50
             or_(
                 Contribution.reference.ilike(like),
                 Contribution.occasion.ilike(like),
+                Contribution.occasion_km.like(like),  # a Khmer-only occasion is found too
                 Contribution.id.in_(
                     select(ContributionDonor.contribution_id)
                     .join(Donor)

@@ -82,6 +82,8 @@ def contribution_snapshot(c: Contribution) -> dict:
         "voided": c.voided,
         "void_reason": c.void_reason,
         "thank_status": c.thank_status,
+        "receipt_sha256": c.receipt_sha256,
+        "receipt_name": c.receipt_name,
     }
 
 
@@ -418,8 +420,10 @@ def record_contribution(
     by: User | None,
     idempotency_key: str | None = None,
     is_example: bool = False,
+    receipt=None,
 ) -> Contribution:
-    """Record a gift with a fresh reference ``C-YYYY-NNNN``. The caller commits."""
+    """Record a gift with a fresh reference ``C-YYYY-NNNN`` and an optional checked receipt
+    (a :class:`~ceroc_donations.book.receipts.StoredReceipt`). The caller commits."""
     existing = find_by_idempotency_key(Contribution, idempotency_key)
     if existing is not None:
         return existing
@@ -432,6 +436,8 @@ def record_contribution(
         is_example=is_example,
     )
     _apply_contribution(c, data)
+    if receipt is not None:
+        attach_receipt(c, receipt)
     db.session.add(c)
     db.session.flush()
     _post(
@@ -450,12 +456,14 @@ def record_contribution(
 
 
 def update_contribution(
-    c: Contribution, data: ContributionInput, *, by: User | None
+    c: Contribution, data: ContributionInput, *, by: User | None, receipt=None
 ) -> Contribution:
     if c.voided:
         raise Conflict(_("A voided contribution cannot be edited."))
     before = contribution_snapshot(c)
     _apply_contribution(c, data)
+    if receipt is not None:
+        attach_receipt(c, receipt)
     c.updated_at = utcnow()
     db.session.flush()
     _post(
@@ -575,7 +583,7 @@ def record_expense(
     return e
 
 
-def attach_receipt(e: Expense, receipt) -> None:
+def attach_receipt(e: Expense | Contribution, receipt) -> None:
     """*receipt* is a :class:`~ceroc_donations.book.receipts.StoredReceipt`."""
     e.receipt_path = receipt.path
     e.receipt_name = receipt.original_name

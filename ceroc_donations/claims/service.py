@@ -50,17 +50,16 @@ def parse_claim(data: Mapping) -> ClaimInput:
     result = ClaimInput(
         amount=c.money("amount", currency),  # type: ignore[arg-type]
         spent_on=c.day("spent_on", label=gettext("the day you paid")),  # type: ignore[arg-type]
-        purpose_en=c.text(
-            "purpose_en",
-            max_len=2000,
-            required=True,
-            multiline=True,
-            label=gettext("what the money was for"),
-        )
-        or "",
+        purpose_en=c.text("purpose_en", max_len=2000, multiline=True) or "",
         purpose_km=c.text("purpose_km", max_len=2000, multiline=True),
         category=c.choice("category", EXPENSE_CATEGORIES, ""),
     )
+    # Either language is enough: a member may write only in Khmer.
+    if not result.purpose_en and not result.purpose_km and not c.errors.get("purpose_km"):
+        c.errors.setdefault(
+            "purpose_en",
+            gettext("Enter %(what)s.", what=gettext("what the money was for")),
+        )
     c.done()
     return result
 
@@ -263,7 +262,7 @@ def mark_paid(claim: ExpenseClaim, payment: PaymentInput, *, by: User) -> Expens
             rate=payment.rate,
             category=claim.category,
             fund=payment.fund,
-            description_en=claim.purpose_en,
+            description_en=claim.purpose_en or None,
             description_km=claim.purpose_km,
         ),
         by=by,

@@ -24,7 +24,7 @@ from ceroc_donations.claims import service as claims
 from ceroc_donations.claims.models import ExpenseClaim
 from ceroc_donations.extensions import db
 from ceroc_donations.security import can, requires
-from ceroc_donations.web import active_funds, new_idempotency_key
+from ceroc_donations.web import active_funds, new_idempotency_key, restored_form
 
 bp = Blueprint("claims", __name__, url_prefix="/claims")
 
@@ -58,19 +58,14 @@ def index():
     )
 
 
-def _form(values, errors, status=200):
+def _form(values, errors, held=None, status=200):
     return render_template(
-        "claims/form.html", values=values, errors=errors, categories=EXPENSE_CATEGORIES
+        "claims/form.html",
+        values=values,
+        errors=errors,
+        held=held,
+        categories=EXPENSE_CATEGORIES,
     ), status
-
-
-def _uploaded_receipt(errors: dict):
-    """Check the uploaded file (required); it is stored only when the whole form is valid."""
-    upload = request.files.get("receipt")
-    if upload is None or not upload.filename:
-        errors["receipt"] = _("Add a photo or scan of the receipt.")
-        return None
-    return receipts.read_upload(upload, errors)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -78,12 +73,13 @@ def _uploaded_receipt(errors: dict):
 def new():
     if request.method == "GET":
         return _form(
-            {
+            restored_form()
+            or {
                 "spent_on": date.today().isoformat(),
                 "currency": base_currency(),
                 "idempotency_key": new_idempotency_key(),
             },
-            {},
+            {"receipt": receipts.too_large_message()} if request.args.get("too_large") else {},
         )
     key = request.form.get("idempotency_key", "")[:64] or None
     if (done := claims.find_by_idempotency_key(key)) is not None:
@@ -92,16 +88,19 @@ def new():
         )
         return redirect(url_for("claims.detail", cid=done.id))
     errors: dict = {}
-    upload = _uploaded_receipt(errors)
+    # Stored only when the whole form is valid; kept under a token for the next submit if not.
+    upload = receipts.form_receipt(errors, current_user.id, required=True)
     try:
         data = claims.parse_claim(request.form)
     except Invalid as exc:
         errors = {**exc.fields, **errors}
     if errors:
-        return _form(request.form, errors, status=422)
-    stored = receipts.store_receipt(*upload)
+        held = receipts.held_receipt(upload, current_user.id)
+        return _form(request.form, errors, held=held, status=422)
+    stored = receipts.store_receipt(upload.content, upload.filename)
     claim = claims.submit_claim(data, stored, by=current_user, idempotency_key=key)
     db.session.commit()
+    receipts.discard_pending(upload.token)
     flash(_("%(ref)s sent to the board. You can follow it here.", ref=claim.reference), "success")
     return redirect(url_for("claims.detail", cid=claim.id))
 
@@ -132,6 +131,19 @@ def receipt(cid: int):
     # (the claimant, the board, the treasurer, admins) get it; never the public.
     claim = _claim(cid)
     return receipts.send_receipt(claim.receipt_path, claim.receipt_mime, claim.receipt_name)
+
+
+@bp.get("/<int:cid>/receipt/view")
+@requires("claim")
+def receipt_view(cid: int):
+    claim = _claim(cid)
+    return receipts.viewer(
+        claim.reference,
+        claim.receipt_name,
+        claim.receipt_mime,
+        url_for("claims.receipt", cid=cid),
+        url_for("claims.detail", cid=cid),
+    )
 
 
 def _back(claim: ExpenseClaim):

@@ -7,11 +7,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup, escape
 
-from ceroc_donations.book import queries
+from ceroc_donations.book import queries, receipts
 from ceroc_donations.book import service as book
 from ceroc_donations.book.inputs import (
     Checker,
     Invalid,
+    Rejected,
     base_currency,
     db_id,
     parse_contribution,
@@ -21,7 +22,13 @@ from ceroc_donations.extensions import db
 from ceroc_donations.i18n import date_filter, money_filter
 from ceroc_donations.money import to_input
 from ceroc_donations.security import requires
-from ceroc_donations.web import active_funds, book_filter, new_idempotency_key, void_page
+from ceroc_donations.web import (
+    active_funds,
+    book_filter,
+    new_idempotency_key,
+    restored_form,
+    void_page,
+)
 
 bp = Blueprint("contributions", __name__, url_prefix="/contributions")
 
@@ -67,7 +74,7 @@ def _conversion(values) -> dict:
     }
 
 
-def _form(values, errors, *, contribution=None, status=200):
+def _form(values, errors, *, contribution=None, held=None, status=200):
     ids = values.getlist("donor_ids") if hasattr(values, "getlist") else values.get("donor_ids", [])
     chosen = [d for d in (db.session.get(Donor, i) for i in map(db_id, ids) if i) if d]
     return render_template(
@@ -75,6 +82,7 @@ def _form(values, errors, *, contribution=None, status=200):
         values=values,
         errors=errors,
         contribution=contribution,
+        held=held,
         chosen=chosen,
         funds=active_funds(),
         base_currency=base_currency(),
@@ -82,6 +90,31 @@ def _form(values, errors, *, contribution=None, status=200):
         all_donors=queries.search_donors(None, limit=500),
         shares=values.getlist("shares") if hasattr(values, "getlist") else values.get("shares", []),
     ), status
+
+
+def _parse():
+    """The checked gift and its stored receipt; :class:`Rejected` (the messages, and the
+    receipt kept for the next submit) when anything is wrong. Nothing is stored then."""
+    errors: dict = {}
+    upload = receipts.form_receipt(errors, current_user.id)
+    try:
+        data = parse_contribution(
+            request.form,
+            donor_ids=request.form.getlist("donor_ids"),
+            shares=request.form.getlist("shares"),
+        )
+    except Invalid as exc:
+        errors = {**exc.fields, **errors}
+        data = None
+    if errors:
+        raise Rejected(errors, receipts.held_receipt(upload, current_user.id))
+    stored = receipts.store_receipt(upload.content, upload.filename) if upload else None
+    return data, stored, upload
+
+
+def _first_errors() -> dict:
+    """Messages for a form shown again after the server refused it as too large (413)."""
+    return {"receipt": receipts.too_large_message()} if request.args.get("too_large") else {}
 
 
 @bp.get("/convert.json")
@@ -96,13 +129,13 @@ def convert_json():
 @requires("write_book")
 def new():
     if request.method == "GET":
-        values = {
+        values = restored_form() or {
             "received_on": date.today().isoformat(),
             "currency": base_currency(),
             "idempotency_key": new_idempotency_key(),
             "donor_ids": [request.args["donor"]] if request.args.get("donor") else [],
         }
-        return _form(values, {})
+        return _form(values, _first_errors())
     key = request.form.get("idempotency_key", "")[:64] or None
     if (done := book.find_by_idempotency_key(Contribution, key)) is not None:
         flash(
@@ -110,16 +143,13 @@ def new():
         )
         return redirect(url_for("contributions.new"))
     try:
-        data = parse_contribution(
-            request.form,
-            donor_ids=request.form.getlist("donor_ids"),
-            shares=request.form.getlist("shares"),
-        )
-        c = book.record_contribution(data, by=current_user, idempotency_key=key)
+        data, stored, upload = _parse()
+        c = book.record_contribution(data, by=current_user, idempotency_key=key, receipt=stored)
     except Invalid as exc:
         db.session.rollback()
-        return _form(request.form, exc.fields, status=422)
+        return _form(request.form, exc.fields, held=getattr(exc, "held", None), status=422)
     db.session.commit()
+    receipts.discard_pending(upload and upload.token)
     flash(
         Markup(_("%(ref)s recorded — %(undo)s / %(thank)s"))
         % {
@@ -143,6 +173,29 @@ def detail(cid: int):
     return render_template("book/contributions/detail.html", c=c)
 
 
+@bp.get("/<int:cid>/receipt")
+@requires("donor_names")
+def receipt(cid: int):
+    # A cheque or transfer slip names the donor: only those who see donors' names get it.
+    c = db.session.get(Contribution, cid) or abort(404)
+    return receipts.send_receipt(c.receipt_path, c.receipt_mime, c.receipt_name)
+
+
+@bp.get("/<int:cid>/receipt/view")
+@requires("donor_names")
+def receipt_view(cid: int):
+    c = db.session.get(Contribution, cid) or abort(404)
+    if not c.receipt_path:
+        abort(404)
+    return receipts.viewer(
+        c.reference,
+        c.receipt_name,
+        c.receipt_mime,
+        url_for("contributions.receipt", cid=cid),
+        url_for("contributions.detail", cid=cid),
+    )
+
+
 @bp.route("/<int:cid>/edit", methods=["GET", "POST"])
 @requires("write_book")
 def edit(cid: int):
@@ -164,18 +217,16 @@ def edit(cid: int):
                 for s in c.shares
             ],
         }
-        return _form(values, {}, contribution=c)
+        return _form(restored_form() or values, _first_errors(), contribution=c)
     try:
-        data = parse_contribution(
-            request.form,
-            donor_ids=request.form.getlist("donor_ids"),
-            shares=request.form.getlist("shares"),
-        )
-        book.update_contribution(c, data, by=current_user)
+        data, stored, upload = _parse()
+        book.update_contribution(c, data, by=current_user, receipt=stored)
     except Invalid as exc:
         db.session.rollback()
-        return _form(request.form, exc.fields, contribution=c, status=422)
+        held = getattr(exc, "held", None)
+        return _form(request.form, exc.fields, contribution=c, held=held, status=422)
     db.session.commit()
+    receipts.discard_pending(upload and upload.token)
     flash(_("%(ref)s saved.", ref=c.reference), "success")
     return redirect(url_for("contributions.detail", cid=c.id))
 

@@ -98,6 +98,16 @@ def test_missing_khmer_name_falls_back_to_latin():
     assert placeholder_values(data)["donor_name_km"] == "Janet Seng"
 
 
+def test_a_text_written_in_one_language_shows_in_both_halves():
+    only_km = placeholder_values(sample_letter(occasion="", purpose=""))
+    assert only_km["occasion"] == only_km["occasion_km"] != ""
+    assert only_km["purpose"] == only_km["purpose_km"] != ""
+    only_en = placeholder_values(sample_letter(occasion_km="", purpose_km=""))
+    assert only_en["occasion_km"] == "Visit of MP Mu Sochua to Minnesota"
+    english = plain(render_html(sample_letter(occasion="", language="en")))
+    assert "ដំណើរទស្សនកិច្ចរបស់តំណាងរាស្ត្រ" in english
+
+
 def test_board_texts_with_bad_placeholders_are_refused():
     texts = dataclasses.replace(LetterTexts.default(), greeting_en="Dear {donr_name},")
     assert "greeting_en" in texts.problems()

@@ -243,9 +243,10 @@ def placeholder_values(data: LetterData) -> dict[str, str]:
         "amount_km": format_money(data.amount, "km"),
         "date_en": format_date_en(data.gift_date),
         "date_km": format_date_km(data.gift_date, data.buddhist_era),
-        "occasion": data.occasion,
+        # A text written in one language only is shown in both halves (i18n.localized).
+        "occasion": data.occasion or data.occasion_km,
         "occasion_km": data.occasion_km or data.occasion,
-        "purpose": data.purpose,
+        "purpose": data.purpose or data.purpose_km,
         "purpose_km": data.purpose_km or data.purpose,
         "letter_number": DRAFT_EN if data.draft else str(data.number),
         "letter_number_km": DRAFT_KM if data.draft else to_khmer_digits(str(data.number)),

@@ -330,7 +330,12 @@ def production_problems(app: Flask) -> list[str]:
         ):
             problems.append(f"{key} is a placeholder or shorter than 32 characters.")
     public = app.config.get("PUBLIC_URL")
-    if public:
+    if not public:
+        problems.append(
+            "CEROC_PUBLIC_URL is missing: the QR codes on letters and the links in emails are "
+            "built from it (e.g. https://donations.example.org)."
+        )
+    else:
         parts = urlsplit(public)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             problems.append(

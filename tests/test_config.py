@@ -95,8 +95,22 @@ def test_production_refuses_a_public_url_that_is_not_one(tmp_path):
         )
 
 
+def test_production_refuses_to_start_without_its_public_address(tmp_path):
+    """Letters' QR codes and emailed links need the address the world reaches the app at."""
+    with pytest.raises(RuntimeError, match="CEROC_PUBLIC_URL is missing"):
+        create_app(_config(tmp_path, ENV="production", SECRET_KEY=GOOD_KEY, AUDIT_KEY=GOOD_KEY))
+
+
 def test_production_starts_with_a_real_secret(tmp_path):
-    app = create_app(_config(tmp_path, ENV="production", SECRET_KEY=GOOD_KEY, AUDIT_KEY=GOOD_KEY))
+    app = create_app(
+        _config(
+            tmp_path,
+            ENV="production",
+            SECRET_KEY=GOOD_KEY,
+            AUDIT_KEY=GOOD_KEY,
+            PUBLIC_URL="https://donations.example.org",
+        )
+    )
     assert app.config["SECRET_KEY"] == GOOD_KEY
 
 

@@ -276,6 +276,7 @@ def _production_config(tmp_path, **extra):
         "ENV": "production",
         "SECRET_KEY": "s" * 48,
         "AUDIT_KEY": "a" * 48,
+        "PUBLIC_URL": "https://donations.example.org",
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'prod.sqlite'}",
         "RECEIPTS_DIR": str(tmp_path / "r"),
         "ARCHIVE_DIR": str(tmp_path / "l"),

@@ -96,9 +96,42 @@ class BareWeasyPrint:
         """Render every document; the number rendered."""
         return sum(1 for _ in self.pool.map(_bare_job, htmls, chunksize=4))
 
+    def pids(self) -> list[int]:
+        """The pool's worker processes."""
+        return list(self.pool._processes) if self.pool else [os.getpid()]  # noqa: SLF001
+
     def close(self) -> None:
         if self.pool:
             self.pool.shutdown()
+
+
+# --- CPU and memory of processes, from /proc -------------------------------------------
+
+
+def cpu_seconds(pids) -> float:
+    """CPU time (user + system) used so far by the processes *pids* (gone ones count 0)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def rss_kib(pids, field: str = "VmRSS") -> int:
+    """Resident memory of the processes *pids* now (``VmHWM``: their peaks), in KiB."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith(field + ":"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
 
 
 # --- Chromium over the DevTools protocol ----------------------------------------------
@@ -195,27 +228,11 @@ class Chromium:
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) used so far by the browser's process tree."""
-        ticks = os.sysconf("SC_CLK_TCK")
-        total = 0
-        for pid in self.tree():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])
-        return total / ticks
+        return cpu_seconds(self.tree())
 
     def rss_kib(self) -> int:
         """Resident memory of the browser's process tree now, in KiB."""
-        total = 0
-        for pid in self.tree():
-            try:
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-            except OSError:
-                continue
-        return total
+        return rss_kib(self.tree())
 
     def close(self) -> None:
         try:
@@ -229,13 +246,19 @@ class Chromium:
             shutil.rmtree(self.profile, ignore_errors=True)
 
 
-def chromium_batch(htmls: list[str], letters_dir, stylesheet: str, workers: int = 2) -> float:
-    """Seconds for *workers* warm Chromiums (one per thread) to print every document."""
+def chromium_batch(
+    htmls: list[str], letters_dir, stylesheet: str, workers: int = 2, stats: dict | None = None
+) -> float:
+    """Seconds for *workers* warm Chromiums (one per thread) to print every document.
+
+    *stats*, if given, receives ``cpu`` (the browsers' CPU seconds for the batch) and
+    ``rss_kib`` (their process trees' memory at the end)."""
     browsers = [Chromium(letters_dir, stylesheet) for _ in range(workers)]
     try:
         for browser in browsers:
             browser.pdf(htmls[0])  # warm: fonts and CSS loaded
         shares = [htmls[i::workers] for i in range(workers)]
+        cpu0 = sum(browser.cpu_seconds() for browser in browsers)
         started = time.perf_counter()
         threads = [threading.Thread(target=lambda b=b, s=s: [b.pdf(h) for h in s])
                    for b, s in zip(browsers, shares, strict=True)]  # fmt: skip
@@ -243,7 +266,11 @@ def chromium_batch(htmls: list[str], letters_dir, stylesheet: str, workers: int 
             thread.start()
         for thread in threads:
             thread.join()
-        return time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        if stats is not None:
+            stats["cpu"] = sum(browser.cpu_seconds() for browser in browsers) - cpu0
+            stats["rss_kib"] = sum(browser.rss_kib() for browser in browsers)
+        return elapsed
     finally:
         for browser in browsers:
             browser.close()

@@ -36,7 +36,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from flask import current_app  # noqa: E402
-from peers import BareWeasyPrint, chromium_batch, cpu_seconds, rss_kib  # noqa: E402
+from peers import (  # noqa: E402
+    BareWeasyPrint,
+    chromium_batch,
+    cpu_by_pid,
+    cpu_since,
+    parent_of,
+    pss_kib,
+    rss_kib,
+)  # fmt: skip
 
 from ceroc_donations import create_app  # noqa: E402
 from ceroc_donations.book import service as book  # noqa: E402
@@ -95,12 +103,12 @@ def ours_batch(gift_ids: list[int]) -> dict:
     db.session.commit()
     pool = jobs._render_pool(current_app.config["LETTER_BATCH_WORKERS"])  # noqa: SLF001
     workers = pool.pids()
-    main0, cpu0, wall0 = time.process_time(), cpu_seconds(workers), time.perf_counter()
+    main0, cpu0, wall0 = time.process_time(), cpu_by_pid(workers), time.perf_counter()
     jobs.run_batch(batch.id, issued_on=ISSUED)
     wall = time.perf_counter() - wall0
     main = time.process_time() - main0
     workers = pool.pids()
-    cpu = main + cpu_seconds(workers) - cpu0
+    cpu = main + cpu_since(cpu0, workers)
     batch = db.session.get(LetterBatch, batch.id)
     assert batch.status == "done", batch.error
     letters = jobs.batch_letters(batch)
@@ -108,24 +116,26 @@ def ours_batch(gift_ids: list[int]) -> dict:
         render_html(letter_data.data_of(letter), letter_texts.texts_of(letter.text_version))
         for letter in letters
     ]
-    pids = [os.getpid(), *workers]
+    # The job's process, its render workers and the forkserver they were forked from.
+    pids = [os.getpid(), *workers, *{parent_of(pid) for pid in workers} - {None}]
     return {"wall": wall, "cpu": cpu, "main": main, "n": len(letters), "htmls": htmls,
-            "rss_kib": rss_kib(pids)}  # fmt: skip
+            "rss_kib": rss_kib(pids), "pss_kib": pss_kib(pids)}  # fmt: skip
 
 
 def bare_batch(pool: BareWeasyPrint, htmls: list[str]) -> dict:
-    pids = [os.getpid(), *pool.pids()]
-    cpu0, wall0 = cpu_seconds(pids), time.perf_counter()
+    main0, cpu0, wall0 = time.process_time(), cpu_by_pid(pool.pids()), time.perf_counter()
     done = pool.batch(htmls)
     wall = time.perf_counter() - wall0
-    return {"wall": wall, "cpu": cpu_seconds(pids) - cpu0, "n": done,
-            "rss_kib": rss_kib(pool.pids())}  # fmt: skip
+    cpu = time.process_time() - main0 + cpu_since(cpu0, pool.pids())
+    pids = [*pool.pids(), *{parent_of(pid) for pid in pool.pids()} - {None}]
+    return {"wall": wall, "cpu": cpu, "n": done, "rss_kib": rss_kib(pids), "pss_kib": pss_kib(pids)}
 
 
 def chrome_batch(htmls: list[str]) -> dict:
     stats: dict = {}
     wall = chromium_batch(htmls, LETTERS_DIR, "letter.css", 2, stats)
-    return {"wall": wall, "cpu": stats["cpu"], "n": len(htmls), "rss_kib": stats["rss_kib"]}
+    return {"wall": wall, "cpu": stats["cpu"], "n": len(htmls), "rss_kib": stats["rss_kib"],
+            "pss_kib": stats["pss_kib"]}  # fmt: skip
 
 
 def main() -> None:
@@ -158,33 +168,12 @@ def main() -> None:
             batches = [record_gifts(args.batch, donors, fund) for _ in range(args.rounds)]
             warm = record_gifts(6, donors, fund)
 
-            # 1. One letter at a time, through the app and pure.
-            archive.generate_thank_you(
-                db.session.get(Contribution, single[0]), by=None, issued_on=ISSUED
-            )
-            db.session.commit()
-            app_times = []
-            for cid in single[1 : args.count + 1]:
-                start = time.perf_counter()
-                archive.generate_thank_you(
-                    db.session.get(Contribution, cid), by=None, issued_on=ISSUED
-                )
-                db.session.commit()
-                app_times.append(time.perf_counter() - start)
+            # 1. Batches: all three warm first.
             texts = letter_texts.current_texts()[0]
-            pure_times = []
-            for n, cid in enumerate(single[args.count + 1 :], 1):
-                c = db.session.get(Contribution, cid)
-                data = letter_data.thank_you_data(c, c.donors, number=10_000 + n, issued_on=ISSUED)
-                start = time.perf_counter()
-                archive.render_pdf(data, texts)
-                pure_times.append(time.perf_counter() - start)
-
-            # 2. Batches: all three warm first.
             warmed = ours_batch(warm)
             bare = BareWeasyPrint(workers=2)
             try:
-                bare.batch(warmed["htmls"][:4])
+                bare.batch(warmed["htmls"] * 2)  # both workers started and warm
                 results: dict[str, list[dict]] = {engine: [] for engine in engines}
                 for r, gift_ids in enumerate(batches):
                     order = engines[r % len(engines) :] + engines[: r % len(engines)]
@@ -204,12 +193,35 @@ def main() -> None:
                         print(f"round {r + 1}: {engine:8s} {result['n']} letters in "
                               f"{result['wall']:.2f} s, {result['n'] / result['wall']:.1f}/s, "
                               f"CPU {1000 * result['cpu'] / result['n']:.1f} ms/letter, "
-                              f"RSS {result['rss_kib'] / 1024:.0f} MiB"
+                              f"RSS {result['rss_kib'] / 1024:.0f} MiB, "
+                              f"PSS {result['pss_kib'] / 1024:.0f} MiB"
                               + (f" (job's own process {1000 * result['main'] / result['n']:.1f}"
                                  " ms/letter)" if "main" in result else ""),
                               flush=True)  # fmt: skip
             finally:
                 bare.close()
+
+            # 2. One letter at a time, through the app and pure (after the batches: the
+            # batch job's process renders nothing itself, so its memory is measured as is).
+            archive.generate_thank_you(
+                db.session.get(Contribution, single[0]), by=None, issued_on=ISSUED
+            )
+            db.session.commit()
+            app_times = []
+            for cid in single[1 : args.count + 1]:
+                start = time.perf_counter()
+                archive.generate_thank_you(
+                    db.session.get(Contribution, cid), by=None, issued_on=ISSUED
+                )
+                db.session.commit()
+                app_times.append(time.perf_counter() - start)
+            pure_times = []
+            for n, cid in enumerate(single[args.count + 1 :], 1):
+                c = db.session.get(Contribution, cid)
+                data = letter_data.thank_you_data(c, c.donors, number=10_000 + n, issued_on=ISSUED)
+                start = time.perf_counter()
+                archive.render_pdf(data, texts)
+                pure_times.append(time.perf_counter() - start)
 
     def ms(values):
         return (
@@ -227,9 +239,10 @@ def main() -> None:
     rate = {e: statistics.median(x["n"] / x["wall"] for x in results[e]) for e in engines}
     cpu = {e: statistics.median(x["cpu"] / x["n"] for x in results[e]) for e in engines}
     rss = {e: max(x["rss_kib"] for x in results[e]) for e in engines}
+    pss = {e: max(x["pss_kib"] for x in results[e]) for e in engines}
     for e in engines:
         print(f"  {e:8s} {rate[e]:5.1f} letters/s, CPU {1000 * cpu[e]:5.1f} ms/letter, "
-              f"RSS {rss[e] / 1024:5.0f} MiB")  # fmt: skip
+              f"RSS {rss[e] / 1024:5.0f} MiB, PSS {pss[e] / 1024:5.0f} MiB")  # fmt: skip
     per_round = [o["n"] / o["wall"] / (b["n"] / b["wall"])
                  for o, b in zip(results["ours"], results["bare"], strict=True)]  # fmt: skip
     rounds = ", ".join(f"{x:.2f}" for x in per_round)
@@ -238,7 +251,8 @@ def main() -> None:
     if "chromium" in rate:
         print(f"  ours/Chromium throughput {rate['ours'] / rate['chromium']:.2f}x, "
               f"CPU {cpu['ours'] / cpu['chromium']:.2f}x, "
-              f"memory {rss['ours'] / rss['chromium']:.2f}x")  # fmt: skip
+              f"memory {rss['ours'] / rss['chromium']:.2f}x RSS, "
+              f"{pss['ours'] / pss['chromium']:.2f}x PSS")  # fmt: skip
 
 
 def preview_htmls(gift_ids: list[int], texts) -> list[str]:

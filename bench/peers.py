@@ -108,17 +108,49 @@ class BareWeasyPrint:
 # --- CPU and memory of processes, from /proc -------------------------------------------
 
 
-def cpu_seconds(pids) -> float:
-    """CPU time (user + system) used so far by the processes *pids* (gone ones count 0)."""
+def cpu_by_pid(pids) -> dict[int, float]:
+    """CPU time (user + system) used so far by each of the processes *pids* still alive."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    out = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / ticks
+        out[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return out
+
+
+def cpu_seconds(pids) -> float:
+    """CPU time (user + system) used so far by the processes *pids* (gone ones count 0)."""
+    return sum(cpu_by_pid(pids).values())
+
+
+def cpu_since(before: dict[int, float], pids) -> float:
+    """CPU the processes *pids* used since *before* (:func:`cpu_by_pid`); a process started
+    since counts whole."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in cpu_by_pid(pids).items())
+
+
+def pss_kib(pids) -> int:
+    """Proportional memory of the processes *pids* in KiB: each shared page counted once
+    in all (split between its sharers), unlike their RSS, which counts it in each."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+def parent_of(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
 
 
 def rss_kib(pids, field: str = "VmRSS") -> int:
@@ -234,6 +266,10 @@ class Chromium:
         """Resident memory of the browser's process tree now, in KiB."""
         return rss_kib(self.tree())
 
+    def pss_kib(self) -> int:
+        """Proportional memory of the browser's process tree now, in KiB."""
+        return pss_kib(self.tree())
+
     def close(self) -> None:
         try:
             self.socket.close()
@@ -252,7 +288,7 @@ def chromium_batch(
     """Seconds for *workers* warm Chromiums (one per thread) to print every document.
 
     *stats*, if given, receives ``cpu`` (the browsers' CPU seconds for the batch) and
-    ``rss_kib`` (their process trees' memory at the end)."""
+    ``rss_kib`` and ``pss_kib`` (their process trees' memory at the end)."""
     browsers = [Chromium(letters_dir, stylesheet) for _ in range(workers)]
     try:
         for browser in browsers:
@@ -270,6 +306,7 @@ def chromium_batch(
         if stats is not None:
             stats["cpu"] = sum(browser.cpu_seconds() for browser in browsers) - cpu0
             stats["rss_kib"] = sum(browser.rss_kib() for browser in browsers)
+            stats["pss_kib"] = sum(browser.pss_kib() for browser in browsers)
         return elapsed
     finally:
         for browser in browsers:

@@ -84,7 +84,7 @@ class Defaults:
     # own thread), and commits its letters in groups of up to LETTER_BATCH_COMMIT_EVERY
     # (the first alone, then 2, 4, ...): a crash loses at most one group, given again.
     LETTER_BATCH_WORKERS = 2
-    LETTER_BATCH_COMMIT_EVERY = 8
+    LETTER_BATCH_COMMIT_EVERY = 16
     LOG_LEVEL = "INFO"  # level of the app's log lines on stderr
 
 

@@ -177,12 +177,21 @@ def next_values(name: str, count: int) -> range:
 
     if count <= 0:
         return range(0)
-    first = next_value(name)
-    if count > 1:
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(20140309)"))  # as next_value
+    last = db.session.execute(
+        update(Counter)
+        .where(Counter.name == name)
+        .values(value=Counter.value + count)
+        .returning(Counter.value)
+    ).scalar()
+    if last is None:  # a new counter: next_value makes it
+        first = next_value(name)
         db.session.execute(
             update(Counter).where(Counter.name == name).values(value=Counter.value + count - 1)
         )
-    return range(first, first + count)
+        return range(first, first + count)
+    return range(last - count + 1, last + 1)
 
 
 def current_value(name: str) -> int:

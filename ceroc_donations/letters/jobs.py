@@ -329,6 +329,8 @@ class _BatchRun:
                 group = self.pending.popleft()
                 if not self._store(group):
                     db.session.rollback()
+                    LOG.info("letter batch %s: letters changed while rendering, rendered again",
+                             self.batch_id)  # fmt: skip
                     self.drop_pending()
                     self.misses += 1
                     continue

@@ -442,3 +442,23 @@ def pdf_text(pdf: bytes) -> str:
     from pypdf import PdfReader
 
     return "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+def test_a_batch_without_render_workers_renders_in_its_own_thread(app):
+    """``LETTER_BATCH_WORKERS = 0``: the same letters, rendered by the job's thread."""
+    from ceroc_donations.letters import archive
+    from tests.letters_support import ISSUED
+
+    app.config["LETTER_BATCH_WORKERS"] = 0
+    ids = make_book(app)
+    with app.app_context():
+        batch = jobs.create_batch([ids.single, ids.joint, ids.later], mode="each", by=None)
+        db.session.commit()
+        seen = []
+        jobs.run_batch(batch.id, issued_on=ISSUED, progress=lambda d, t: seen.append(d))
+        assert seen == [1, 2, 3]
+        assert jobs._render_pool(0).pids() == []  # noqa: SLF001 - no process was started
+        letters = jobs.batch_letters(db.session.get(LetterBatch, batch.id))
+        assert [letter.number for letter in letters] == [1, 2, 3, 4]
+        for letter in letters:
+            assert archive.read_pdf(letter) == archive.rerender(letter)

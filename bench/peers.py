@@ -171,10 +171,16 @@ def rss_kib(pids, field: str = "VmRSS") -> int:
 
 def chromium_html(html: str, stylesheet: str) -> str:
     """*html* with what LetterRenderer adds to WeasyPrint: the fonts and the design's CSS."""
-    from ceroc_donations.rendering.fonts import FONT_FILES
-    from ceroc_donations.rendering.pdf import font_face_css
+    from ceroc_donations.rendering.fonts import FONT_FACES, FONT_FILES
 
-    head = f'<style>{font_face_css(FONT_FILES)}</style><link rel="stylesheet" href="{stylesheet}">'
+    # rendering.pdf.font_face_css's rules, without loading WeasyPrint into this process
+    # (which would count against ours when the same process runs our batches).
+    faces = "\n".join(
+        f'@font-face {{ font-family: "{family}"; font-weight: {weight}; font-style: normal; '
+        f'src: url("{FONT_FILES[key].as_uri()}") format("truetype"); }}'
+        for family, weight, key in FONT_FACES
+    )
+    head = f'<style>{faces}</style><link rel="stylesheet" href="{stylesheet}">'
     return re.sub("(<head[^>]*>)", lambda m: m.group(1) + head, html, count=1)
 
 

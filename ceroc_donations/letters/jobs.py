@@ -256,7 +256,7 @@ def _render_pool(workers: int):
     """This process's pool of *workers* letter renderers, started on first use and kept."""
     pool = _pools.get(workers)
     if pool is None:
-        from ceroc_donations.rendering.pdf import RenderPool
+        from ceroc_donations.rendering.pool import RenderPool
 
         pool = _pools[workers] = RenderPool(workers)
     return pool

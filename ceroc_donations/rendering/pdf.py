@@ -11,9 +11,8 @@ import logging
 import mimetypes
 import os
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.resources import files
@@ -395,95 +394,6 @@ def _render_job(job: LetterJob) -> tuple[bytes, int, int]:
     assert _worker_renderer is not None, "worker not initialised"
     pdf = _worker_renderer.render_letter(job.data, job.texts, job.kind)
     return pdf, os.getpid(), _peak_rss_kib()
-
-
-def _watch_parent(parent: int) -> None:
-    """End this worker once the process that made its pool is gone (e.g. SIGKILLed): a
-    pool's workers would otherwise wait for work forever."""
-    first = os.getppid()
-    while True:
-        time.sleep(0.5)
-        try:
-            os.kill(parent, 0)
-        except ProcessLookupError:
-            os._exit(0)
-        except PermissionError:
-            pass
-        if os.getppid() != first:  # our forkserver died with it: we were handed on
-            os._exit(0)
-
-
-def _init_archive_worker(parent: int, renderer_kwargs: dict) -> None:
-    threading.Thread(target=_watch_parent, args=(parent,), name="ceroc-parent", daemon=True).start()
-    _init_worker(renderer_kwargs)
-
-
-def _archive_job(job: LetterJob) -> bytes:
-    assert _worker_renderer is not None, "worker not initialised"
-    return _worker_renderer.archived_letter(job.data, job.texts, job.kind)
-
-
-class RenderPool:
-    """Worker processes that render archived letters (:meth:`LetterRenderer.archived_letter`)
-    side by side, kept warm for the life of the process that made the pool.
-
-    Each worker builds its renderer once and freezes its heap after its first letter. A
-    worker ends by itself when this process dies. ``workers=0`` renders in the caller's
-    thread, when the result is asked for.
-    """
-
-    def __init__(self, workers: int, **renderer_kwargs):
-        self.workers = workers
-        self._renderer_kwargs = renderer_kwargs
-        self._pool: ProcessPoolExecutor | None = None
-        self._local: LetterRenderer | None = None
-
-    def submit(self, data: LetterData, texts: LetterTexts, kind: Kind = "thank_you") -> Future:
-        """A future of the letter's archived PDF bytes."""
-        job = LetterJob(data, texts, kind)
-        if self.workers <= 0:
-            return _Deferred(lambda: self._local_renderer().archived_letter(
-                job.data, job.texts, job.kind))  # fmt: skip
-        if self._pool is None:
-            context = get_context("forkserver")
-            # Workers fork from a server that has WeasyPrint loaded: faster to start, and
-            # the pages of its code are shared between them.
-            context.set_forkserver_preload([__name__])
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=context,
-                initializer=_init_archive_worker, initargs=(os.getpid(), self._renderer_kwargs),
-            )  # fmt: skip
-        return self._pool.submit(_archive_job, job)
-
-    def _local_renderer(self) -> LetterRenderer:
-        if self._local is None:
-            self._local = LetterRenderer(**self._renderer_kwargs)
-        return self._local
-
-    def pids(self) -> list[int]:
-        """The worker processes' ids (for measuring them)."""
-        return list(self._pool._processes) if self._pool else []  # noqa: SLF001
-
-    def shutdown(self) -> None:
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            pool.shutdown(wait=True, cancel_futures=True)
-
-
-class _Deferred(Future):
-    """A future computed in the caller's thread when its result is first asked for."""
-
-    def __init__(self, compute: Callable[[], bytes]):
-        super().__init__()
-        self._compute = compute
-
-    def result(self, timeout=None):  # noqa: ARG002 - Future's signature
-        if not self.done():
-            try:
-                self.set_result(self._compute())
-            except BaseException as exc:
-                self.set_exception(exc)
-        return super().result()
 
 
 def render_batch(

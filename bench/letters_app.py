@@ -119,7 +119,8 @@ def ours_batch(gift_ids: list[int]) -> dict:
     # The job's process, its render workers and the forkserver they were forked from.
     pids = [os.getpid(), *workers, *{parent_of(pid) for pid in workers} - {None}]
     return {"wall": wall, "cpu": cpu, "main": main, "n": len(letters), "htmls": htmls,
-            "rss_kib": rss_kib(pids), "pss_kib": pss_kib(pids)}  # fmt: skip
+            "rss_kib": rss_kib(pids), "pss_kib": pss_kib(pids),
+            "render_rss_kib": rss_kib(pids[1:])}  # fmt: skip
 
 
 def bare_batch(pool: BareWeasyPrint, htmls: list[str]) -> dict:
@@ -196,7 +197,9 @@ def main() -> None:
                               f"RSS {result['rss_kib'] / 1024:.0f} MiB, "
                               f"PSS {result['pss_kib'] / 1024:.0f} MiB"
                               + (f" (job's own process {1000 * result['main'] / result['n']:.1f}"
-                                 " ms/letter)" if "main" in result else ""),
+                                 " ms/letter; render processes' RSS "
+                                 f"{result['render_rss_kib'] / 1024:.0f} MiB)"
+                                 if "main" in result else ""),
                               flush=True)  # fmt: skip
             finally:
                 bare.close()

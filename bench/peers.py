@@ -2,7 +2,8 @@
 
 * **Bare WeasyPrint**: stock WeasyPrint 70 (our ``/ActualText`` and pydyf patches taken
   out), one ``FontConfiguration`` and the parsed stylesheets reused, no PDF/A, no tags,
-  no metadata: the least any WeasyPrint app can do with our HTML.
+  no metadata, pydyf's own zlib level 9 (ours: 6): the least any WeasyPrint app can do
+  with our HTML. In one bench process its workers fork from the same server as ours.
 * **Chromium**: a warm headless ``/usr/bin/chromium`` (never downloaded) printing each
   page with ``Page.printToPDF`` over the DevTools protocol; each document is a file
   next to the design so it loads the same CSS and fonts. CPU and memory are those of

@@ -2,7 +2,8 @@
 
 * **Bare WeasyPrint**: stock WeasyPrint 70 (our ``/ActualText`` and pydyf patches taken
   out), one ``FontConfiguration`` and the parsed stylesheets reused, no PDF/A, no tags,
-  no metadata: the least any WeasyPrint app can do with our HTML.
+  no metadata, pydyf's own zlib level 9 (ours: 6): the least any WeasyPrint app can do
+  with our HTML. In one bench process its workers fork from the same server as ours.
 * **Chromium**: a warm headless ``/usr/bin/chromium`` (never downloaded) printing each
   page with ``Page.printToPDF`` over the DevTools protocol; each document is a file
   next to the design so it loads the same CSS and fonts. CPU and memory are those of
@@ -96,9 +97,74 @@ class BareWeasyPrint:
         """Render every document; the number rendered."""
         return sum(1 for _ in self.pool.map(_bare_job, htmls, chunksize=4))
 
+    def pids(self) -> list[int]:
+        """The pool's worker processes."""
+        return list(self.pool._processes) if self.pool else [os.getpid()]  # noqa: SLF001
+
     def close(self) -> None:
         if self.pool:
             self.pool.shutdown()
+
+
+# --- CPU and memory of processes, from /proc -------------------------------------------
+
+
+def cpu_by_pid(pids) -> dict[int, float]:
+    """CPU time (user + system) used so far by each of the processes *pids* still alive."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return out
+
+
+def cpu_seconds(pids) -> float:
+    """CPU time (user + system) used so far by the processes *pids* (gone ones count 0)."""
+    return sum(cpu_by_pid(pids).values())
+
+
+def cpu_since(before: dict[int, float], pids) -> float:
+    """CPU the processes *pids* used since *before* (:func:`cpu_by_pid`); a process started
+    since counts whole."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in cpu_by_pid(pids).items())
+
+
+def pss_kib(pids) -> int:
+    """Proportional memory of the processes *pids* in KiB: each shared page counted once
+    in all (split between its sharers), unlike their RSS, which counts it in each."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+def parent_of(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
+
+
+def rss_kib(pids, field: str = "VmRSS") -> int:
+    """Resident memory of the processes *pids* now (``VmHWM``: their peaks), in KiB."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith(field + ":"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
 
 
 # --- Chromium over the DevTools protocol ----------------------------------------------
@@ -106,10 +172,16 @@ class BareWeasyPrint:
 
 def chromium_html(html: str, stylesheet: str) -> str:
     """*html* with what LetterRenderer adds to WeasyPrint: the fonts and the design's CSS."""
-    from ceroc_donations.rendering.fonts import FONT_FILES
-    from ceroc_donations.rendering.pdf import font_face_css
+    from ceroc_donations.rendering.fonts import FONT_FACES, FONT_FILES
 
-    head = f'<style>{font_face_css(FONT_FILES)}</style><link rel="stylesheet" href="{stylesheet}">'
+    # rendering.pdf.font_face_css's rules, without loading WeasyPrint into this process
+    # (which would count against ours when the same process runs our batches).
+    faces = "\n".join(
+        f'@font-face {{ font-family: "{family}"; font-weight: {weight}; font-style: normal; '
+        f'src: url("{FONT_FILES[key].as_uri()}") format("truetype"); }}'
+        for family, weight, key in FONT_FACES
+    )
+    head = f'<style>{faces}</style><link rel="stylesheet" href="{stylesheet}">'
     return re.sub("(<head[^>]*>)", lambda m: m.group(1) + head, html, count=1)
 
 
@@ -195,27 +267,15 @@ class Chromium:
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) used so far by the browser's process tree."""
-        ticks = os.sysconf("SC_CLK_TCK")
-        total = 0
-        for pid in self.tree():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])
-        return total / ticks
+        return cpu_seconds(self.tree())
 
     def rss_kib(self) -> int:
         """Resident memory of the browser's process tree now, in KiB."""
-        total = 0
-        for pid in self.tree():
-            try:
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-            except OSError:
-                continue
-        return total
+        return rss_kib(self.tree())
+
+    def pss_kib(self) -> int:
+        """Proportional memory of the browser's process tree now, in KiB."""
+        return pss_kib(self.tree())
 
     def close(self) -> None:
         try:
@@ -229,13 +289,19 @@ class Chromium:
             shutil.rmtree(self.profile, ignore_errors=True)
 
 
-def chromium_batch(htmls: list[str], letters_dir, stylesheet: str, workers: int = 2) -> float:
-    """Seconds for *workers* warm Chromiums (one per thread) to print every document."""
+def chromium_batch(
+    htmls: list[str], letters_dir, stylesheet: str, workers: int = 2, stats: dict | None = None
+) -> float:
+    """Seconds for *workers* warm Chromiums (one per thread) to print every document.
+
+    *stats*, if given, receives ``cpu`` (the browsers' CPU seconds for the batch) and
+    ``rss_kib`` and ``pss_kib`` (their process trees' memory at the end)."""
     browsers = [Chromium(letters_dir, stylesheet) for _ in range(workers)]
     try:
         for browser in browsers:
             browser.pdf(htmls[0])  # warm: fonts and CSS loaded
         shares = [htmls[i::workers] for i in range(workers)]
+        cpu0 = sum(browser.cpu_seconds() for browser in browsers)
         started = time.perf_counter()
         threads = [threading.Thread(target=lambda b=b, s=s: [b.pdf(h) for h in s])
                    for b, s in zip(browsers, shares, strict=True)]  # fmt: skip
@@ -243,7 +309,12 @@ def chromium_batch(htmls: list[str], letters_dir, stylesheet: str, workers: int 
             thread.start()
         for thread in threads:
             thread.join()
-        return time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        if stats is not None:
+            stats["cpu"] = sum(browser.cpu_seconds() for browser in browsers) - cpu0
+            stats["rss_kib"] = sum(browser.rss_kib() for browser in browsers)
+            stats["pss_kib"] = sum(browser.pss_kib() for browser in browsers)
+        return elapsed
     finally:
         for browser in browsers:
             browser.close()

@@ -83,6 +83,11 @@ class Defaults:
     JOBS_QUEUE_NAME = "ceroc"
     # A running job that has shown no progress for this long was interrupted: resumed.
     JOBS_STALE_SECONDS = 120
+    # A letter batch renders in this many worker processes beside its job (0: in the job's
+    # own thread), and commits its letters in groups of up to LETTER_BATCH_COMMIT_EVERY
+    # (the first alone, then 2, 4, ...): a crash loses at most one group, given again.
+    LETTER_BATCH_WORKERS = 2
+    LETTER_BATCH_COMMIT_EVERY = 16
     LOG_LEVEL = "INFO"  # level of the app's log lines on stderr
 
 
@@ -111,8 +116,11 @@ def from_environ(prefix: str = "CEROC_") -> dict:
         "JOBS_SQLITE_PATH": "JOBS_SQLITE_PATH",
         "JOBS_STALE_SECONDS": "JOBS_STALE_SECONDS",
         "LOG_LEVEL": "LOG_LEVEL",
+        "LETTER_BATCH_WORKERS": "LETTER_BATCH_WORKERS",
+        "LETTER_BATCH_COMMIT_EVERY": "LETTER_BATCH_COMMIT_EVERY",
     }
-    integers = {"MAIL_PORT", "HEALTH_MIN_FREE_MB", "TRUSTED_PROXIES", "JOBS_STALE_SECONDS"}
+    integers = {"MAIL_PORT", "HEALTH_MIN_FREE_MB", "TRUSTED_PROXIES", "JOBS_STALE_SECONDS",
+                "LETTER_BATCH_WORKERS", "LETTER_BATCH_COMMIT_EVERY"}  # fmt: skip
     out: dict = {}
     for env, key in mapping.items():
         value = os.environ.get(prefix + env)

@@ -368,3 +368,97 @@ def test_a_batch_held_by_a_dead_process_of_this_machine_is_taken_back_at_once(ap
         assert jobs.resume_lost_batches() == [batch_id]
         assert db.session.get(LetterBatch, batch_id).status == "done"
         assert db.session.get(LetterBatch, alive_id).status == "running"
+
+
+def test_a_batch_rendered_ahead_is_archived_as_the_database_says(app, caplog):
+    """Letters render in worker processes ahead of being stored. Another letter numbered
+    meanwhile, or a donor renamed, makes the letters planned before it render again: the
+    numbers stay gap-free and every archived PDF is the one its row and gift describe."""
+    from ceroc_donations.accounts.models import User
+    from ceroc_donations.audit import verify
+    from ceroc_donations.book import service as svc
+    from ceroc_donations.book.inputs import parse_contribution, parse_donor
+    from ceroc_donations.book.models import Contribution, Donor
+    from ceroc_donations.letters import archive
+    from tests.conftest import contribution_form
+    from tests.letters_support import ISSUED
+
+    ids = make_book(app)
+    with app.app_context():
+        user = db.session.execute(select(User).where(User.role == "treasurer")).scalar_one()
+        dana = svc.create_donor(parse_donor({"name_en": "Dana Keo"}), by=user)
+        dana_id = dana.id
+        extra = [
+            svc.record_contribution(
+                parse_contribution(
+                    contribution_form(
+                        dana.id, ids.fund, amount=f"{40 + n}.00", received_on="2014-10-01"
+                    )
+                ),
+                by=user,
+            ).id
+            for n in range(5)
+        ]
+        outside = svc.record_contribution(
+            parse_contribution(contribution_form(ids.alice, ids.fund, received_on="2014-11-01")),
+            by=user,
+        ).id
+        db.session.commit()
+        batch = jobs.create_batch([ids.single, ids.joint, ids.later, *extra], mode="each", by=None)
+        db.session.commit()
+        batch_id, total = batch.id, batch.total
+
+        def meddle(done, total):
+            if done == 1:  # the next group is rendering with the numbers 2 and up
+                archive.generate_thank_you(
+                    db.session.get(Contribution, outside), by=None, issued_on=ISSUED
+                )
+            if done == 3:  # the next group is rendering with the old name
+                db.session.get(Donor, dana_id).name_en = "Dana Keo Sovann"
+            db.session.commit()
+
+        with caplog.at_level("INFO", logger="ceroc_donations.letters.jobs"):
+            jobs.run_batch(batch_id, issued_on=ISSUED, progress=meddle)
+        again = [r for r in caplog.records if "rendered again" in r.getMessage()]
+        assert len(again) == 2  # once for the number taken, once for the name
+        batch = db.session.get(LetterBatch, batch_id)
+        assert (batch.status, batch.done) == ("done", total)
+        letters = db.session.execute(select(Letter).order_by(Letter.number)).scalars().all()
+        assert [letter.number for letter in letters] == list(range(1, total + 3))  # joint: 2
+        assert letters[1].contribution_id == outside
+        for letter in letters:
+            assert archive.read_pdf(letter) == archive.rerender(letter), letter.number
+        renamed = [x for x in letters if x.contribution_id in extra]
+        assert len(renamed) == 5
+        assert all("Dana Keo Sovann" in pdf_text(archive.read_pdf(x)) for x in renamed)
+        folder = Path(app.config["ARCHIVE_DIR"])
+        files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.pdf"))
+        assert files == sorted(letter.pdf_path for letter in letters)
+        checked, problems = verify()
+        assert checked and not problems
+
+
+def pdf_text(pdf: bytes) -> str:
+    from pypdf import PdfReader
+
+    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+def test_a_batch_without_render_workers_renders_in_its_own_thread(app):
+    """``LETTER_BATCH_WORKERS = 0``: the same letters, rendered by the job's thread."""
+    from ceroc_donations.letters import archive
+    from tests.letters_support import ISSUED
+
+    app.config["LETTER_BATCH_WORKERS"] = 0
+    ids = make_book(app)
+    with app.app_context():
+        batch = jobs.create_batch([ids.single, ids.joint, ids.later], mode="each", by=None)
+        db.session.commit()
+        seen = []
+        jobs.run_batch(batch.id, issued_on=ISSUED, progress=lambda d, t: seen.append(d))
+        assert seen == [1, 2, 3]
+        assert jobs._render_pool(0).pids() == []  # noqa: SLF001 - no process was started
+        letters = jobs.batch_letters(db.session.get(LetterBatch, batch.id))
+        assert [letter.number for letter in letters] == [1, 2, 3, 4]
+        for letter in letters:
+            assert archive.read_pdf(letter) == archive.rerender(letter)

@@ -16,6 +16,7 @@ from ceroc_donations.book.models import Contribution, Donor
 from ceroc_donations.extensions import db
 from ceroc_donations.letters import archive, verification
 from ceroc_donations.letters.data import draft_data
+from ceroc_donations.letters.models import Letter
 from ceroc_donations.rendering import render_html
 from tests.conftest import contribution_form
 from tests.letters_support import ISSUED, make_book, pdf_text, user_of
@@ -144,6 +145,29 @@ def test_every_letter_and_statement_gets_its_own_code(app, ids):
         text = pdf_text(archive.read_pdf(statement))
         assert verification.grouped(statement.verify_code) in text
         assert archive.rerender(statement) == archive.read_pdf(statement)
+
+
+def test_batch_letters_carry_their_codes_and_paper_and_re_render_byte_for_byte(app, ids):
+    """A batch renders ahead in worker processes: each letter still gets its own code
+    (printed, stored, found by /v/), the batch's paper, and its archived bytes."""
+    from ceroc_donations.letters import jobs
+
+    with app.app_context():
+        batch = jobs.create_batch([ids.single, ids.joint], mode="each", paper="letter", by=None)
+        db.session.commit()
+        jobs.run_batch(batch.id, issued_on=ISSUED)
+        letters = list(db.session.execute(select(Letter).order_by(Letter.number)).scalars())
+        assert len(letters) == 3
+        assert len({x.verify_code for x in letters}) == 3 and None not in {
+            x.verify_code for x in letters
+        }
+        for letter in letters:
+            assert letter.paper == "letter"
+            assert letter.verify_url == f"{PUBLIC_URL}/v/{verification.grouped(letter.verify_code)}"
+            pdf = archive.read_pdf(letter)
+            assert verification.grouped(letter.verify_code) in pdf_text(pdf)
+            assert archive.rerender(letter) == pdf
+            assert verification.find(verification.grouped(letter.verify_code).lower()) == letter
 
 
 # --- the public page ---------------------------------------------------------------------------

@@ -504,19 +504,27 @@ def void_contribution(c: Contribution, reason: str, *, by: User | None) -> Contr
 
 
 def set_thank_status(c: Contribution, status: str, *, by: User | None) -> Contribution:
-    if c.thank_status != status:
-        before = {"thank_status": c.thank_status}
-        c.thank_status = status
-        db.session.flush()
-        audit.log(
-            by,
-            "contribution.thank_status",
-            "contribution",
-            c.id,
-            before=before,
-            after={"thank_status": status},
-        )
+    set_thank_statuses([c], status, by=by)
     return c
+
+
+def set_thank_statuses(cs: list[Contribution], status: str, *, by: User | None) -> None:
+    """Set the gifts' thank status, with one audit event for each one changed (written at
+    once: a letter batch sets hundreds)."""
+    changed = [(c, c.thank_status) for c in cs if c.thank_status != status]
+    if not changed:
+        return
+    for c, _before in changed:
+        c.thank_status = status
+    db.session.flush()
+    audit.log_many(
+        by,
+        [
+            ("contribution.thank_status", "contribution", c.id,
+             {"thank_status": before}, {"thank_status": status})
+            for c, before in changed
+        ],
+    )  # fmt: skip
 
 
 # --- expenses ------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import os
 import threading
 import zipfile
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,9 +38,9 @@ from ceroc_donations.letters.data import (
 )
 from ceroc_donations.letters.models import Letter, LetterBatch, LetterTextVersion, letter_recipient
 from ceroc_donations.letters.texts import texts_of, version_for_letters, with_defaults
-from ceroc_donations.letters.verification import printed, verification_for
+from ceroc_donations.letters.verification import normalise, printed, verification_for
 from ceroc_donations.rendering import LetterData, LetterTexts, render_html
-from ceroc_donations.rendering.letter import Kind, letter_metadata
+from ceroc_donations.rendering.letter import Kind
 
 if TYPE_CHECKING:
     from ceroc_donations.rendering.pdf import LetterRenderer
@@ -74,12 +74,7 @@ def render_pdf(data: LetterData, texts: LetterTexts, kind: Kind = "thank_you") -
     The PDF's creation and modification dates are the letter's issued date, never the
     time of rendering. An empty Khmer signatory name takes the settings' default.
     """
-    r = renderer()
-    texts = with_defaults(texts)
-    html = render_html(data, texts, kind, letters_dir=r.letters_dir)
-    document = r.render_document(html, **letter_metadata(data, texts, kind))
-    document.metadata.created = document.metadata.modified = data.issued_on.isoformat()
-    return r.write(document)
+    return renderer().archived_letter(data, with_defaults(texts), kind)
 
 
 def preview_html(data: LetterData, texts: LetterTexts, kind: Kind = "thank_you") -> str:
@@ -138,54 +133,112 @@ def archive_letter(
 ) -> Letter:
     number = next_value("letter")
     data = data_for(number)
-    code, verification = verification_for(data, kind, version.number)
+    _code, verification = verification_for(data, kind, version.number)
     data = replace(data, verification=verification)
     pdf = render_pdf(data, texts, kind)  # type: ignore[arg-type]
-    relative = f"{data.issued_on.year}/{number:06d}-{kind.replace('_', '-')}.pdf"
-    _write_archive(relative, pdf)  # before the row is committed
-    letter = Letter(
-        number=number,
-        kind=kind,
-        contribution_id=contribution.id if contribution else None,
-        donor_id=donor.id if donor else None,
-        year=year,
-        language=data.language,
-        paper=data.paper,
-        issued_on=data.issued_on,
-        text_version_id=version.id,
-        pdf_path=relative,
-        sha256=hashlib.sha256(pdf).hexdigest(),
-        size=len(pdf),
-        batch_id=batch.id if batch else None,
-        generated_by_id=by.id if by else None,
-        generated_at=utcnow(),
-        status="drafted",
-        verify_code=code,
-        verify_url=verification.url,
-        amount_minor=data.amount.minor,
-        currency=data.amount.currency,
-    )
-    letter.recipients = list(recipients)
-    db.session.add(letter)
+    return store_letter(
+        data=data, pdf=pdf, kind=kind, version=version, recipients=recipients, by=by,
+        contribution=contribution, donor=donor, year=year, batch=batch,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered letter, numbered in this transaction, waiting to be archived."""
+
+    data: LetterData
+    pdf: bytes
+    kind: str
+    recipients: list[Donor]
+    contribution: Contribution | None = None
+    donor: Donor | None = None
+    year: int | None = None
+
+
+def store_letter(
+    *,
+    data: LetterData,
+    pdf: bytes,
+    kind: str,
+    version: LetterTextVersion,
+    recipients: list[Donor],
+    by: User | None,
+    contribution: Contribution | None = None,
+    donor: Donor | None = None,
+    year: int | None = None,
+    batch: LetterBatch | None = None,
+) -> Letter:
+    """Archive the rendered *pdf* of letter ``data.number`` (a number taken in this
+    transaction): the file first, then its row and the audit event. The caller commits."""
+    rendered = Rendered(data, pdf, kind, recipients, contribution, donor, year)
+    return store_letters([rendered], version=version, by=by, batch=batch)[0]
+
+
+def store_letters(
+    rendered: list[Rendered],
+    *,
+    version: LetterTextVersion,
+    by: User | None,
+    batch: LetterBatch | None = None,
+) -> list[Letter]:
+    """Archive rendered letters: every file first, then their rows and audit events, each
+    kind written at once (a batch stores its letters in groups). The caller commits."""
+    letters = []
+    at = utcnow()
+    for r in rendered:
+        number = r.data.number
+        relative = f"{r.data.issued_on.year}/{number:06d}-{r.kind.replace('_', '-')}.pdf"
+        _write_archive(relative, r.pdf)  # before the row is committed
+        letter = Letter(
+            number=number,
+            kind=r.kind,
+            contribution_id=r.contribution.id if r.contribution else None,
+            donor_id=r.donor.id if r.donor else None,
+            year=r.year,
+            language=r.data.language,
+            paper=r.data.paper,
+            issued_on=r.data.issued_on,
+            text_version_id=version.id,
+            pdf_path=relative,
+            sha256=hashlib.sha256(r.pdf).hexdigest(),
+            size=len(r.pdf),
+            batch_id=batch.id if batch else None,
+            generated_by_id=by.id if by else None,
+            generated_at=at,
+            status="drafted",
+            verify_code=normalise(r.data.verification.code) if r.data.verification else None,
+            verify_url=r.data.verification.url if r.data.verification else None,
+            amount_minor=r.data.amount.minor,
+            currency=r.data.amount.currency,
+        )
+        letter.recipients = list(r.recipients)
+        letters.append(letter)
+    db.session.add_all(letters)
     db.session.flush()
-    audit.log(
+    audit.log_many(
         by,
-        "letter.generated",
-        "letter",
-        letter.id,
-        after={
-            "number": number,
-            "kind": kind,
-            "sha256": letter.sha256,
-            "contribution": contribution.reference if contribution else None,
-            "donor_id": donor.id if donor else None,
-            "year": year,
-            "text_version": version.number,
-            "paper": data.paper,
-            "verify_code": code,
-        },
+        [
+            (
+                "letter.generated",
+                "letter",
+                letter.id,
+                None,
+                {
+                    "number": letter.number,
+                    "kind": r.kind,
+                    "sha256": letter.sha256,
+                    "contribution": r.contribution.reference if r.contribution else None,
+                    "donor_id": r.donor.id if r.donor else None,
+                    "year": r.year,
+                    "text_version": version.number,
+                    "paper": r.data.paper,
+                    "verify_code": letter.verify_code,
+                },
+            )
+            for r, letter in zip(rendered, letters, strict=True)
+        ],
     )
-    return letter
+    return letters
 
 
 def letters_for(c: Contribution) -> list[Letter]:

@@ -325,6 +325,23 @@ class LetterRenderer:
     def _letter_pdf(self, data, texts, kind) -> bytes:
         return self.write(self.letter_document(data, texts, kind))
 
+    def archived_letter(self, data: LetterData, texts: LetterTexts, kind: Kind) -> bytes:
+        """The PDF/A bytes the archive keeps for a letter: its creation and modification
+        dates are the letter's issued date, never the time of rendering, so the same data
+        and texts always give the same bytes (in this process or a batch worker).
+
+        Collects garbage after the letter only in a process whose heap is frozen (a batch
+        worker), where that is cheap; a web process's collector runs as it always does."""
+        with collecting_between_documents(collect=_heap_frozen):
+            pdf = self._archived_pdf(data, texts, kind)
+        self._document_done()
+        return pdf
+
+    def _archived_pdf(self, data, texts, kind) -> bytes:
+        document = self.letter_document(data, texts, kind)
+        document.metadata.created = document.metadata.modified = data.issued_on.isoformat()
+        return self.write(document)
+
     def letter_document(
         self, data: LetterData, texts: LetterTexts | None = None, kind: Kind = "thank_you"
     ) -> Document:

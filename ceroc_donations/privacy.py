@@ -14,7 +14,7 @@ chart, the transparency page and the report PDF.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,17 +125,21 @@ def joined(names: list[ShownName]) -> ShownName:
     )
 
 
-def public_labels(contribution_ids: Iterable[int]) -> dict[int, ShownName]:
-    """The donors of many gifts as the public sees them, in two queries (ledger pages)."""
+def public_labels(
+    contribution_ids: Iterable[int], *, gifts: Mapping[int, Any] | None = None
+) -> dict[int, ShownName]:
+    """The donors of many gifts as the public sees them, in two queries (ledger pages);
+    one when the caller passes the *gifts* (by id, each with ``public_display``)."""
     ids = list(contribution_ids)
     if not ids:
         return {}
-    gifts = {
-        row.id: row
-        for row in db.session.execute(
-            select(Contribution.id, Contribution.public_display).where(Contribution.id.in_(ids))
-        )
-    }
+    if gifts is None:
+        gifts = {
+            row.id: row
+            for row in db.session.execute(
+                select(Contribution.id, Contribution.public_display).where(Contribution.id.in_(ids))
+            )
+        }
     donors: dict[int, list] = {}
     for row in db.session.execute(
         select(

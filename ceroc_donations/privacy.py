@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import has_request_context
-from flask_babel import get_locale, gettext
+from flask_babel import gettext
 from sqlalchemy import select
 
 from ceroc_donations.book.models import Contribution, ContributionDonor, Donor
 from ceroc_donations.extensions import db
+from ceroc_donations.i18n import locale_code
 from ceroc_donations.security import can
 
 
@@ -179,7 +180,7 @@ def recorded_labels_km(contribution_ids: Iterable[int]) -> dict[int, str]:
 
 
 def _khmer_page() -> bool:
-    return has_request_context() and str(get_locale()) == "km"
+    return has_request_context() and locale_code() == "km"
 
 
 def init_templates(app) -> None:

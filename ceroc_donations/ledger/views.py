@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import tempfile
+import threading
+from collections import OrderedDict
 from dataclasses import replace
 from functools import lru_cache
 
@@ -149,6 +151,7 @@ def index():
     context = _index_context(balances, errors)
     if errors:
         return render_template("ledger/index.html", f=None, page=None, flow=None, **context), 422
+    names = ledger.fund_names(funds)
     months = ledger.month_totals(f.fund_id)  # the page's balances and the chart share them
     page = ledger.ledger_page(
         f,
@@ -162,7 +165,8 @@ def index():
         f=f,
         page=page,
         flow=flow_chart(f, months),
-        fund_names=ledger.fund_names(funds),
+        fund_names=names,
+        list_key=list_key(page, names, False, "ledger.index"),
         **context,
     )
 
@@ -288,6 +292,44 @@ def page_url(endpoint: str, **changes) -> str:
     return url_for(endpoint, **args)
 
 
+def list_key(page: ledger.LedgerPage, fund_names: dict, public: bool, endpoint: str) -> tuple:
+    """Everything the ledger list's HTML is made from, besides the request (see
+    :func:`cached_list`): its rows, each with its label and balance, and the funds' names."""
+    return (tuple(page.rows), page.next_cursor, tuple(sorted(fund_names.items())), public, endpoint)
+
+
+_LISTS_KEPT = 32
+_lists_lock = threading.Lock()
+
+
+def cached_list(key: tuple, caller) -> Markup:
+    """The ledger list drawn by ``{% call cached_list(key) %}…{% endcall %}``, drawn once
+    per process for the same *key*, language and query string.
+
+    Fifty rows of the table were most of a page's rendering time; members reading the ledger
+    mostly read the same newest page. The key holds every row as shown (labels as the
+    viewer may see them, balances), so a change in the books or in who may see a name
+    draws it anew; never a stale list.
+    """
+    full = (key, locale_code(), request.script_root, tuple(request.args.items(multi=True)))
+    lists = current_app.extensions.setdefault("ceroc_ledger_lists", OrderedDict())
+    with _lists_lock:
+        html = lists.get(full)
+        if html is not None:
+            lists.move_to_end(full)
+            return html
+    html = Markup(caller())
+    with _lists_lock:
+        lists[full] = html
+        while len(lists) > _LISTS_KEPT:
+            lists.popitem(last=False)
+    return html
+
+
 @bp.app_context_processor
 def _helpers():
-    return {"ledger_url": page_url, "category_label": ledger.category_label}
+    return {
+        "ledger_url": page_url,
+        "category_label": ledger.category_label,
+        "cached_list": cached_list,
+    }

@@ -126,21 +126,17 @@ def joined(names: list[ShownName]) -> ShownName:
     )
 
 
-def public_labels(
-    contribution_ids: Iterable[int], *, gifts: Mapping[int, Any] | None = None
-) -> dict[int, ShownName]:
-    """The donors of many gifts as the public sees them, in two queries (ledger pages);
-    one when the caller passes the *gifts* (by id, each with ``public_display``)."""
+def public_labels(contribution_ids: Iterable[int]) -> dict[int, ShownName]:
+    """The donors of many gifts as the public sees them, in two queries (ledger pages)."""
     ids = list(contribution_ids)
     if not ids:
         return {}
-    if gifts is None:
-        gifts = {
-            row.id: row
-            for row in db.session.execute(
-                select(Contribution.id, Contribution.public_display).where(Contribution.id.in_(ids))
-            )
-        }
+    gifts = {
+        row.id: row
+        for row in db.session.execute(
+            select(Contribution.id, Contribution.public_display).where(Contribution.id.in_(ids))
+        )
+    }
     donors: dict[int, list] = {}
     for row in db.session.execute(
         select(
@@ -155,6 +151,13 @@ def public_labels(
         .order_by(ContributionDonor.contribution_id, ContributionDonor.position)
     ):
         donors.setdefault(row.contribution_id, []).append(row)
+    return labels_as_public(ids, gifts, donors)
+
+
+def labels_as_public(
+    ids: Iterable[int], gifts: Mapping[int, Any], donors: Mapping[int, list]
+) -> dict[int, ShownName]:
+    """:func:`public_labels` of gifts and their donors (in order) read by the caller."""
     return {
         cid: joined(gift_names(donors.get(cid, []), gifts.get(cid), None))
         for cid in ids

@@ -151,7 +151,8 @@ _LOCK_AND_BUMP = (
 def _holds_numbering_lock() -> bool:
     """True when this transaction (outside any savepoint) took the numbering lock already."""
     session = db.session()
-    return session.info.get(_LOCK_HELD) is session.get_transaction()
+    held = session.info.get(_LOCK_HELD)
+    return held is not None and held is session.get_transaction()
 
 
 def next_value(name: str) -> int:

@@ -313,11 +313,14 @@ def commit_created(
     location: str | None = None,
     status: int = 201,
     conflict: tuple[str, dict] | None = None,
+    reread: bool = True,
 ):
     """Commit what a create call made (and its key); respond with ``shape(ids)``.
 
     When another request with the same key committed first, answer as :func:`replayed`
     does; any other conflict is a 409 (*conflict* gives its message and fields).
+    ``reread=False`` answers from the objects just written, as they were flushed, instead
+    of loading them again after the commit (for shapes that read nothing else).
     """
     if key:
         db.session.add(
@@ -329,15 +332,20 @@ def commit_created(
                 user_id=caller().id,
             )
         )
+    session = db.session()
+    expire = session.expire_on_commit
+    session.expire_on_commit = reread
     try:
-        db.session.commit()
+        session.commit()
     except IntegrityError:
-        db.session.rollback()
+        session.rollback()
         first = replayed(scope, key)
         if first is None:
             message, fields = conflict or ("This conflicts with what is stored already.", {})
             return api_error(409, message, fields)
         return jsonify(shape(first)), 200
+    finally:
+        session.expire_on_commit = expire
     response = jsonify(shape(ids))
     response.status_code = status
     if location:

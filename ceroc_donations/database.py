@@ -134,34 +134,61 @@ def _unlock(info: dict) -> None:
         fcntl.flock(info[_LOCK_FD], fcntl.LOCK_UN)
 
 
+#: The advisory lock PostgreSQL writers take before their first counter (see next_value).
+NUMBERING_LOCK = 20140309
+
+_BUMP = "UPDATE counter SET value = counter.value + 1 WHERE counter.name = :name RETURNING value"
+# The lock and the first bump in one round trip: the counter row is updated only once the
+# lock is held (the row comes from the join with the lock's one row), and PostgreSQL
+# re-reads a row another writer changed meanwhile, so the value is always the newest.
+_LOCK_AND_BUMP = (
+    "WITH numbering AS MATERIALIZED (SELECT pg_advisory_xact_lock(:lock)) "
+    "UPDATE counter SET value = counter.value + 1 FROM numbering "
+    "WHERE counter.name = :name RETURNING counter.value"
+)
+
+
+def _holds_numbering_lock() -> bool:
+    """True when this transaction (outside any savepoint) took the numbering lock already."""
+    session = db.session()
+    held = session.info.get(_LOCK_HELD)
+    return held is not None and held is session.get_transaction()
+
+
 def next_value(name: str) -> int:
     """Bump counter *name* and return its new value, inside the caller's transaction.
 
     ``UPDATE … RETURNING`` locks the row (PostgreSQL) or runs under the write lock
     (SQLite), so two writers never get the same number and a rollback leaves no gap.
+
+    On PostgreSQL, writers that number things take one advisory lock first, as SQLite's
+    ``BEGIN IMMEDIATE`` does: counters are then always locked in one order and two writers
+    cannot deadlock. The lock is taken in the same statement as the first bump of a
+    transaction, and not asked for again by later ones (it is held to the commit).
     """
     from ceroc_donations.accounts.models import Counter
 
-    if db.session.get_bind().dialect.name == "postgresql":
-        # Writers that number things take one lock first, as SQLite's BEGIN IMMEDIATE does:
-        # counters are then always locked in one order and two writers cannot deadlock.
-        db.session.execute(text("SELECT pg_advisory_xact_lock(20140309)"))
-    value = db.session.execute(
-        update(Counter)
-        .where(Counter.name == name)
-        .values(value=Counter.value + 1)
-        .returning(Counter.value)
-    ).scalar()
+    session = db.session()
+    if session.get_bind().dialect.name == "postgresql" and not _holds_numbering_lock():
+        value = session.execute(
+            text(_LOCK_AND_BUMP), {"lock": NUMBERING_LOCK, "name": name}
+        ).scalar()
+        if value is None:  # no counter row yet: the join may not have taken the lock
+            session.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": NUMBERING_LOCK})
+        if session.get_nested_transaction() is None:  # a savepoint's rollback may release it
+            session.info[_LOCK_HELD] = session.get_transaction()
+    else:
+        value = session.execute(text(_BUMP), {"name": name}).scalar()
     if value is None:
-        nested = db.session.begin_nested()
+        nested = session.begin_nested()
         try:
-            db.session.add(Counter(name=name, value=1))
-            db.session.flush()
+            session.add(Counter(name=name, value=1))
+            session.flush()
             nested.commit()
             value = 1
         except Exception:
             nested.rollback()
-            value = db.session.execute(
+            value = session.execute(
                 update(Counter)
                 .where(Counter.name == name)
                 .values(value=Counter.value + 1)
@@ -172,26 +199,24 @@ def next_value(name: str) -> int:
 
 def next_values(name: str, count: int) -> range:
     """Bump counter *name* by *count* and return the values taken, as :func:`next_value`
-    does one at a time (the same locks; a rollback leaves no gap)."""
+    does one at a time (the same lock; a rollback leaves no gap)."""
     from ceroc_donations.accounts.models import Counter
 
     if count <= 0:
         return range(0)
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(20140309)"))  # as next_value
+    first = next_value(name)  # takes the numbering lock and makes a new counter
+    if count == 1:
+        return range(first, first + 1)
     last = db.session.execute(
         update(Counter)
         .where(Counter.name == name)
-        .values(value=Counter.value + count)
+        .values(value=Counter.value + count - 1)
         .returning(Counter.value)
-    ).scalar()
-    if last is None:  # a new counter: next_value makes it
-        first = next_value(name)
-        db.session.execute(
-            update(Counter).where(Counter.name == name).values(value=Counter.value + count - 1)
-        )
-        return range(first, first + count)
-    return range(last - count + 1, last + 1)
+    ).scalar_one()
+    return range(first, last + 1)
+
+
+_LOCK_HELD = "ceroc_numbering_lock_held"
 
 
 def current_value(name: str) -> int:

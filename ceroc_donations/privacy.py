@@ -14,16 +14,17 @@ chart, the transparency page and the report PDF.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from flask import has_request_context
-from flask_babel import get_locale, gettext
+from flask_babel import gettext
 from sqlalchemy import select
 
 from ceroc_donations.book.models import Contribution, ContributionDonor, Donor
 from ceroc_donations.extensions import db
+from ceroc_donations.i18n import locale_code
 from ceroc_donations.security import can
 
 
@@ -150,6 +151,13 @@ def public_labels(contribution_ids: Iterable[int]) -> dict[int, ShownName]:
         .order_by(ContributionDonor.contribution_id, ContributionDonor.position)
     ):
         donors.setdefault(row.contribution_id, []).append(row)
+    return labels_as_public(ids, gifts, donors)
+
+
+def labels_as_public(
+    ids: Iterable[int], gifts: Mapping[int, Any], donors: Mapping[int, list]
+) -> dict[int, ShownName]:
+    """:func:`public_labels` of gifts and their donors (in order) read by the caller."""
     return {
         cid: joined(gift_names(donors.get(cid, []), gifts.get(cid), None))
         for cid in ids
@@ -175,7 +183,7 @@ def recorded_labels_km(contribution_ids: Iterable[int]) -> dict[int, str]:
 
 
 def _khmer_page() -> bool:
-    return has_request_context() and str(get_locale()) == "km"
+    return has_request_context() and locale_code() == "km"
 
 
 def init_templates(app) -> None:

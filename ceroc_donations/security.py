@@ -127,12 +127,14 @@ def user_from_bearer() -> User | None:
     if not header.startswith("Bearer "):
         return None
     token = header[7:].strip()
-    row = db.session.execute(
-        select(ApiToken).where(ApiToken.token_sha256 == _sha(token), ApiToken.revoked_at.is_(None))
+    user = db.session.execute(
+        select(User)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_sha256 == _sha(token), ApiToken.revoked_at.is_(None))
     ).scalar()
-    if row is None or not row.user.active:
+    if user is None or not user.active:
         return None
-    return row.user
+    return user
 
 
 def requires(capability: str) -> Callable:

@@ -245,3 +245,32 @@ def test_audit_chain_detects_alteration_and_removal(funds, donor, user):
     db.session.commit()
     _, problems = audit.verify()
     assert any("end of the chain" in p.message for p in problems)
+
+
+_ADVISORY_HELD = (
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+    " AND granted"
+)
+
+
+def test_numbering_lock_is_taken_by_each_transaction_that_numbers(app):
+    """PostgreSQL: the first counter of every transaction takes the numbering lock, even as
+    its first statement; later counters of the same transaction do not ask again."""
+    from sqlalchemy import text
+
+    from ceroc_donations.database import next_value
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("PostgreSQL's advisory lock")
+        db.session.commit()
+        db.session.remove()  # a new session, which has numbered nothing yet
+        first = next_value("lock-test")  # the first statement of a new transaction
+        assert db.session.execute(text(_ADVISORY_HELD)).scalar() == 1
+        assert next_value("lock-test") == first + 1
+        db.session.commit()
+        assert db.session.execute(text(_ADVISORY_HELD)).scalar() == 0
+        db.session.rollback()
+        assert next_value("lock-test") == first + 2  # again first in its transaction
+        assert db.session.execute(text(_ADVISORY_HELD)).scalar() == 1
+        db.session.rollback()

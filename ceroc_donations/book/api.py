@@ -260,7 +260,7 @@ def create_donor():
         return jsonify(shape(done)), 200
     donor = book.create_donor(parse_with(parse_donor, values, type_errors), by=caller())
     location = url_for("api.get_donor", donor_id=donor.id)
-    return commit_created("donors", key, [donor.id], shape, location=location)
+    return commit_created("donors", key, [donor.id], shape, location=location, reread=False)
 
 
 @bp.patch("/donors/<int:donor_id>")
@@ -369,7 +369,7 @@ def create_contribution():
     )
     c = book.record_contribution(data, by=caller())
     location = url_for("api.get_contribution", cid=c.id)
-    return commit_created("contributions", key, [c.id], shape, location=location)
+    return commit_created("contributions", key, [c.id], shape, location=location, reread=False)
 
 
 @bp.post("/contributions/<int:cid>/void")
@@ -434,7 +434,7 @@ def create_expense():
     data, stored = _expense_input(body)
     e = book.record_expense(data, by=caller(), receipt=stored)
     location = url_for("api.get_expense", eid=e.id)
-    return commit_created("expenses", key, [e.id], shape, location=location)
+    return commit_created("expenses", key, [e.id], shape, location=location, reread=False)
 
 
 @bp.post("/expenses/<int:eid>/void")

@@ -43,8 +43,13 @@ class FundBalance:
         return Money(self.money_in.minor - self.money_out.minor, self.money_in.currency)
 
 
-def fund_balances(*, since: date | None = None, until: date | None = None) -> list[FundBalance]:
-    """In, out and balance per fund, from the monthly totals (fast at any size)."""
+def fund_balances(
+    *, since: date | None = None, until: date | None = None, funds: list[Fund] | None = None
+) -> list[FundBalance]:
+    """In, out and balance per fund, from the monthly totals (fast at any size).
+
+    *funds*, every fund ordered by id, saves reading them again when the caller has them.
+    """
     cur = base_currency()
     stmt = select(
         FundMonthTotal.fund_id,
@@ -56,7 +61,8 @@ def fund_balances(*, since: date | None = None, until: date | None = None) -> li
     if until is not None:
         stmt = stmt.where(FundMonthTotal.month <= until)
     sums = {fid: (i, o) for fid, i, o in db.session.execute(stmt)}
-    funds = db.session.execute(select(Fund).order_by(Fund.id)).scalars()
+    if funds is None:
+        funds = all_funds()
     return [
         FundBalance(
             f,
@@ -66,6 +72,11 @@ def fund_balances(*, since: date | None = None, until: date | None = None) -> li
         for f in funds
         if not f.archived or f.id in sums
     ]
+
+
+def all_funds() -> list[Fund]:
+    """Every fund, archived ones too, by id."""
+    return list(db.session.execute(select(Fund).order_by(Fund.id)).scalars())
 
 
 def totals(balances: list[FundBalance]) -> FundBalance | None:

@@ -7,6 +7,8 @@ from datetime import date
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ceroc_donations import audit
 from ceroc_donations.accounts.models import User
@@ -116,18 +118,26 @@ def _month(day: date) -> date:
 
 
 def _bump_totals(fund_id: int, day: date, direction: str, base_minor: int, sign: int) -> None:
-    key = {"fund_id": fund_id, "month": _month(day)}
-    row = db.session.get(FundMonthTotal, (fund_id, _month(day)))
-    if row is None:
-        row = FundMonthTotal(**key, in_minor=0, out_minor=0, in_count=0, out_count=0)
-        db.session.add(row)
-        db.session.flush()
-    if direction == "in":
-        row.in_minor += sign * base_minor
-        row.in_count += sign
-    else:
-        row.out_minor += sign * base_minor
-        row.out_count += sign
+    """Add an entry to (or, *sign* -1, take it from) its fund's month: one upsert, so a
+    writer holding the numbering lock spends one round trip here, not a read and a write."""
+    month = _month(day)
+    money, count = ("in_minor", "in_count") if direction == "in" else ("out_minor", "out_count")
+    table = FundMonthTotal.__table__
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(table).values(
+        {"fund_id": fund_id, "month": month, "in_minor": 0, "out_minor": 0, "in_count": 0,
+         "out_count": 0, money: sign * base_minor, count: sign}
+    )  # fmt: skip
+    db.session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[table.c.fund_id, table.c.month],
+            set_={money: table.c[money] + sign * base_minor, count: table.c[count] + sign},
+        )
+    )
+    # A row this session loaded before is now out of date.
+    loaded = db.session.identity_map.get(db.session.identity_key(FundMonthTotal, (fund_id, month)))
+    if loaded is not None:
+        db.session.expire(loaded)
 
 
 def _post(
@@ -441,7 +451,7 @@ def record_contribution(
     db.session.add(c)
     db.session.flush()
     _post(
-        _entry_for(contribution=c),
+        LedgerEntry(contribution_id=c.id),  # a new gift has no entry yet
         day=c.received_on,
         direction="in",
         fund_id=c.fund_id,
@@ -547,9 +557,9 @@ def _apply_expense(e: Expense, data: ExpenseInput) -> None:
     e.description_km = data.description_km
 
 
-def _post_expense(e: Expense) -> None:
+def _post_expense(e: Expense, *, new: bool = False) -> None:
     _post(
-        _entry_for(expense=e),
+        LedgerEntry(expense_id=e.id) if new else _entry_for(expense=e),
         day=e.paid_on,
         direction="out",
         fund_id=e.fund_id,
@@ -585,7 +595,7 @@ def record_expense(
         attach_receipt(e, receipt)
     db.session.add(e)
     db.session.flush()
-    _post_expense(e)
+    _post_expense(e, new=True)
     db.session.flush()
     audit.log(by, "expense.recorded", "expense", e.id, after=expense_snapshot(e))
     return e

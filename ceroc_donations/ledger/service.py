@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from flask import g, has_request_context
 from flask_babel import gettext
@@ -54,7 +55,7 @@ from ceroc_donations.filters import (
 )
 from ceroc_donations.i18n import locale_code, localized
 from ceroc_donations.money import Money, joint_shares
-from ceroc_donations.privacy import public_labels, recorded_labels_km
+from ceroc_donations.privacy import labels_as_public, recorded_labels_km
 
 
 def _(message: str, **variables) -> str:
@@ -152,17 +153,34 @@ def _month(day: date) -> date:
     return day.replace(day=1)
 
 
-class _Balances:
-    """Balance of one scope after any entry, from monthly totals plus one month of entries."""
+def month_totals(fund_id: int | None) -> list[tuple[date, int, int]]:
+    """``(month, money in, money out)`` of one fund (or all funds), oldest month first, from
+    the monthly totals: what :class:`Balances` and :func:`monthly_flow` are built from."""
+    stmt = (
+        select(
+            FundMonthTotal.month,
+            func.sum(FundMonthTotal.in_minor),
+            func.sum(FundMonthTotal.out_minor),
+        )
+        .group_by(FundMonthTotal.month)
+        .order_by(FundMonthTotal.month)
+    )
+    if fund_id:
+        stmt = stmt.where(FundMonthTotal.fund_id == fund_id)
+    return [(m, int(i or 0), int(o or 0)) for m, i, o in db.session.execute(stmt)]
 
-    def __init__(self, fund_id: int | None):
+
+class Balances:
+    """Balance of one scope after any entry, from monthly totals plus one month of entries.
+
+    *months* are :func:`month_totals` of *fund_id*, when the caller has read them already.
+    """
+
+    def __init__(self, fund_id: int | None, months: list[tuple[date, int, int]] | None = None):
         self.fund_id = fund_id
-        stmt = select(
-            FundMonthTotal.month, func.sum(FundMonthTotal.in_minor - FundMonthTotal.out_minor)
-        ).group_by(FundMonthTotal.month)
-        if fund_id:
-            stmt = stmt.where(FundMonthTotal.fund_id == fund_id)
-        self.month_net = {m: int(n or 0) for m, n in db.session.execute(stmt)}
+        if months is None:
+            months = month_totals(fund_id)
+        self.month_net = {m: money_in - money_out for m, money_in, money_out in months}
 
     def before_month(self, month: date) -> int:
         return sum(n for m, n in self.month_net.items() if m < month)
@@ -215,7 +233,7 @@ class _Balances:
         }
 
 
-def _with_balances(raw: list, f: LedgerFilter, balances: _Balances) -> list[int]:
+def _with_balances(raw: list, f: LedgerFilter, balances: Balances) -> list[int]:
     """The balance after each of *raw* (newest first)."""
     if not raw:
         return []
@@ -247,26 +265,67 @@ def _details(raw: list, *, names: str) -> tuple[dict, dict, dict]:
     contributions: dict[int, tuple] = {}
     expenses: dict[int, tuple] = {}
     labels: dict[int, str] = {}
-    if cids:
-        for cid, ref, reason, display in db.session.execute(
+    if cids and names == "public":
+        # The gifts and their donors in one query, the donors in their order.
+        gifts: dict[int, Any] = {}
+        donors: dict[int, list] = {}
+        for row in db.session.execute(
             select(
                 Contribution.id,
                 Contribution.reference,
                 Contribution.void_reason,
                 Contribution.public_display,
-            ).where(Contribution.id.in_(cids))
+                ContributionDonor.position,
+                Donor.name_en,
+                Donor.name_km,
+                Donor.kind,
+                Donor.public_display.label("donor_display"),
+            )
+            .outerjoin(ContributionDonor, ContributionDonor.contribution_id == Contribution.id)
+            .outerjoin(Donor, Donor.id == ContributionDonor.donor_id)
+            .where(Contribution.id.in_(cids))
+            .order_by(Contribution.id, ContributionDonor.position)
         ):
-            contributions[cid] = (ref, reason, display)
-        if names == "public":
-            labels = {cid: str(name) for cid, name in public_labels(cids).items()}
-        elif locale_code() == "km":
+            gifts.setdefault(row.id, row)
+            if row.name_en is not None:
+                donors.setdefault(row.id, []).append(
+                    _DonorShown(row.name_en, row.name_km, row.kind, row.donor_display)
+                )
+        labels = {cid: str(name) for cid, name in labels_as_public(cids, gifts, donors).items()}
+    elif cids:
+        gifts = {
+            row.id: row
+            for row in db.session.execute(
+                select(
+                    Contribution.id,
+                    Contribution.reference,
+                    Contribution.void_reason,
+                    Contribution.public_display,
+                ).where(Contribution.id.in_(cids))
+            )
+        }
+        if locale_code() == "km":
             labels = recorded_labels_km(cids)
+    if cids:
+        contributions = {
+            cid: (g.reference, g.void_reason, g.public_display) for cid, g in gifts.items()
+        }
     if eids:
         for eid, ref, reason in db.session.execute(
             select(Expense.id, Expense.reference, Expense.void_reason).where(Expense.id.in_(eids))
         ):
             expenses[eid] = (ref, reason)
     return contributions, expenses, labels
+
+
+@dataclass(frozen=True)
+class _DonorShown:
+    """What :func:`~ceroc_donations.privacy.public_name` reads of a donor."""
+
+    name_en: str
+    name_km: str | None
+    kind: str
+    public_display: str
 
 
 def _label(r, labels: dict, names: str) -> str:
@@ -309,7 +368,7 @@ def ledger_page(
     limit: int = 50,
     *,
     names: str = "recorded",
-    balances: _Balances | None = None,
+    balances: Balances | None = None,
 ) -> LedgerPage:
     """One page of the ledger, newest first, with the running balance on every row.
 
@@ -322,7 +381,7 @@ def ledger_page(
     raw = list(db.session.execute(stmt.limit(limit + 1)))
     nxt = encode_cursor(raw[limit - 1].entry_on, raw[limit - 1].id) if len(raw) > limit else None
     raw = raw[:limit]
-    balances = balances or _Balances(f.fund_id)
+    balances = balances or Balances(f.fund_id)
     running = _with_balances(raw, f, balances)
     contributions, expenses, labels = _details(raw, names=names)
     cur = base_currency()
@@ -357,7 +416,7 @@ def iter_rows(
     f: LedgerFilter, *, names: str = "recorded", batch: int = 1000
 ) -> Iterator[LedgerRow]:
     """Every row of the filter, newest first, read page by page (flat memory)."""
-    balances = _Balances(f.fund_id)
+    balances = Balances(f.fund_id)
     cursor: tuple[date, int] | None = None
     while True:
         page = ledger_page(f, cursor, batch, names=names, balances=balances)
@@ -416,8 +475,11 @@ def export_rows(f: LedgerFilter, *, names: str = "recorded", public: bool = Fals
         yield row
 
 
-def fund_names() -> dict[int, str]:
-    """Each fund's name in the page's language (English when the Khmer one is unknown)."""
+def fund_names(funds: list[Fund] | None = None) -> dict[int, str]:
+    """Each fund's name in the page's language (English when the Khmer one is unknown);
+    of *funds* (every fund) when the caller has read them already."""
+    if funds is not None:
+        return {fund.id: localized(fund.name_en, fund.name_km) for fund in funds}
     return {
         fid: localized(en, km)
         for fid, en, km in db.session.execute(select(Fund.id, Fund.name_en, Fund.name_km))
@@ -435,28 +497,21 @@ class FlowPoint:
     balance_minor: int
 
 
-def monthly_flow(f: LedgerFilter) -> list[FlowPoint]:
+def monthly_flow(
+    f: LedgerFilter, months: list[tuple[date, int, int]] | None = None
+) -> list[FlowPoint]:
     """Money in and out per month and the balance at each month's end, from the monthly
     totals. Uses the fund and the months touched by the date range; other filters do not
-    apply (the totals are kept per fund and month only)."""
-    stmt = (
-        select(
-            FundMonthTotal.month,
-            func.sum(FundMonthTotal.in_minor),
-            func.sum(FundMonthTotal.out_minor),
-        )
-        .group_by(FundMonthTotal.month)
-        .order_by(FundMonthTotal.month)
-    )
-    if f.fund_id:
-        stmt = stmt.where(FundMonthTotal.fund_id == f.fund_id)
-    if f.date_to:
-        stmt = stmt.where(FundMonthTotal.month <= f.date_to)
+    apply (the totals are kept per fund and month only). *months* are
+    :func:`month_totals` of the filter's fund, when the caller has them."""
+    if months is None:
+        months = month_totals(f.fund_id)
     balance = 0
     points = []
     start = _month(f.date_from) if f.date_from else None
-    for month, money_in, money_out in db.session.execute(stmt):
-        money_in, money_out = int(money_in or 0), int(money_out or 0)
+    for month, money_in, money_out in months:
+        if f.date_to and month > f.date_to:
+            break
         balance += money_in - money_out
         if start is None or month >= start:
             if money_in or money_out or points:

@@ -18,7 +18,7 @@ from ceroc_donations.book.models import DONOR_DISPLAY
 from ceroc_donations.extensions import db
 from ceroc_donations.filters import LedgerFilter
 from ceroc_donations.ledger import service as ledger
-from ceroc_donations.ledger.views import all_charts, csv_response, filter_choices
+from ceroc_donations.ledger.views import all_charts, csv_response, filter_choices, list_key
 from ceroc_donations.security import requires
 
 bp = Blueprint("transparency", __name__)
@@ -46,7 +46,8 @@ def index():
     f, after, errors = _public_filter()
     balances = queries.fund_balances()
     page = ledger.ledger_page(f, after, 50, names="public")
-    choices = filter_choices(public=True)
+    choices = filter_choices(public=True, balances=balances)
+    names = ledger.fund_names()
     return render_template(
         "ledger/transparency.html",
         f=f,
@@ -56,7 +57,8 @@ def index():
         charts=all_charts(f),
         errors=errors,
         args={k: v for k, v in request.args.items() if k in PUBLIC_ARGS},
-        fund_names=ledger.fund_names(),
+        fund_names=names,
+        list_key=list_key(page, names, True, "transparency.index"),
         funds=choices["funds"],
         categories=choices["categories"],
     ), 422 if errors else 200

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import tempfile
+import threading
+from collections import OrderedDict
 from dataclasses import replace
 from functools import lru_cache
 
@@ -30,7 +32,7 @@ from ceroc_donations.ledger import service as ledger
 from ceroc_donations.ledger.exports import iter_csv, write_xlsx
 from ceroc_donations.privacy import sees_names
 from ceroc_donations.rendering import charts
-from ceroc_donations.security import requires
+from ceroc_donations.security import can, requires
 
 bp = Blueprint("ledger", __name__, url_prefix="/ledger")
 
@@ -44,10 +46,10 @@ def chart_locale() -> str:
     return "km" if locale_code() == "km" else "en"
 
 
-def flow_chart(f: filters.LedgerFilter) -> dict:
+def flow_chart(f: filters.LedgerFilter, months: list | None = None) -> dict:
     points = tuple(
         charts.MonthlyFlow(p.month, p.in_minor, p.out_minor, p.balance_minor)
-        for p in ledger.monthly_flow(f)
+        for p in ledger.monthly_flow(f, months)
     )
     svg, table = _flow_drawn(points, base_currency(), chart_locale(), _("Money in and out"))
     return {"svg": svg, "table": table}
@@ -123,13 +125,16 @@ def _parse():
     return f, after, args.errors
 
 
-def filter_choices(*, public: bool = False) -> dict:
+def filter_choices(*, public: bool = False, balances: list | None = None) -> dict:
     """Choices for the filter row. Only the roles that see names filter by donor: for
-    anyone else the filter would tell who gave a gift shown as anonymous."""
+    anyone else the filter would tell who gave a gift shown as anonymous. *balances* are
+    :func:`~ceroc_donations.book.queries.fund_balances`, when the caller has them."""
     donors = []
     if not public and names_for(current_user) == "recorded":
         donors = queries.donor_choices()
-    return {"funds": queries.fund_balances(), "categories": ledger.categories(), "donors": donors}
+    if balances is None:
+        balances = queries.fund_balances()
+    return {"funds": balances, "categories": ledger.categories(), "donors": donors}
 
 
 def visible_filter(f: filters.LedgerFilter, names: str) -> filters.LedgerFilter:
@@ -141,29 +146,42 @@ def visible_filter(f: filters.LedgerFilter, names: str) -> filters.LedgerFilter:
 @requires("read")
 def index():
     f, after, errors = _parse()
-    balances = queries.fund_balances()
-    context = {
-        "balances": balances,
-        "total": queries.totals(balances),
-        "errors": errors,
-        "args": request.args,
-        "public": False,
-        "transparency_on": settings.transparency_public(),
-        **filter_choices(),
-    }
+    funds = queries.all_funds()
+    balances = queries.fund_balances(funds=funds)
+    context = _index_context(balances, errors)
     if errors:
         return render_template("ledger/index.html", f=None, page=None, flow=None, **context), 422
+    names = ledger.fund_names(funds)
+    months = ledger.month_totals(f.fund_id)  # the page's balances and the chart share them
     page = ledger.ledger_page(
-        f, after, int(current_app.config.get("PAGE_SIZE", 50)), names=names_for(current_user)
+        f,
+        after,
+        int(current_app.config.get("PAGE_SIZE", 50)),
+        names=names_for(current_user),
+        balances=ledger.Balances(f.fund_id, months),
     )
     return render_template(
         "ledger/index.html",
         f=f,
         page=page,
-        flow=flow_chart(f),
-        fund_names=ledger.fund_names(),
+        flow=flow_chart(f, months),
+        fund_names=names,
+        list_key=list_key(page, names, False, "ledger.index"),
         **context,
     )
+
+
+def _index_context(balances: list, errors: dict) -> dict:
+    return {
+        "balances": balances,
+        "total": queries.totals(balances),
+        "errors": errors,
+        "args": request.args,
+        "public": False,
+        # Shown to admins only (with the link to change it): nobody else's page reads it.
+        "transparency_on": can(current_user, "admin") and settings.transparency_public(),
+        **filter_choices(balances=balances),
+    }
 
 
 @bp.get("/charts")
@@ -263,20 +281,8 @@ def export_xlsx():
 
 
 def _export_error(errors: dict):
-    balances = queries.fund_balances()
-    return render_template(
-        "ledger/index.html",
-        f=None,
-        page=None,
-        flow=None,
-        balances=balances,
-        total=queries.totals(balances),
-        errors=errors,
-        args=request.args,
-        public=False,
-        transparency_on=settings.transparency_public(),
-        **filter_choices(),
-    ), 422
+    context = _index_context(queries.fund_balances(), errors)
+    return render_template("ledger/index.html", f=None, page=None, flow=None, **context), 422
 
 
 def page_url(endpoint: str, **changes) -> str:
@@ -286,6 +292,44 @@ def page_url(endpoint: str, **changes) -> str:
     return url_for(endpoint, **args)
 
 
+def list_key(page: ledger.LedgerPage, fund_names: dict, public: bool, endpoint: str) -> tuple:
+    """Everything the ledger list's HTML is made from, besides the request (see
+    :func:`cached_list`): its rows, each with its label and balance, and the funds' names."""
+    return (tuple(page.rows), page.next_cursor, tuple(sorted(fund_names.items())), public, endpoint)
+
+
+_LISTS_KEPT = 32
+_lists_lock = threading.Lock()
+
+
+def cached_list(key: tuple, caller) -> Markup:
+    """The ledger list drawn by ``{% call cached_list(key) %}…{% endcall %}``, drawn once
+    per process for the same *key*, language and query string.
+
+    Fifty rows of the table were most of a page's rendering time; members reading the ledger
+    mostly read the same newest page. The key holds every row as shown (labels as the
+    viewer may see them, balances), so a change in the books or in who may see a name
+    draws it anew; never a stale list.
+    """
+    full = (key, locale_code(), request.script_root, tuple(request.args.items(multi=True)))
+    lists = current_app.extensions.setdefault("ceroc_ledger_lists", OrderedDict())
+    with _lists_lock:
+        html = lists.get(full)
+        if html is not None:
+            lists.move_to_end(full)
+            return html
+    html = Markup(caller())
+    with _lists_lock:
+        lists[full] = html
+        while len(lists) > _LISTS_KEPT:
+            lists.popitem(last=False)
+    return html
+
+
 @bp.app_context_processor
 def _helpers():
-    return {"ledger_url": page_url, "category_label": ledger.category_label}
+    return {
+        "ledger_url": page_url,
+        "category_label": ledger.category_label,
+        "cached_list": cached_list,
+    }

@@ -68,7 +68,7 @@ def _object(properties: dict, required=(), *, closed: bool = False, **extra) -> 
     return schema
 
 
-_ID = {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID}
+_ID = {"type": "integer", "format": "int32", "minimum": 1, "maximum": MAX_ID}
 # --- what the input checks accept (book/inputs.py, money.py), said as JSON Schema -------------
 # A regex for Python's whitespace (str.split, which one-line text is collapsed with) and for
 # the control characters Checker.text refuses: in one-line text the whitespace ones among them

@@ -96,3 +96,8 @@ def test_member_reads_the_ledger_in_khmer(browser, live_server, screenshot, axe)
     ) == ("out")
     axe(browser)
     screenshot(browser, "member-charts-km")
+
+    # Back to English: the choice is kept with the account, for the next log-in too.
+    browser.find_element(By.CSS_SELECTOR, 'button[name="lang"][value="en"]').click()
+    WebDriverWait(browser, 5).until(lambda b: page_lang(b) == "en")
+    axe(browser)

@@ -4,7 +4,7 @@ FLASK := $(VENV)/flask --app ceroc_donations
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: setup run reset-demo test lint bench
+.PHONY: setup run reset-demo test lint bench screenshots
 
 setup:
 	bash scripts/setup.sh
@@ -26,6 +26,11 @@ test:
 	$(VENV)/python -m pytest
 	bash scripts/test-faults.sh
 	bash scripts/test-postgres.sh
+
+# Retakes docs/screenshots/*.png (shown in README) from the browser journeys in tests/e2e.
+screenshots:
+	bash scripts/setup.sh --test
+	CEROC_SCREENSHOTS=1 $(VENV)/python -m pytest -q -p no:cacheprovider tests/e2e -k journey
 
 lint:
 	$(VENV)/ruff check .

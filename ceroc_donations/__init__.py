@@ -92,11 +92,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     from werkzeug.routing import IntegerConverter
 
     class DatabaseId(IntegerConverter):
-        """``<int:…>`` in URLs: an id past 64 bits is a 404, not an overflow in the driver."""
+        """``<int:…>`` in URLs: an id no database column holds is a 404, not an overflow in the
+        driver."""
 
         def to_python(self, value: str) -> int:
+            from ceroc_donations.book.inputs import MAX_ID
+
             number = super().to_python(value)
-            if number >= 2**63:
+            if number > MAX_ID:
                 raise NotFound()
             return number
 

@@ -154,6 +154,20 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_id(value) -> bool:
+    """An id as JSON may write it: 12, or 12.0 (JSON Schema counts both as integers)."""
+    return _is_int(value) or (isinstance(value, float) and value.is_integer())
+
+
+def _id_value(kind: str, value):
+    """Ids written as 12.0 read as 12."""
+    if kind == ID_LIST and isinstance(value, list):
+        return [int(v) if isinstance(v, float) else v for v in value]
+    if kind == ID_OR_TEXT and isinstance(value, float):
+        return int(value)
+    return value
+
+
 def _bad_text(value: str) -> bool:
     # Lone surrogates come through JSON escapes ("\ud800") and cannot be stored as UTF-8.
     return any(0xD800 <= ord(ch) <= 0xDFFF for ch in value)
@@ -165,7 +179,7 @@ def _list_error(kind: str, value) -> str | None:
             return f"At most {MAX_LIST_ITEMS} donors share one contribution."
         return f"At most {MAX_LIST_ITEMS} shares, one per donor."
     if kind == ID_LIST:
-        if isinstance(value, list) and all(_is_int(v) for v in value):
+        if isinstance(value, list) and all(_is_id(v) for v in value):
             return None
         return "Send a list of donor ids, e.g. [12, 15]."
     items = value if isinstance(value, list) else [value]
@@ -195,7 +209,7 @@ def _type_error(kind: str, value) -> str | None:
             else ('Send the amount as a string, e.g. "400.00".')
         )
     if kind == ID_OR_TEXT:
-        return None if _is_int(value) else "Send the id as a number or the code as a string."
+        return None if _is_id(value) else "Send the id as a number or the code as a string."
     return "Send text (a JSON string)."
 
 
@@ -225,7 +239,7 @@ def json_body(fields: Mapping[str, str], *, required: bool = True) -> tuple[dict
         elif (message := _type_error(fields[key], value)) is not None:
             errors[key] = message
         else:
-            values[key] = value
+            values[key] = _id_value(fields[key], value)
     return values, errors
 
 

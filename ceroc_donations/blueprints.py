@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 
 from ceroc_donations.apiutil import api_error
@@ -97,7 +97,12 @@ def register_blueprints(app: Flask) -> None:
 
     @app.errorhandler(405)
     def not_allowed(exc):
-        return _error(405, _("Not allowed"), _("This address does not accept that method."))
+        response = make_response(
+            _error(405, _("Not allowed"), _("This address does not accept that method."))
+        )
+        # RFC 9110: a 405 lists the methods the address does accept.
+        response.headers["Allow"] = ", ".join(sorted(exc.valid_methods or ()))
+        return response
 
     @app.errorhandler(413)
     def too_large(exc):

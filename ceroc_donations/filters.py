@@ -189,7 +189,7 @@ class QueryArgs:
             return None
 
     def ident(self, name: str) -> int | None:
-        """A row id (1 to 2**63 - 1)."""
+        """A row id (1 to MAX_ID)."""
         raw = self.raw(name)
         if not raw:
             return None

@@ -8,10 +8,13 @@ checks the API's real responses against the response schemas.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from flask import current_app, has_app_context
 
 from ceroc_donations.apiutil import IDEMPOTENCY_KEY_MAX, MAX_LIST_ITEMS
-from ceroc_donations.book.inputs import MAX_ID
+from ceroc_donations.book.countries import COUNTRY_CODES
+from ceroc_donations.book.inputs import EARLIEST, MAX_EMAIL, MAX_ID
 from ceroc_donations.book.models import (
     DONOR_DISPLAY,
     DONOR_KINDS,
@@ -22,10 +25,16 @@ from ceroc_donations.book.models import (
     METHODS,
     THANK_STATUSES,
 )
-from ceroc_donations.filters import DEFAULT_LIMIT, DIRECTIONS, MAX_CURSOR, MAX_LIMIT
+from ceroc_donations.filters import (
+    DEFAULT_LIMIT,
+    DIRECTIONS,
+    MAX_CURSOR,
+    MAX_LIMIT,
+    MAX_QUERY_TEXT,
+)
 from ceroc_donations.letters.models import LETTER_KINDS, LETTER_STATUSES
 from ceroc_donations.letters.models import SENT_VIA as STORED_SENT_VIA
-from ceroc_donations.money import CURRENCIES
+from ceroc_donations.money import CURRENCIES, MAX_RATE, RATE_DECIMALS
 from ceroc_donations.rendering.letter import PAPERS
 
 # --- small schema builders ------------------------------------------------------------------
@@ -41,10 +50,6 @@ def _text(max_len: int | None = None, **extra) -> dict:
     if max_len:
         schema["maxLength"] = max_len
     return schema
-
-
-def _required_text(max_len: int, **extra) -> dict:
-    return {"type": "string", "minLength": 1, "maxLength": max_len, **extra}
 
 
 def _enum(values, *, null: bool = False) -> dict:
@@ -66,22 +71,134 @@ def _object(properties: dict, required=(), *, closed: bool = False, **extra) -> 
     return schema
 
 
-_ID = {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID}
+_ID = {"type": "integer", "format": "int32", "minimum": 1, "maximum": MAX_ID}
+# --- what the input checks accept (book/inputs.py, money.py), said as JSON Schema -------------
+# A regex for Python's whitespace (str.split, which one-line text is collapsed with) and for
+# the control characters Checker.text refuses: in one-line text the whitespace ones among them
+# are read as spaces, in multi-line text only tab, line feed and carriage return are kept.
+_WS = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_CONTROL_LINE = r"\x00-\x08\x0e-\x1b\x7f"
+_CONTROL_LINES = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+
+
+def _text_in(max_len: int, *, multiline: bool = False, **extra) -> dict:
+    """Optional free text as the API reads it: null or empty for none, no control characters."""
+    control = _CONTROL_LINES if multiline else _CONTROL_LINE
+    return {
+        "type": ["string", "null"],
+        "maxLength": max_len,
+        "pattern": f"^[^{control}]*$",
+        **extra,
+    }
+
+
+def _required_in(max_len: int, *, multiline: bool = False, **extra) -> dict:
+    """Required free text: something besides spaces, no control characters."""
+    control = _CONTROL_LINES if multiline else _CONTROL_LINE
+    pattern = f"^[^{control}]*[^{control}{_WS}][^{control}]*$"
+    return {"type": "string", "minLength": 1, "maxLength": max_len, "pattern": pattern, **extra}
+
+
+#: book/inputs.py's email check (one @, a dot in the domain, no spaces or angle brackets).
+_EMAIL_CHAR = f"[^@<>{_WS}{_CONTROL_LINE}]+"
+_EMAIL_IN = {
+    "anyOf": [
+        {
+            "type": "string",
+            "maxLength": MAX_EMAIL,
+            "pattern": f"^{_EMAIL_CHAR}@{_EMAIL_CHAR}\\.{_EMAIL_CHAR}$",
+            "examples": ["name@example.org"],
+        },
+        {"type": ["string", "null"], "maxLength": 0},
+    ],
+    "description": "An address such as name@example.org; null or empty for none.",
+}
+_EMPTY = {"type": "string", "maxLength": 0}
+
+
+def _amount_pattern(decimals: int, whole_digits: int) -> str:
+    """A plain decimal with at most *decimals* decimals (more trailing zeros are harmless)."""
+    fraction = r"(\.0+)?" if decimals == 0 else rf"(\.[0-9]{{1,{decimals}}}0*)?"
+    return rf"^[0-9]{{1,{whole_digits}}}{fraction}$"
+
+
+_NOT_ZERO = {"not": {"pattern": r"^[0.]*$"}}
+#: Amounts below 10,000,000,000 (money.MAX_MAJOR) with their currency's decimals.
+_AMOUNT_DIGITS = 10
 _AMOUNT_IN = {
     "type": "string",
     "maxLength": 40,
-    "pattern": r"^\s*[0-9][0-9,]*(\.[0-9]+)?\s*$",
+    "pattern": _amount_pattern(max(CURRENCIES.values()), _AMOUNT_DIGITS),
+    **_NOT_ZERO,
     "examples": ["400.00"],
-    "description": "A positive decimal string (thousands commas allowed); JSON numbers are "
-    "refused so that no amount passes through a float.",
+    "description": "A positive decimal string with at most the currency's decimals (2 for "
+    "USD, 0 for JPY, 3 for KWD), below 10,000,000,000; JSON numbers are refused so that no "
+    "amount passes through a float. (People's spellings such as 1,234.50 are read too; this "
+    "is the form to send.)",
 }
 _RATE_IN = {
-    **_AMOUNT_IN,
+    "type": "string",
+    "maxLength": 40,
+    "pattern": _amount_pattern(RATE_DECIMALS, len(str(int(MAX_RATE))) - 1),
+    **_NOT_ZERO,
     "examples": ["0.74"],
     "description": "Base currency per unit of the entry's currency, e.g. 0.74 for CAD in "
-    "USD. Required when the currency is not the base currency; 1 (or omitted) otherwise.",
+    f"USD: above 0, below {int(MAX_RATE):,}, at most {RATE_DECIMALS} decimals. Required when "
+    "the currency is not the base currency; 1, empty or null otherwise.",
 }
+_RATE_OR_NONE = {"anyOf": [{"type": "null"}, _EMPTY, _RATE_IN]}
 _DAY = {"type": "string", "format": "date", "examples": ["2014-06-15"]}
+_DAY_OR_EMPTY = {"anyOf": [_DAY, _EMPTY], "description": "YYYY-MM-DD; empty for no limit."}
+
+
+def _latest_day() -> date:
+    """The last day an entry may be dated (book/inputs.py: a few days ahead at most)."""
+    days = current_app.config["MAX_FUTURE_DAYS"] if has_app_context() else 7
+    return date.today() + timedelta(days=days)
+
+
+def _alternatives(values) -> str:
+    return "(" + "|".join(values) + ")"
+
+
+def _day_in(earliest: date = EARLIEST, latest: date | None = None) -> dict:
+    """A day from *earliest* (a 1 January) to *latest*, as Checker.day accepts it."""
+    latest = latest or _latest_day()
+    assert (earliest.month, earliest.day) == (1, 1)
+    any_month, any_day = r"(0[1-9]|1[0-2])", r"(0[1-9]|[12][0-9]|3[01])"
+    years = _alternatives(str(y) for y in range(earliest.year, latest.year))
+    months = _alternatives(f"{m:02d}" for m in range(1, latest.month))
+    days = _alternatives(f"{d:02d}" for d in range(1, latest.day + 1))
+    choices = [f"{years}-{any_month}-{any_day}"] if latest.year > earliest.year else []
+    if latest.month > 1:
+        choices.append(f"{latest.year}-{months}-{any_day}")
+    choices.append(f"{latest.year}-{latest.month:02d}-{days}")
+    return {
+        **_DAY,
+        "pattern": "^" + _alternatives(choices) + "$",
+        "description": f"A day from {earliest.isoformat()} to {latest.isoformat()} (today, "
+        "or a few days ahead).",
+    }
+
+
+def _amounts_by_currency(*, shares: bool = False) -> list[dict]:
+    """Each currency's decimals for the amount (and the shares), as conditions."""
+    rules = []
+    for decimals in sorted(set(CURRENCIES.values())):
+        codes = [code for code, d in CURRENCIES.items() if d == decimals]
+        amount = {"type": "string", "pattern": _amount_pattern(decimals, _AMOUNT_DIGITS)}
+        properties: dict = {"amount": amount}
+        if shares:
+            properties["shares"] = {"items": {"anyOf": [{"type": "null"}, _EMPTY, amount]}}
+        rules.append(
+            {
+                "if": {"properties": {"currency": {"enum": codes}}, "required": ["currency"]},
+                "then": {"properties": properties},
+            }
+        )
+    return rules
+
+
 _MOMENT = {"type": "string", "format": "date-time"}
 _MOMENT_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
 _CURRENCY = _enum(CURRENCIES)
@@ -89,101 +206,169 @@ _FUND_CODE = r"^[a-z0-9][a-z0-9-]*$"
 
 # --- components -----------------------------------------------------------------------------
 
+
+#: An ISO 3166-1 country code in any case, or empty (book/countries.py).
+_COUNTRY_PATTERN = (
+    "^(|" + "|".join(f"[{a}{a.lower()}][{b}{b.lower()}]" for a, b in sorted(COUNTRY_CODES)) + ")$"
+)
+
+
+def _choice_in(values) -> dict:
+    """One of *values*; null or empty for the default."""
+    return {"type": ["string", "null"], "enum": [*values, "", None]}
+
+
 _DONOR_INPUT = {
-    "kind": _enum(DONOR_KINDS, null=True),
-    "name_en": _required_text(200),
-    "name_km": _text(200),
-    "city": _text(100),
-    "region": _text(100),
-    "country": _text(
-        2,
-        pattern="^[A-Za-z]{2}$",
-        description="ISO 3166-1 alpha-2 code, e.g. US (any case); a code that names no "
+    "kind": _choice_in(DONOR_KINDS),
+    "name_en": _required_in(200),
+    "name_km": _text_in(200),
+    "city": _text_in(100),
+    "region": _text_in(100),
+    "country": {
+        "type": ["string", "null"],
+        "pattern": _COUNTRY_PATTERN,
+        "description": "ISO 3166-1 alpha-2 code, e.g. US (any case); a code that names no "
         "country is refused. US and CA get their letters on US Letter, others on A4.",
-    ),
-    "email": _text(254, format="email"),
-    "postal_address": _text(
+    },
+    "email": _EMAIL_IN,
+    "postal_address": _text_in(
         1000,
-        description="As on an envelope, at most 5 lines; printed for a window envelope.",
+        multiline=True,
+        description="As on an envelope, at most 5 lines (blank lines do not count); printed "
+        "for a window envelope.",
     ),
-    "letter_language": _enum(LETTER_LANGUAGES, null=True),
-    "public_display": _enum(DONOR_DISPLAY, null=True),
-    "note": _text(5000),
+    "letter_language": _choice_in(LETTER_LANGUAGES),
+    "public_display": _choice_in(DONOR_DISPLAY),
+    "note": _text_in(5000, multiline=True),
     "paper": {
-        **_enum(DONOR_PAPER, null=True),
+        **_choice_in(DONOR_PAPER),
         "description": "The paper of the donor's letters: auto (by country), a4 or letter.",
     },
 }
 _FUND_INPUT = {
-    "code": _required_text(40, pattern=_FUND_CODE),
-    "name_en": _required_text(120),
-    "name_km": _text(120),
-    "description": _text(2000),
-    "description_km": _text(2000),
+    "code": {"type": "string", "minLength": 1, "maxLength": 40, "pattern": _FUND_CODE},
+    "name_en": _required_in(120),
+    "name_km": _text_in(120),
+    "description": _text_in(2000, multiline=True),
+    "description_km": _text_in(2000, multiline=True),
 }
 _FUND_ID_IN = {
-    "oneOf": [_ID, {"type": "string", "minLength": 1, "maxLength": 40}],
+    "oneOf": [_ID, {"type": "string", "minLength": 1, "maxLength": 40, "pattern": _FUND_CODE}],
     "description": "The fund's id, or its code.",
 }
-_CONTRIBUTION_INPUT = {
-    "donor_ids": {
-        "type": "array",
-        "items": _ID,
-        "minItems": 1,
-        "maxItems": MAX_LIST_ITEMS,
-        "uniqueItems": True,
-        "description": "Several donors for a joint gift.",
-    },
-    "shares": {
-        "type": ["array", "null"],
-        "maxItems": MAX_LIST_ITEMS,
-        "items": _nullable(_AMOUNT_IN),
-        "description": "Each donor's share, in donor_ids' order (null: unknown); known "
-        "shares add up to the amount.",
-    },
-    "amount": _AMOUNT_IN,
-    "currency": _CURRENCY,
-    "exchange_rate": {
-        **_nullable(_RATE_IN),
-        "description": "Base currency per unit of the gift's currency. Required (no default) "
-        "unless the currency is the base currency; a missing one is a 422 naming it.",
-    },
-    "received_on": _DAY,
-    "received_by": _text(120),
-    "occasion": _text(300),
-    "occasion_km": _text(300),
-    "purpose": _text(300),
-    "purpose_km": _text(300),
-    "method": _enum(METHODS, null=True),
-    "in_kind_description": _text(
-        2000, description="Required when method is in_kind; the amount is its value."
-    ),
-    "fund_id": _FUND_ID_IN,
-    "public_display": _enum(GIFT_DISPLAY, null=True),
-    "note": _text(5000),
-}
-_EXPENSE_INPUT = {
-    "paid_on": _DAY,
-    "payee": _required_text(200),
-    "amount": _AMOUNT_IN,
-    "currency": _CURRENCY,
-    "exchange_rate": _nullable(_RATE_IN),
-    "category": _enum(EXPENSE_CATEGORIES),
-    "fund_id": _FUND_ID_IN,
-    "description_en": _text(2000),
-    "description_km": _text(2000),
-}
 
 
-def _foreign_needs_rate(base: str) -> dict:
-    """JSON Schema for "a currency other than the base currency needs exchange_rate"."""
+def _contribution_input() -> dict:
     return {
-        "if": {"properties": {"currency": {"not": {"const": base}}}, "required": ["currency"]},
-        "then": {
-            "required": ["exchange_rate"],
-            "properties": {"exchange_rate": _RATE_IN},
+        "donor_ids": {
+            "type": "array",
+            "items": _ID,
+            "minItems": 1,
+            "maxItems": MAX_LIST_ITEMS,
+            "uniqueItems": True,
+            "description": "Several donors for a joint gift.",
         },
+        "shares": {
+            "type": ["array", "null"],
+            "maxItems": MAX_LIST_ITEMS,
+            "items": {"anyOf": [{"type": "null"}, _EMPTY, _AMOUNT_IN]},
+            "description": "Each donor's share, in donor_ids' order (null or empty: unknown); "
+            "known shares add up to the amount.",
+        },
+        "amount": _AMOUNT_IN,
+        "currency": _CURRENCY,
+        "exchange_rate": {
+            **_RATE_OR_NONE,
+            "description": "Base currency per unit of the gift's currency. Required (no "
+            "default) unless the currency is the base currency; a missing one is a 422 naming "
+            "it.",
+        },
+        "received_on": _day_in(),
+        "received_by": _text_in(120),
+        "occasion": _text_in(300),
+        "occasion_km": _text_in(300),
+        "purpose": _text_in(300),
+        "purpose_km": _text_in(300),
+        "method": _choice_in(METHODS),
+        "in_kind_description": _text_in(
+            2000,
+            multiline=True,
+            description="Required when method is in_kind; the amount is its value.",
+        ),
+        "fund_id": _FUND_ID_IN,
+        "public_display": _choice_in(GIFT_DISPLAY),
+        "note": _text_in(5000, multiline=True),
     }
+
+
+def _expense_input() -> dict:
+    return {
+        "paid_on": _day_in(),
+        "payee": _required_in(200),
+        "amount": _AMOUNT_IN,
+        "currency": _CURRENCY,
+        "exchange_rate": _RATE_OR_NONE,
+        "category": _enum(EXPENSE_CATEGORIES),
+        "fund_id": _FUND_ID_IN,
+        "description_en": _text_in(2000, multiline=True),
+        "description_km": _text_in(2000, multiline=True),
+    }
+
+
+def _rules(base: str, *, shares: bool = False, in_kind: bool = False) -> dict:
+    """What one field asks of another: a rate for a foreign currency and only 1 for the base
+    currency, the currency's decimals, a description for a gift in kind."""
+    rules = [
+        {
+            "if": {"properties": {"currency": {"not": {"const": base}}}, "required": ["currency"]},
+            "then": {"required": ["exchange_rate"], "properties": {"exchange_rate": _RATE_IN}},
+            "else": {
+                "properties": {
+                    "exchange_rate": {
+                        "anyOf": [
+                            {"type": "null"},
+                            _EMPTY,
+                            {"type": "string", "pattern": r"^0*1(\.0+)?$"},
+                        ]
+                    }
+                }
+            },
+        },
+        *_amounts_by_currency(shares=shares),
+    ]
+    if in_kind:
+        rules.append(
+            {
+                "if": {"properties": {"method": {"const": "in_kind"}}, "required": ["method"]},
+                "then": {
+                    "required": ["in_kind_description"],
+                    "properties": {"in_kind_description": _required_in(2000, multiline=True)},
+                },
+            }
+        )
+    return {"allOf": rules}
+
+
+def _as_form_fields(properties: dict) -> dict:
+    """*properties* as multipart form fields: strings, an empty one for none."""
+
+    def one(schema: dict) -> dict:
+        schema = {k: v for k, v in schema.items() if k not in ("type", "anyOf", "oneOf")}
+        return {"type": "string", **schema}
+
+    fields = {}
+    for name, schema in properties.items():
+        if "anyOf" in schema or "oneOf" in schema:
+            choices = schema.get("anyOf") or schema.get("oneOf")
+            strings = [one(c) for c in choices if c.get("type") not in ("null", "integer")]
+            if any(c.get("type") == "integer" for c in choices):
+                strings.append({"type": "string", "pattern": "^[0-9]{1,19}$"})
+            fields[name] = {"anyOf": strings} if len(strings) > 1 else strings[0]
+        elif "enum" in schema:
+            fields[name] = {"type": "string", "enum": [v for v in schema["enum"] if v is not None]}
+        else:
+            fields[name] = one(schema)
+    return fields
 
 
 _VOIDING = {
@@ -280,10 +465,10 @@ def _schemas(base: str) -> dict:
             ("id", "code", "name_en", "archived", "money_in", "money_out", "balance"),
         ),
         "ContributionInput": _object(
-            _CONTRIBUTION_INPUT,
+            _contribution_input(),
             ("donor_ids", "amount", "currency", "received_on", "fund_id"),
             closed=True,
-            **_foreign_needs_rate(base),
+            **_rules(base, shares=True, in_kind=True),
         ),
         "Contribution": _object(
             {
@@ -339,14 +524,14 @@ def _schemas(base: str) -> dict:
             ),
         ),
         "ExpenseInput": _object(
-            _EXPENSE_INPUT,
+            _expense_input(),
             ("paid_on", "payee", "amount", "currency", "category", "fund_id"),
             closed=True,
-            **_foreign_needs_rate(base),
+            **_rules(base),
         ),
         "ExpenseUpload": _object(
             {
-                **{k: {"type": "string"} for k in _EXPENSE_INPUT},
+                **_as_form_fields(_expense_input()),
                 "receipt": {
                     "type": "string",
                     "contentMediaType": "application/octet-stream",
@@ -354,6 +539,7 @@ def _schemas(base: str) -> dict:
                 },
             },
             ("paid_on", "payee", "amount", "currency", "category", "fund_id"),
+            **_rules(base),
         ),
         "Expense": _object(
             {
@@ -393,7 +579,7 @@ def _schemas(base: str) -> dict:
                 "voided",
             ),
         ),
-        "VoidInput": _object({"reason": _required_text(1000)}, ("reason",), closed=True),
+        "VoidInput": _object({"reason": _required_in(1000)}, ("reason",), closed=True),
         "LedgerEntry": _object(
             {
                 "id": _ID,
@@ -563,40 +749,66 @@ def _param(name: str, description: str, schema: dict) -> dict:
 def _parameters() -> dict:
     from ceroc_donations.ledger.service import categories
 
+    # A query parameter sent empty is read as not sent (as HTML forms send them).
+    id_or_empty = {"anyOf": [_ID, _EMPTY]}
+
+    def choice(values) -> dict:
+        return {"type": "string", "enum": [*values, ""]}
+
+    def letters(word: str) -> str:
+        return "".join(f"[{c.upper()}{c}]" for c in word)
+
     return {
         "q": _param(
             "q",
-            "Search text (names, references, descriptions).",
-            {"type": "string", "maxLength": 100},
+            f"Search text (names, references, descriptions); only its first {MAX_QUERY_TEXT} "
+            "characters are used.",
+            {"type": "string", "pattern": r"^[^\x00]*$"},
         ),
-        "fund": _param("fund", "Only this fund's id.", _ID),
-        "from": _param("from", "On or after this day.", _DAY),
-        "to": _param("to", "On or before this day.", _DAY),
+        "fund": _param("fund", "Only this fund's id.", id_or_empty),
+        "from": _param("from", "On or after this day.", _DAY_OR_EMPTY),
+        "to": _param("to", "On or before this day.", _DAY_OR_EMPTY),
         "void": _param(
             "void",
             "1 includes voided entries.",
-            _enum(("0", "1", "true", "false", "yes", "no", "on", "off")),
+            {
+                "type": "string",
+                "pattern": "^(|0|1|"
+                + "|".join(letters(w) for w in ("true", "false", "yes", "no", "on", "off"))
+                + ")$",
+                "description": "Upper or lower case.",
+            },
         ),
-        "thanks": _param("thanks", "Only this thank-you status.", _enum(THANK_STATUSES)),
-        "category": _param("category", "Only this category.", _enum(EXPENSE_CATEGORIES)),
-        "donor": _param("donor", "Only gifts of this donor id.", _ID),
+        "thanks": _param("thanks", "Only this thank-you status.", choice(THANK_STATUSES)),
+        "category": _param("category", "Only this category.", choice(EXPENSE_CATEGORIES)),
+        "donor": _param("donor", "Only gifts of this donor id.", id_or_empty),
         "ledger_category": _param(
-            "category", "contribution, or an expense category.", _enum(categories())
+            "category", "contribution, or an expense category.", choice(categories())
         ),
         "ledger_donor": _param(
-            "donor", "Only this donor's gifts (admin, treasurer and board tokens only).", _ID
+            "donor",
+            "Only this donor's gifts (admin, treasurer and board tokens only).",
+            id_or_empty,
         ),
-        "direction": _param("direction", "Money in or out.", _enum(DIRECTIONS)),
-        "ledger_fund": _param("fund", "Only this fund's id; also the balance's scope.", _ID),
+        "direction": _param("direction", "Money in or out.", choice(DIRECTIONS)),
+        "ledger_fund": _param(
+            "fund", "Only this fund's id; also the balance's scope.", id_or_empty
+        ),
         "cursor": _param(
             "cursor",
             "next_cursor of the previous page.",
-            {"type": "string", "maxLength": MAX_CURSOR},
+            {"type": "string", "maxLength": MAX_CURSOR, "pattern": "^[A-Za-z0-9_-]*$"},
         ),
         "limit": _param(
             "limit",
             f"Items per page, at most {MAX_LIMIT}.",
-            {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+            {
+                "anyOf": [
+                    {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+                    _EMPTY,
+                ],
+                "default": DEFAULT_LIMIT,
+            },
         ),
         "Idempotency-Key": {
             "name": "Idempotency-Key",
@@ -604,8 +816,8 @@ def _parameters() -> dict:
             "required": False,
             "description": "Any unique text. Sending the same key with the same request again "
             "returns what the first one made (200) and makes nothing new; the same key with a "
-            "different request is a 422.",
-            "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX},
+            "different request is a 422. An empty key is no key.",
+            "schema": {"type": "string", "maxLength": IDEMPOTENCY_KEY_MAX},
         },
     }
 

@@ -14,6 +14,7 @@ DEBIAN_PACKAGES=(
 )
 if [ "${1:-}" = "--test" ]; then
   DEBIAN_PACKAGES+=(chromium chromium-driver)  # the real-browser tests in tests/e2e
+  DEBIAN_PACKAGES+=(nodejs npm)                 # npm fetches axe-core for those tests
   DEBIAN_PACKAGES+=(postgresql)                 # the suite runs again on PostgreSQL
   DEBIAN_PACKAGES+=(caddy nginx systemd)        # tests/test_deploy.py validates deploy/
   DEBIAN_PACKAGES+=(redis-server)               # job-queue tests: started on a loopback port
@@ -35,3 +36,11 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test,postgres]"
+
+if [ "${1:-}" = "--test" ]; then
+  # axe-core (the npm package) checks accessibility in tests/e2e; kept out of git in .cache/.
+  AXE_VERSION=4.14.1
+  if ! grep -qs "\"version\": \"$AXE_VERSION\"" .cache/axe/node_modules/axe-core/package.json; then
+    npm install --silent --no-audit --no-fund --prefix .cache/axe "axe-core@$AXE_VERSION"
+  fi
+fi

@@ -441,7 +441,7 @@ BAD_CONTRIBUTIONS = [
     ({"donor_ids": "1"}, "donor_ids"),
     ({"donor_ids": ["1"]}, "donor_ids"),
     ({"donor_ids": [True]}, "donor_ids"),
-    ({"donor_ids": [1.0]}, "donor_ids"),
+    ({"donor_ids": [1.5]}, "donor_ids"),  # 1.0 is an integer to JSON Schema: accepted
     ({"donor_ids": [999]}, "donor_ids"),
     ({"donor_ids": [10**30]}, "donor_ids"),
     ({"donor_ids": [-1]}, "donor_ids"),
@@ -1108,3 +1108,19 @@ def test_request_schemas_accept_good_bodies_and_refuse_malformed_ones(client, bo
         True,
         False,
     ]
+
+
+def test_ids_written_as_whole_floats_are_ids(call, book):
+    """JSON Schema counts 12.0 as an integer, so the API reads it as the id 12."""
+    body = contribution_body(book, donor_ids=[float(book.donor)], fund_id=float(book.fund))
+    response = call("POST", "/contributions", json=body)
+    assert response.status_code == 201, response.json
+    assert [d["id"] for d in response.json["donors"]] == [book.donor]
+    assert response.json["fund"]["id"] == book.fund
+
+
+def test_405_says_which_methods_the_address_takes(client):
+    response = client.delete(f"{API}/funds")
+    assert response.status_code == 405
+    assert {"GET", "POST"} <= {m.strip() for m in response.headers["Allow"].split(",")}
+    assert response.json["error"]

@@ -52,9 +52,9 @@ def is_email(value: str | None) -> bool:
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-#: The largest primary key a database integer holds; larger ids cannot exist (and SQLite
-#: raises OverflowError on them instead of finding nothing).
-MAX_ID = 2**63 - 1
+#: The largest primary key the databases hold (PostgreSQL's ``integer``, the type of every id
+#: column); larger ids cannot exist, and the drivers raise on them instead of finding nothing.
+MAX_ID = 2**31 - 1
 
 
 def db_id(raw) -> int | None:

@@ -27,7 +27,7 @@ from ceroc_donations.apiutil import (
     replayed,
     token_required,
 )
-from ceroc_donations.book.inputs import Invalid
+from ceroc_donations.book.inputs import MAX_ID, Invalid
 from ceroc_donations.book.models import Contribution
 from ceroc_donations.book.service import Conflict
 from ceroc_donations.extensions import db
@@ -228,7 +228,7 @@ def _batch_ids(body: dict) -> list[int] | tuple[int, str, dict]:
             return 422, "Invalid input.", {"all_unthanked": "No gifts are waiting for a letter."}
         return found
     if not isinstance(ids, list) or not all(
-        isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in ids
+        isinstance(i, int) and not isinstance(i, bool) and 0 < i <= MAX_ID for i in ids
     ):
         return 422, "Invalid input.", {"contribution_ids": "Must be a list of contribution ids."}
     return ids

@@ -5,6 +5,7 @@ pages record them) and a tenth as many expenses in one year, then prints the tim
 it (``build_report``) and to render the PDF (``render_report_pdf``) in English and Khmer:
 the first render (fonts and CSS loaded) and the median of the warm ones, each run
 alternating with bare WeasyPrint and a warm Chromium on the same HTML (bench/peers.py).
+Against older code: bench/report_versions.py; what the design costs: bench/report_css.py.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
+from collections import Counter
 from datetime import date
 
 import pytest
@@ -13,14 +15,16 @@ from sqlalchemy import func, select
 from ceroc_donations.accounts.models import User
 from ceroc_donations.book.models import Contribution, LedgerEntry
 from ceroc_donations.extensions import db
-from ceroc_donations.money import Money, format_money
+from ceroc_donations.money import Money, format_money, to_khmer_digits
 from ceroc_donations.privacy import ANONYMOUS_EN, ANONYMOUS_KM
 from ceroc_donations.rendering import FONT_FILES
-from ceroc_donations.rendering.khmer import ZWSP, insert_word_breaks
+from ceroc_donations.rendering.charts import MonthlyFlow, flow_periods, period_label
+from ceroc_donations.rendering.khmer import ZWSP, insert_word_breaks, khmer_words
 from ceroc_donations.rendering.report import (
     ReportData,
     render_report_html,
     render_report_pdf,
+    report_context,
 )
 from tests.conftest import ROLES, contribution_form
 from tests.rendering_support import glyph_runs
@@ -375,3 +379,108 @@ def test_the_report_carries_the_audit_head(book, app, lang):
     assert data.audit_head == head and head.split(":")[0] != "0"
     html = render_report_html(data, lang)
     assert head in html
+
+
+# --- charts as HTML text, one grouping, one rule for digits ---------------------------
+
+LATIN_DIGIT = re.compile("[0-9]")
+KHMER_DIGIT = re.compile("[\u17e0-\u17e9]")
+
+
+def raw_text(pdf: bytes) -> str:
+    """``pdftotext -raw``, as a search in a PDF reader sees the text."""
+    out = subprocess.run(["pdftotext", "-raw", "-", "-"], input=pdf, check=True,
+                         capture_output=True).stdout  # fmt: skip
+    return out.decode().replace(ZWSP, "")
+
+
+@needs_poppler
+def test_khmer_chart_labels_are_text_a_search_finds(book):
+    data = build(book)
+    html = render_report_html(data, "km")
+    figures = re.findall(r"<figure.*?</figure>", html, re.S)
+    assert len(figures) == 2
+    assert "<text" not in html  # no SVG text: WeasyPrint would not shape it
+    text = raw_text(render_report_pdf(data, "km"))
+    chart_words = khmer_words("".join(figures))
+    assert len(set(chart_words)) > 15
+    # Each chart word is found at least as often as the whole page prints it (the tables
+    # say most of them too: a chart whose labels were lost would fall short).
+    printed = Counter(khmer_words(html))
+    missing = [w for w in set(chart_words) if text.count(w) < printed[w]]
+    assert not missing
+    for label in ("ចំនួនទឹកប្រាក់ (USD)", "ប្រភេទ", "ខែ", "កុម្ភៈ", "២០២៥", "ការបោះពុម្ព"):
+        assert label in text, label
+    assert text.count("ចំនួនទឹកប្រាក់ (USD)") == 2  # the axis name of each chart
+    # The section heading is the chart's title: printed once, not again inside the chart.
+    assert text.count("ប្រាក់ចូល និងប្រាក់ចេញប្រចាំខែ") == 1
+    assert text.count("ចំណាយតាមប្រភេទ") == 1
+
+
+@needs_poppler
+def test_english_chart_titles_are_not_repeated(book):
+    text = raw_text(render_report_pdf(build(book), "en"))
+    assert text.count("Money in and out per month") == 1
+    assert text.count("Spending by category") == 1
+    assert text.count("Amount (USD)") == 2
+    assert "Feb" in text and "Printing" in text
+
+
+def months(first: date, count: int) -> list[MonthlyFlow]:
+    points, balance = [], 0
+    for i in range(count):
+        balance += 1000 - 400
+        month = date(first.year + (first.month - 1 + i) // 12, (first.month - 1 + i) % 12 + 1, 1)
+        points.append(MonthlyFlow(month, 1000, 400, balance))
+    return points
+
+
+@pytest.mark.parametrize(
+    ("count", "scale", "heading", "first_label"),
+    [
+        (12, "month", "Money in and out per month", "Jan 2020"),
+        (36, "quarter", "Money in and out per quarter", "Q1 2020"),
+        (120, "year", "Money in and out per year", "2020"),
+    ],
+)
+def test_the_flow_table_groups_as_the_chart(count, scale, heading, first_label):
+    points = months(date(2020, 1, 1), count)
+    data = ReportData(date(2020, 1, 1), points[-1].month, "USD", 0, 1000 * count, 400 * count,
+                      monthly=points)  # fmt: skip
+    context = report_context(data, "en")
+    chart = context["flow_chart"]
+    periods = flow_periods(points)
+    assert chart.scale == scale == periods[0].scale
+    assert [row[0] for row in context["flow_rows"]] == [period_label(p, "en") for p in periods]
+    assert context["flow_rows"][0][0] == first_label
+    assert len([b for b in chart.bars if b.kind == "in"]) == len(periods)
+    # The table's money in adds up to the period's, whatever the grouping.
+    total = sum(int(row[1].replace("$", "").replace(",", "").replace(".", ""))
+                for row in context["flow_rows"])  # fmt: skip
+    assert total == data.in_minor
+    html = render_report_html(data, "en")
+    assert html.count(heading) == 1
+    assert f'<th scope="col" class="name">{context["period_header"]}</th>' in html
+    km = report_context(data, "km")
+    assert [row[0] for row in km["flow_rows"]] == [
+        to_khmer_digits(period_label(p, "km")) for p in periods
+    ]
+
+
+def test_khmer_digits_in_text_and_dates_latin_in_amounts(book):
+    context = report_context(build(book), "km")
+    for text in (context["period"], context["generated"], context["contribution_count"],
+                 context["contribution_total"]):  # fmt: skip
+        assert KHMER_DIGIT.search(text) and not LATIN_DIGIT.search(text), text
+    for received, _ref, _donor, _fund, amount, _base in context["contributions"]:
+        assert KHMER_DIGIT.search(received) and not LATIN_DIGIT.search(received)
+        assert LATIN_DIGIT.search(amount) and not KHMER_DIGIT.search(amount)
+    for period, *amounts in context["flow_rows"]:
+        assert KHMER_DIGIT.search(period) and not LATIN_DIGIT.search(period)
+        assert all(LATIN_DIGIT.search(a) and not KHMER_DIGIT.search(a) for a in amounts)
+    chart = context["flow_chart"]
+    assert all(not LATIN_DIGIT.search(p.name + (p.year or "")) for p in chart.labels)
+    assert all(not KHMER_DIGIT.search(t.label) for t in chart.ticks)
+    assert all(not KHMER_DIGIT.search(row.amount) for row in context["bar_chart"])
+    for _name, count, amount in context["categories"]:
+        assert count.isascii() and amount.isascii()

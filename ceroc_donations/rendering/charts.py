@@ -461,6 +461,26 @@ def normalise_flow(points: Iterable[MonthlyFlow]) -> list[MonthlyFlow]:
     return result
 
 
+def period_label(period: FlowPeriod, locale: str) -> str:
+    """A period's name as the charts' tables print it: ``Jan 2025``, ``Q1 2025``, ``2025``."""
+    return _period_label(period, locale)
+
+
+def axis_label(minor: int, currency: str, locale: str) -> str:
+    """A value axis tick as the charts print it: ``$50K``."""
+    return _axis_label(minor, currency, locale)
+
+
+def amount_label(minor: int, currency: str, locale: str) -> str:
+    """An amount as the charts print it (Latin digits in every locale)."""
+    return _amount(minor, currency, locale)
+
+
+def text_width(text: str, size: float) -> float:
+    """A generous estimate of *text*'s width at font size *size* (same unit)."""
+    return _text_width(text, size)
+
+
 # --- helpers ------------------------------------------------------------------------
 
 

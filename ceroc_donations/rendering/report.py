@@ -5,9 +5,9 @@ The service :mod:`ceroc_donations.ledger.report` reads the database once into a
 letters' fonts, Khmer word breaks and allow-listed fetcher (:class:`.pdf.LetterRenderer`
 with ``report.css``).
 
-Charts are SVG drawn by :mod:`ceroc_donations.rendering.charts` with Latin labels only: WeasyPrint
-does not shape Khmer inside SVG ``<text>`` (WeasyPrint#2249), so Khmer names sit in the
-HTML tables beside the charts, where Pango shapes them.
+Charts are HTML and CSS boxes (:mod:`.report_charts`): WeasyPrint does not shape Khmer
+inside SVG ``<text>`` (WeasyPrint#2249), so every chart label is HTML text, in the
+report's language, with the web charts' scale and labels (:mod:`.charts`).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from markupsafe import Markup, escape
+from markupsafe import escape
 
 from ceroc_donations.money import Money, format_money, to_khmer_digits
-from ceroc_donations.rendering import charts
+from ceroc_donations.rendering import charts, report_charts
 from ceroc_donations.rendering.khmer import format_date_en, format_date_km
 from ceroc_donations.rendering.letter import LETTERS_DIR, _khmer_markup, design_environment
 
@@ -33,9 +33,6 @@ if TYPE_CHECKING:
 
 ReportLanguage = Literal["en", "km"]
 LANGUAGES: tuple[str, ...] = ("en", "km")
-
-#: The SVG charts name fonts that only the system has; in the PDF they use ours.
-CHART_FONT = "CEROC Serif"
 
 
 @dataclass(frozen=True)
@@ -155,13 +152,8 @@ def _money(minor: int, currency: str, lang: str) -> str:
     return format_money(Money(minor, currency), "en" if lang == "en" else "km", latin_digits=True)
 
 
-def _latin_svg(svg: Markup) -> Markup:
-    return Markup(str(svg).replace(f'font-family="{charts.FONT_FAMILY}"',
-                                   f'font-family="{CHART_FONT}"'))  # fmt: skip
-
-
 def report_context(data: ReportData, lang: str, letters_dir: Path | str | None = None) -> dict:
-    """The template's variables for *data* in *lang*: formatted strings and chart SVG."""
+    """The template's variables for *data* in *lang*: formatted strings and chart boxes."""
     texts = report_texts(lang, letters_dir)
     cur = data.base_currency
     label = texts.label
@@ -172,32 +164,19 @@ def report_context(data: ReportData, lang: str, letters_dir: Path | str | None =
     def day(value: date) -> str:
         return format_date_en(value) if lang == "en" else format_date_km(value)
 
-    spending = [(row.code, row.out_minor) for row in data.categories if row.out_minor]
-    # English category names and Latin digits in the SVG (see the module docstring).
-    flow_svg = _latin_svg(
-        charts.monthly_flow_chart(
-            data.monthly,
-            currency=cur,
-            locale="en",
-            title=texts.labels["chart_flow_title_en"],
-            empty_text="No money in or out",
-            id_prefix="report-flow",
-        )
-    )
-    bar_svg = _latin_svg(
-        charts.bar_chart(
-            [(report_texts("en", letters_dir).category(code), v) for code, v in spending],
-            currency=cur,
-            locale="en",
-            title=texts.labels["chart_categories_title_en"],
-            empty_text="No spending",
-            id_prefix="report-spending",
-        )
-    )
+    # One rule for digits in the Khmer report: Khmer digits in running text and in every
+    # date (tables and charts too: a date is read, not added up); Latin digits in every
+    # amount and count of a table or chart axis, so the treasurer checks each figure
+    # against the bank statement and the English report, and columns line up.
+    dates = to_khmer_digits if lang == "km" else str
+    spending = [(texts.category(row.code), row.out_minor) for row in data.categories
+                if row.out_minor]  # fmt: skip
+    periods = charts.flow_periods(data.monthly)
+    scale = periods[0].scale if periods else "month"
     flow_rows = [
-        (_month_label(p.month, lang), money(p.in_minor), money(p.out_minor),
+        (dates(charts.period_label(p, lang)), money(p.in_minor), money(p.out_minor),
          money(p.balance_minor))
-        for p in charts.normalise_flow(data.monthly)
+        for p in periods
     ]  # fmt: skip
     period = label("period_value").format(start=day(data.period_from), end=day(data.period_to))
     generated = day(data.generated_on) if data.generated_on else ""
@@ -236,8 +215,13 @@ def report_context(data: ReportData, lang: str, letters_dir: Path | str | None =
             (texts.category(r.code), str(r.count), money(r.out_minor)) for r in data.categories
         ],
         "flow_rows": flow_rows,
-        "flow_svg": flow_svg,
-        "bar_svg": bar_svg,
+        "flow_heading": label(f"flow_{scale}"),
+        "period_header": label(scale),
+        "amount_axis": label("amount_axis").format(currency=cur),
+        "flow_chart": report_charts.flow_chart(
+            data.monthly, currency=cur, locale=lang, dates=dates
+        ),
+        "bar_chart": report_charts.bar_rows(spending, currency=cur, locale=lang),
         "contributions": [
             (
                 day(c.received_on) if lang == "en" else _short_date_km(c.received_on),
@@ -258,17 +242,11 @@ def report_context(data: ReportData, lang: str, letters_dir: Path | str | None =
     }
 
 
-def _month_label(month: date, lang: str) -> str:
-    from babel.dates import format_skeleton
-
-    return format_skeleton("yMMM", month, locale="en" if lang == "en" else "km")
-
-
 def _short_date_km(day: date) -> str:
-    # Tables keep Latin digits (as on screen): ``27 វិច្ឆិកា 2026``.
+    # ``27 វិច្ឆិកា ២០២៦``: shorter than the letters' ``ថ្ងៃទី២៧ ខែវិច្ឆិកា ឆ្នាំ២០២៦`` for a column.
     from babel.dates import format_date
 
-    return format_date(day, "d MMMM y", locale="km")
+    return to_khmer_digits(format_date(day, "d MMMM y", locale="km"))
 
 
 class ReportTemplates:

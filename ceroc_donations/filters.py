@@ -159,6 +159,9 @@ class QueryArgs:
         self.errors: dict[str, str] = {}
 
     def raw(self, name: str) -> str:
+        getlist = getattr(self.args, "getlist", None)
+        if getlist is not None and len(getlist(name)) > 1:
+            self.bad(name, _("Give this filter once."))
         return (self.args.get(name) or "").strip()
 
     def bad(self, name: str, message: str) -> None:

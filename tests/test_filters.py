@@ -105,6 +105,19 @@ def test_strict_names_every_bad_field_lenient_ignores_them(app):
         assert (lenient.limit(), lenient.cursor(), lenient.errors) == (50, None, {})
 
 
+def test_strict_refuses_a_filter_given_twice_lenient_takes_the_first(app):
+    from werkzeug.datastructures import MultiDict
+
+    args = MultiDict([("from", ""), ("from", "2014-13-01"), ("fund", "1")])
+    with app.test_request_context():
+        strict = filters.strict(args)
+        filters.book_filter(strict)
+        with pytest.raises(Invalid) as exc:
+            strict.check()
+        assert set(exc.value.fields) == {"from"}
+        assert filters.book_filter(filters.lenient(args)).fund_id == 1
+
+
 @given(st.dictionaries(st.sampled_from(["q", "fund", "donor", "from", "to", "void"]), st.text()))
 def test_lenient_never_raises(args):
     f = filters.book_filter(filters.lenient(args))

@@ -112,10 +112,14 @@ def screenshot(tmp_path):
     folder = SCREENSHOTS if os.environ.get("CEROC_SCREENSHOTS") == "1" else tmp_path
     taken = []
 
-    def take(driver, name: str, *, full_page: bool = False) -> Path:
-        """The window; with *full_page*, the whole page down to FULL_PAGE_MAX_HEIGHT."""
+    def take(driver, name: str, *, full_page: bool = False, show=None) -> Path:
+        """The window; with *full_page*, the whole page down to FULL_PAGE_MAX_HEIGHT; with
+        *show* (an element), the window scrolled to have it in the middle."""
         path = folder / f"{name}.png"
-        driver.execute_script("window.scrollTo(0, 0)")
+        if show is not None:
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", show)
+        else:
+            driver.execute_script("window.scrollTo(0, 0)")
         if full_page:
             width, height = driver.execute_script(
                 "const e = document.documentElement; return [e.clientWidth, e.scrollHeight]"

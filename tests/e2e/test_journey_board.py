@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
+import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
@@ -22,10 +21,16 @@ fetch(url).then(async (r) => {
 """
 
 
-def _shot(browser, tmp_path, name: str) -> None:
-    folder = os.environ.get("CEROC_SCREENSHOT_DIR", str(tmp_path))
-    os.makedirs(folder, exist_ok=True)
-    assert browser.save_screenshot(os.path.join(folder, name))
+@pytest.fixture
+def shot(screenshot, axe):
+    """``shot(browser, tmp_path, name)``: check the page with axe-core, then photograph it
+    (docs/screenshots/<name> under ``make screenshots``)."""
+
+    def take(browser, _tmp_path, name: str) -> None:
+        axe(browser)
+        screenshot(browser, name.removesuffix(".png"))
+
+    return take
 
 
 def _login(browser, live_server, email: str, password: str) -> None:
@@ -40,7 +45,9 @@ def _tab_count(browser, tab: str) -> int:
     return int(link.text)
 
 
-def test_board_selects_all_runs_a_batch_and_downloads_the_print_pdf(browser, live_server, tmp_path):
+def test_board_selects_all_runs_a_batch_and_downloads_the_print_pdf(
+    browser, live_server, tmp_path, shot
+):
     _login(browser, live_server, *BOARD)
     browser.get(live_server + "/letters/")
     assert "Letters to send" in browser.title
@@ -49,7 +56,7 @@ def test_board_selects_all_runs_a_batch_and_downloads_the_print_pdf(browser, liv
     assert waiting > 0
     ticks = browser.find_elements(By.CSS_SELECTOR, "input.tick")
     assert ticks and not any(t.is_selected() for t in ticks)
-    _shot(browser, tmp_path, "board-queue.png")
+    shot(browser, tmp_path, "board-queue.png")
 
     # Select all with the keyboard: the header's tick box, then every matching gift.
     select_page = browser.find_element(By.ID, "select-page")
@@ -62,7 +69,7 @@ def test_board_selects_all_runs_a_batch_and_downloads_the_print_pdf(browser, liv
     assert browser.find_element(By.ID, "select-all").is_selected()
     count = browser.find_element(By.ID, "selection-count").text
     assert count == f"All {waiting} matching gifts selected", count
-    _shot(browser, tmp_path, "board-queue-selected.png")
+    shot(browser, tmp_path, "board-queue-selected.png")
 
     # One click starts the batch; its page shows the bar until every letter is made.
     browser.find_element(By.ID, "start-batch").click()
@@ -78,7 +85,7 @@ def test_board_selects_all_runs_a_batch_and_downloads_the_print_pdf(browser, liv
     )
     assert width >= column * 0.9  # a full-width bar
     assert f"All {waiting} letters are ready." in browser.find_element(By.ID, "batch-text").text
-    _shot(browser, tmp_path, "board-batch-done.png")
+    shot(browser, tmp_path, "board-batch-done.png")
 
     # The print PDF, fetched with the page's own session.
     href = browser.find_element(By.CSS_SELECTOR, "#batch-downloads a.primary").get_attribute("href")
@@ -93,17 +100,17 @@ def test_board_selects_all_runs_a_batch_and_downloads_the_print_pdf(browser, liv
     assert _tab_count(browser, "generated") == generated_before + waiting
     browser.find_element(By.CSS_SELECTOR, '.queue-tabs a[href*="tab=generated"]').click()
     WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.ID, "download-selected"))
-    _shot(browser, tmp_path, "board-generated.png")
+    shot(browser, tmp_path, "board-generated.png")
 
     # On a 390 px phone the queue fits the screen.
     browser.set_window_size(390, 900)
     browser.get(live_server + "/letters/?tab=generated")
     scroll = browser.execute_script("return document.documentElement.scrollWidth")
     assert scroll <= 390, scroll
-    _shot(browser, tmp_path, "board-queue-phone.png")
+    shot(browser, tmp_path, "board-queue-phone.png")
 
 
-def test_text_editor_shows_the_preview_beside_the_texts(browser, live_server, tmp_path):
+def test_text_editor_shows_the_preview_beside_the_texts(browser, live_server, tmp_path, shot):
     _login(browser, live_server, *BOARD)
     browser.set_window_size(1400, 1000)
     browser.get(live_server + "/letters/texts")
@@ -127,7 +134,7 @@ def test_text_editor_shows_the_preview_beside_the_texts(browser, live_server, tm
         return check
 
     WebDriverWait(browser, 10).until(preview_says("With warm thanks from Minneapolis"))
-    _shot(browser, tmp_path, "board-texts.png")
+    shot(browser, tmp_path, "board-texts.png")
     # A narrow window: the preview goes below the texts.
     browser.set_window_size(390, 900)
     frame = browser.find_element(By.ID, "letter-preview")

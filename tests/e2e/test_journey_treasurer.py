@@ -21,15 +21,17 @@ from ceroc_donations.extensions import db
 PHONE = (390, 844)
 
 
-def shot(browser, tmp_path, name: str, show=None) -> str:
-    """Save a screenshot; *show* (an element) is scrolled to the middle of the window first."""
-    if show is not None:
-        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", show)
-    folder = os.environ.get("CEROC_SCREENSHOT_DIR", str(tmp_path))
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f"treasurer-{name}.png")
-    browser.save_screenshot(path)
-    return path
+@pytest.fixture
+def shot(screenshot, axe):
+    """``shot(browser, tmp_path, name, show=None)``: check the page with axe-core, then
+    photograph it (docs/screenshots/treasurer-<name>.png under ``make screenshots``); *show*
+    (an element) is scrolled to the middle of the window first."""
+
+    def take(browser, _tmp_path, name: str, show=None) -> str:
+        axe(browser)
+        return str(screenshot(browser, f"treasurer-{name}", show=show))
+
+    return take
 
 
 def photo(path, size=(900, 1200), noise=False) -> str:
@@ -69,7 +71,7 @@ def fits(browser) -> int:
     return browser.execute_script("return document.documentElement.scrollWidth")
 
 
-def test_treasurer_records_a_joint_gift_in_cad_on_a_phone(browser, live_server, tmp_path):
+def test_treasurer_records_a_joint_gift_in_cad_on_a_phone(browser, live_server, tmp_path, shot):
     browser.set_window_size(*PHONE)
     login(browser, live_server)
 
@@ -187,7 +189,9 @@ def expense_fields(browser, payee):
     browser.find_element(By.ID, "f-description_km").send_keys("ខិត្តប័ណ្ណ")
 
 
-def test_a_large_phone_photo_is_made_smaller_before_it_is_sent(browser, tight_server, tmp_path):
+def test_a_large_phone_photo_is_made_smaller_before_it_is_sent(
+    browser, tight_server, tmp_path, shot
+):
     base, storage = tight_server
     browser.set_window_size(*PHONE)
     login(browser, base)
@@ -222,7 +226,7 @@ def test_a_file_too_large_to_shrink_is_stopped_with_a_message(browser, tight_ser
     assert browser.current_url == url  # not sent
 
 
-def test_a_413_leads_back_to_the_form_with_what_was_typed(browser, tight_server, tmp_path):
+def test_a_413_leads_back_to_the_form_with_what_was_typed(browser, tight_server, tmp_path, shot):
     base, _storage = tight_server
     login(browser, base)
     browser.get(base + "/expenses/new")
@@ -252,7 +256,7 @@ def test_a_413_leads_back_to_the_form_with_what_was_typed(browser, tight_server,
     assert browser.find_element(By.ID, "f-amount").get_attribute("value") == "42.00"
 
 
-def test_an_expired_form_comes_back_with_what_was_typed(browser, live_server, tmp_path):
+def test_an_expired_form_comes_back_with_what_was_typed(browser, live_server, tmp_path, shot):
     """Any form page: the typed fields come back (here put back by form-keep.js) with a
     fresh token, and the second submit saves."""
     browser.set_window_size(*PHONE)

@@ -89,6 +89,9 @@ def grouped(code: str) -> str:
     return f"{code[:5]}-{code[5:]}"
 
 
+_warned: list[bool] = []
+
+
 def verification_url(code: str) -> str:
     """The public page of *code*: under ``PUBLIC_URL``, else the request's host.
 
@@ -98,7 +101,9 @@ def verification_url(code: str) -> str:
     try:
         return external_url("verify.letter", code=grouped(code))
     except RuntimeError:
-        LOGGER.warning("CEROC_PUBLIC_URL is not set: letter QR codes link to localhost")
+        if not _warned:  # once per process, not once per letter of a batch
+            _warned.append(True)
+            LOGGER.warning("CEROC_PUBLIC_URL is not set: letter QR codes link to localhost")
         with current_app.test_request_context():
             return url_for("verify.letter", code=grouped(code), _external=True)
 

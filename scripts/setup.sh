@@ -14,7 +14,9 @@ DEBIAN_PACKAGES=(
 )
 if [ "${1:-}" = "--test" ]; then
   DEBIAN_PACKAGES+=(chromium chromium-driver)  # the real-browser tests in tests/e2e
-  DEBIAN_PACKAGES+=(nodejs npm)                 # npm fetches axe-core for those tests
+  # npm fetches axe-core for those tests; a Node.js from elsewhere (NodeSource's package
+  # bundles npm and conflicts with Debian's) is used as it is.
+  command -v npm >/dev/null || DEBIAN_PACKAGES+=(nodejs npm)
   DEBIAN_PACKAGES+=(postgresql)                 # the suite runs again on PostgreSQL
   DEBIAN_PACKAGES+=(caddy nginx systemd)        # tests/test_deploy.py validates deploy/
   DEBIAN_PACKAGES+=(redis-server)               # job-queue tests: started on a loopback port

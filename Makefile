@@ -9,11 +9,16 @@ PORT ?= 5000
 setup:
 	bash scripts/setup.sh
 
+# Letters' QR codes and emailed links point here. Serving on the network (HOST=0.0.0.0), set
+# it to the address others reach, e.g. CEROC_PUBLIC_URL=http://192.168.1.20:5000.
+CEROC_PUBLIC_URL ?= http://$(HOST):$(PORT)
+
 # Serves with gunicorn (deploy/gunicorn.conf.py), as on a server; `flask run` is for development.
 run: setup
 	$(FLASK) demo
 	@echo "CEROC Donations: http://$(HOST):$(PORT)  (log in with a demo login above; Ctrl-C stops)"
-	@exec $(VENV)/gunicorn -c deploy/gunicorn.conf.py --bind $(HOST):$(PORT)
+	@CEROC_PUBLIC_URL=$(CEROC_PUBLIC_URL) exec $(VENV)/gunicorn -c deploy/gunicorn.conf.py \
+		--bind $(HOST):$(PORT)
 
 # Back to the fresh demo: empties the database and the files the app wrote (refused when the
 # database has an account that is not the demo's). Stop `make run` first.

@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ceroc_donations.accounts.models import AuditEvent, User
-from ceroc_donations.database import next_value, next_values, utcnow
+from ceroc_donations.database import next_values, utcnow
 from ceroc_donations.extensions import db
 
 GENESIS = "0" * 64
@@ -95,24 +95,7 @@ def log(
     after: dict | None = None,
 ) -> AuditEvent:
     """Append an event to the chain. The caller commits."""
-    seq = next_value("audit")
-    prev = db.session.execute(select(AuditEvent.hash).where(AuditEvent.seq == seq - 1)).scalar()
-    event = AuditEvent(
-        seq=seq,
-        at=utcnow(),
-        actor_id=actor.id if actor is not None else None,
-        actor=actor.email if actor is not None else "system",
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        before_json=dumps(before),
-        after_json=dumps(after),
-        prev_hash=prev or GENESIS,
-    )
-    event.hash = event_hash(event)
-    db.session.add(event)
-    db.session.flush()
-    return event
+    return log_many(actor, [(action, entity_type, entity_id, before, after)])[0]
 
 
 def log_many(

@@ -133,10 +133,18 @@ def send_receipt(path: str | None, mime: str | None, name: str | None) -> Respon
     return response
 
 
-def viewer(reference: str, name: str | None, mime: str | None, src: str, back: str) -> str:
-    """The page that shows a receipt fitted to the screen, with the way back to its entry."""
+def viewer(entry, src: str, back: str) -> str:
+    """The page that shows *entry*'s receipt (a gift, expense or claim) fitted to the
+    screen, with the way back to the entry; 404 when it has none."""
+    if not entry.receipt_path:
+        abort(404)
     return render_template(
-        "book/receipt.html", reference=reference, name=name, mime=mime or "", src=src, back=back
+        "book/receipt.html",
+        reference=entry.reference,
+        name=entry.receipt_name,
+        mime=entry.receipt_mime or "",
+        src=src,
+        back=back,
     )
 
 

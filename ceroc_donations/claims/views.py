@@ -138,9 +138,7 @@ def receipt(cid: int):
 def receipt_view(cid: int):
     claim = _claim(cid)
     return receipts.viewer(
-        claim.reference,
-        claim.receipt_name,
-        claim.receipt_mime,
+        claim,
         url_for("claims.receipt", cid=cid),
         url_for("claims.detail", cid=cid),
     )

@@ -185,12 +185,8 @@ def receipt(cid: int):
 @requires("donor_names")
 def receipt_view(cid: int):
     c = db.session.get(Contribution, cid) or abort(404)
-    if not c.receipt_path:
-        abort(404)
     return receipts.viewer(
-        c.reference,
-        c.receipt_name,
-        c.receipt_mime,
+        c,
         url_for("contributions.receipt", cid=cid),
         url_for("contributions.detail", cid=cid),
     )

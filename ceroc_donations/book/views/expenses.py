@@ -127,12 +127,8 @@ def receipt(eid: int):
 @requires("read")
 def receipt_view(eid: int):
     e = db.session.get(Expense, eid) or abort(404)
-    if not e.receipt_path:
-        abort(404)
     return receipts.viewer(
-        e.reference,
-        e.receipt_name,
-        e.receipt_mime,
+        e,
         url_for("expenses.receipt", eid=eid),
         url_for("expenses.detail", eid=eid),
     )

@@ -38,7 +38,7 @@ from ceroc_donations.letters.data import (
 )
 from ceroc_donations.letters.models import Letter, LetterBatch, LetterTextVersion, letter_recipient
 from ceroc_donations.letters.texts import texts_of, version_for_letters, with_defaults
-from ceroc_donations.letters.verification import normalise, printed, verification_for
+from ceroc_donations.letters.verification import normalise, printed, verified
 from ceroc_donations.rendering import LetterData, LetterTexts, render_html
 from ceroc_donations.rendering.letter import Kind
 
@@ -133,8 +133,7 @@ def archive_letter(
 ) -> Letter:
     number = next_value("letter")
     data = data_for(number)
-    _code, verification = verification_for(data, kind, version.number)
-    data = replace(data, verification=verification)
+    data = verified(data, kind, version.number)
     pdf = render_pdf(data, texts, kind)  # type: ignore[arg-type]
     return store_letter(
         data=data, pdf=pdf, kind=kind, version=version, recipients=recipients, by=by,

@@ -47,7 +47,7 @@ from ceroc_donations.letters.archive import Rendered, letters_for, store_letters
 from ceroc_donations.letters.data import MODES, check_batch_paper, recipient_groups, thank_you_data
 from ceroc_donations.letters.models import Letter, LetterBatch, LetterTextVersion
 from ceroc_donations.letters.texts import current_texts, version_for_letters, with_defaults
-from ceroc_donations.letters.verification import verification_for
+from ceroc_donations.letters.verification import verified
 from ceroc_donations.rendering import LetterData
 
 LOG = logging.getLogger(__name__)
@@ -406,7 +406,9 @@ class _BatchRun:
                     break  # stored when it comes first: the error is raised then
             else:
                 for recipients in recipient_groups(c, self.mode):
-                    data = self._data(c, recipients, self.next_number, version.number)
+                    data = verified(
+                        self._data(c, recipients, self.next_number), "thank_you", version.number
+                    )
                     self.next_number += 1
                     pdf = self.pool.submit(data, texts, "thank_you")
                     group.letters.append(_Planned(cid, data, pdf))
@@ -416,14 +418,12 @@ class _BatchRun:
         self.planned_to += len(group.gifts)
         return group
 
-    def _data(self, c: Contribution, recipients, number: int, text_version: int) -> LetterData:
-        """Letter *number* for gift *c* to *recipients*, on the batch's paper, with its
-        verification code (which depends on all the rest)."""
-        data = thank_you_data(
+    def _data(self, c: Contribution, recipients, number: int) -> LetterData:
+        """Letter *number* for gift *c* to *recipients*, on the batch's paper (without its
+        verification, which is derived from all the rest)."""
+        return thank_you_data(
             c, recipients, number=number, issued_on=self.issued_on, paper=self.paper
         )
-        _code, verification = verification_for(data, "thank_you", text_version)
-        return replace(data, verification=verification)
 
     def _store(self, group: _Group) -> bool:
         """Archive the group's letters and the batch's progress; ``False`` (nothing written)
@@ -455,8 +455,9 @@ class _BatchRun:
                 planned = next(letters, None)
                 if planned is None or planned.cid != cid:
                     return False
-                data = self._data(c, recipients, planned.data.number, version.number)
-                if data != planned.data:  # the gift or a donor changed since it was planned
+                data = self._data(c, recipients, planned.data.number)
+                # The gift or a donor changed since it was planned (the verification follows).
+                if data != replace(planned.data, verification=None):
                     return False
                 made.append((planned, recipients))
             to_store.append((cid, c, made))

@@ -19,7 +19,7 @@ import hmac
 import json
 import logging
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 
 from flask import current_app, url_for
@@ -108,12 +108,13 @@ def verification_url(code: str) -> str:
             return url_for("verify.letter", code=grouped(code), _external=True)
 
 
-def verification_for(data: LetterData, kind: str, text_version: int) -> tuple[str, Verification]:
-    """The code (stored form) and printed verification of numbered letter *data*."""
+def verified(data: LetterData, kind: str, text_version: int) -> LetterData:
+    """Numbered letter *data* with its verification: the code (which depends on all the
+    rest of the data) as printed, and the link of its QR code."""
     if data.number is None:
         raise ValueError("a draft has no verification code")
     code = make_code(data.number, content_sha256(data, kind, text_version))
-    return code, Verification(grouped(code), verification_url(code))
+    return replace(data, verification=Verification(grouped(code), verification_url(code)))
 
 
 def printed(letter: Letter) -> Verification | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 
 from ceroc_donations import filters
 from ceroc_donations.accounts import settings
@@ -18,7 +19,8 @@ from ceroc_donations.book.models import DONOR_DISPLAY
 from ceroc_donations.extensions import db
 from ceroc_donations.filters import LedgerFilter
 from ceroc_donations.ledger import service as ledger
-from ceroc_donations.ledger.views import all_charts, csv_response, filter_choices, list_key
+from ceroc_donations.ledger.views import all_charts, csv_response, filter_choices
+from ceroc_donations.pagecache import cached_html
 from ceroc_donations.security import requires
 
 bp = Blueprint("transparency", __name__)
@@ -44,24 +46,32 @@ def _require_public() -> None:
 def index():
     _require_public()
     f, after, errors = _public_filter()
+    if errors:
+        return _page(_body(f, after, errors)), 422
+    return _page(cached_html("transparency.index", (), lambda: _body(f, after, {})))
+
+
+def _page(body: str) -> str:
+    return render_template("ledger/transparency.html", body=Markup(body))
+
+
+def _body(f: LedgerFilter, after, errors: dict) -> str:
+    """The public page's main part: balances, the four charts, the filters and fifty rows."""
     balances = queries.fund_balances()
-    page = ledger.ledger_page(f, after, 50, names="public")
     choices = filter_choices(public=True, balances=balances)
-    names = ledger.fund_names()
     return render_template(
-        "ledger/transparency.html",
+        "ledger/_transparency_body.html",
         f=f,
-        page=page,
+        page=ledger.ledger_page(f, after, 50, names="public"),
         balances=balances,
         total=queries.totals(balances),
         charts=all_charts(f),
         errors=errors,
         args={k: v for k, v in request.args.items() if k in PUBLIC_ARGS},
-        fund_names=names,
-        list_key=list_key(page, names, True, "transparency.index"),
+        fund_names=ledger.fund_names(),
         funds=choices["funds"],
         categories=choices["categories"],
-    ), 422 if errors else 200
+    )
 
 
 @bp.get("/transparency/export.csv")

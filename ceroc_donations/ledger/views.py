@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-import threading
-from collections import OrderedDict
 from dataclasses import replace
 from functools import lru_cache
 
@@ -30,6 +28,7 @@ from ceroc_donations.database import read_only
 from ceroc_donations.i18n import locale_code
 from ceroc_donations.ledger import service as ledger
 from ceroc_donations.ledger.exports import iter_csv, write_xlsx
+from ceroc_donations.pagecache import cached_html
 from ceroc_donations.privacy import sees_names
 from ceroc_donations.rendering import charts
 from ceroc_donations.security import can, requires
@@ -146,11 +145,25 @@ def visible_filter(f: filters.LedgerFilter, names: str) -> filters.LedgerFilter:
 @requires("read")
 def index():
     f, after, errors = _parse()
+    if errors:
+        return _index_page(_index_body(None, None, errors)), 422
+    # Drawn once per books, language and query for each role: what a role may see of a
+    # donor (and the admins' transparency switch) is all that differs between viewers.
+    body = cached_html("ledger.index", (current_user.role,), lambda: _index_body(f, after, {}))
+    return _index_page(body)
+
+
+def _index_page(body) -> str:
+    return render_template("ledger/index.html", body=Markup(body))
+
+
+def _index_body(f: filters.LedgerFilter | None, after, errors: dict) -> str:
+    """The ledger page's main part: balances, the flow chart, the filters and fifty rows."""
     funds = queries.all_funds()
     balances = queries.fund_balances(funds=funds)
     context = _index_context(balances, errors)
-    if errors:
-        return render_template("ledger/index.html", f=None, page=None, flow=None, **context), 422
+    if f is None:
+        return render_template("ledger/_index_body.html", f=None, page=None, flow=None, **context)
     names = ledger.fund_names(funds)
     months = ledger.month_totals(f.fund_id)  # the page's balances and the chart share them
     page = ledger.ledger_page(
@@ -161,12 +174,11 @@ def index():
         balances=ledger.Balances(f.fund_id, months),
     )
     return render_template(
-        "ledger/index.html",
+        "ledger/_index_body.html",
         f=f,
         page=page,
         flow=flow_chart(f, months),
         fund_names=names,
-        list_key=list_key(page, names, False, "ledger.index"),
         **context,
     )
 
@@ -281,8 +293,7 @@ def export_xlsx():
 
 
 def _export_error(errors: dict):
-    context = _index_context(queries.fund_balances(), errors)
-    return render_template("ledger/index.html", f=None, page=None, flow=None, **context), 422
+    return _index_page(_index_body(None, None, errors)), 422
 
 
 def page_url(endpoint: str, **changes) -> str:
@@ -292,44 +303,9 @@ def page_url(endpoint: str, **changes) -> str:
     return url_for(endpoint, **args)
 
 
-def list_key(page: ledger.LedgerPage, fund_names: dict, public: bool, endpoint: str) -> tuple:
-    """Everything the ledger list's HTML is made from, besides the request (see
-    :func:`cached_list`): its rows, each with its label and balance, and the funds' names."""
-    return (tuple(page.rows), page.next_cursor, tuple(sorted(fund_names.items())), public, endpoint)
-
-
-_LISTS_KEPT = 32
-_lists_lock = threading.Lock()
-
-
-def cached_list(key: tuple, caller) -> Markup:
-    """The ledger list drawn by ``{% call cached_list(key) %}…{% endcall %}``, drawn once
-    per process for the same *key*, language and query string.
-
-    Fifty rows of the table were most of a page's rendering time; members reading the ledger
-    mostly read the same newest page. The key holds every row as shown (labels as the
-    viewer may see them, balances), so a change in the books or in who may see a name
-    draws it anew; never a stale list.
-    """
-    full = (key, locale_code(), request.script_root, tuple(request.args.items(multi=True)))
-    lists = current_app.extensions.setdefault("ceroc_ledger_lists", OrderedDict())
-    with _lists_lock:
-        html = lists.get(full)
-        if html is not None:
-            lists.move_to_end(full)
-            return html
-    html = Markup(caller())
-    with _lists_lock:
-        lists[full] = html
-        while len(lists) > _LISTS_KEPT:
-            lists.popitem(last=False)
-    return html
-
-
 @bp.app_context_processor
 def _helpers():
     return {
         "ledger_url": page_url,
         "category_label": ledger.category_label,
-        "cached_list": cached_list,
     }

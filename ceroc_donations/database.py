@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import fcntl
 import os
+import threading
 import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -48,15 +49,14 @@ def configure_sqlite(engine: Engine) -> None:
     Writers take SQLite's write lock when their transaction starts, so counters and the
     audit chain read and bump their values without a race; reads stay concurrent.
 
-    Under several gunicorn workers and threads, writers first queue on an ``flock`` of
-    ``<database>-writers``, tried every 0.2-2 ms; SQLite's busy handler alone sleeps longer
-    and longer between tries (up to 100 ms), which made the slowest writes wait several
-    times longer than the median. Each pooled connection has its own file descriptor, so
-    threads of one process queue too.
+    Under several gunicorn workers and threads, writers first queue in :class:`_Writers`;
+    SQLite's busy handler alone sleeps longer and longer between tries (up to 100 ms),
+    which made the slowest writes wait several times longer than the median.
     """
     path = engine.url.database
     on_disk = path not in (None, "", ":memory:") and not path.startswith("file:")
     lock_path = os.path.abspath(path) + "-writers" if on_disk else None
+    writers = _Writers(lock_path) if lock_path else None
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, record):
@@ -70,13 +70,14 @@ def configure_sqlite(engine: Engine) -> None:
         cur.close()
         if lock_path:
             record.info[_LOCK_FD] = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            record.info[_WRITERS] = writers
 
     @event.listens_for(engine, "close")
     def _on_close(dbapi_conn, record):
+        _unlock(record.info)
         fd = record.info.pop(_LOCK_FD, None)
-        record.info.pop(_LOCKED, None)
         if fd is not None:
-            os.close(fd)  # closing it releases a lock still held
+            os.close(fd)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
@@ -85,7 +86,7 @@ def configure_sqlite(engine: Engine) -> None:
             return
         info = conn.connection.info
         if _LOCK_FD in info and not info.get(_LOCKED):
-            info[_LOCKED] = _queue(info[_LOCK_FD])
+            info[_LOCKED] = info[_WRITERS].take(info[_LOCK_FD])
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
@@ -110,28 +111,88 @@ def configure_sqlite(engine: Engine) -> None:
 SQLITE_BUSY_TIMEOUT_MS = 15000
 _LOCK_FD = "ceroc_writer_lock_fd"
 _LOCKED = "ceroc_writer_locked"
+_WRITERS = "ceroc_writers"
 
 
-def _queue(fd: int) -> bool:
-    """Wait for the writers' lock, trying every 0.2-2 ms; False if the busy timeout passed
-    first (SQLite's own lock and timeout then decide, so a stuck writer is an error, not a
-    hang)."""
-    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
-    pause = 0.0002
-    while True:
+class _Writers:
+    """The queue of writers to one SQLite file, as seen from this process.
+
+    - Threads of a process wait for its turn on a lock of the process: they sleep until it
+      is handed to them, and only the holder tries the file lock.
+    - Processes share an ``flock`` of ``<database>-writers``, tried every 0.2 ms by the one
+      thread of each process that waits for it.
+    - A process whose writer waits says so with a shared ``flock`` of ``…-waiting``. A
+      process that has just written and sees another one waiting lets it go first, so one
+      busy process cannot keep the lock from the others (that made a slow tail of writes).
+
+    Each pooled connection has its own descriptor of the lock file (an ``flock`` belongs to
+    an open file): closing it releases a lock still held.
+    """
+
+    POLL = 0.0002
+    #: How long a writer stands back when another process is already waiting.
+    STAND_BACK = 0.001
+
+    def __init__(self, lock_path: str):
+        self.threads = threading.Lock()
+        self._waiting_path = lock_path + "-waiting"
+        self._waiting_fd: int | None = None
+
+    def _waiting(self) -> int:
+        if self._waiting_fd is None:
+            self._waiting_fd = os.open(self._waiting_path, os.O_RDWR | os.O_CREAT, 0o600)
+        return self._waiting_fd
+
+    def _others_wait(self, flag: int) -> bool:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
+            fcntl.flock(flag, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(pause)
-            pause = min(pause * 2, 0.002)
+            return True
+        fcntl.flock(flag, fcntl.LOCK_UN)
+        return False
+
+    def take(self, fd: int) -> bool:
+        """Wait for the writers' lock; False if the busy timeout passed first (SQLite's
+        own lock and timeout then decide, so a stuck writer is an error, not a hang)."""
+        timeout = SQLITE_BUSY_TIMEOUT_MS / 1000
+        deadline = time.monotonic() + timeout
+        if not self.threads.acquire(timeout=timeout):
+            return False
+        flag = self._waiting()
+        pause = self.POLL
+        if self._others_wait(flag):
+            pause = self.STAND_BACK
+        elif _try_flock(fd):
+            return True
+        fcntl.flock(flag, fcntl.LOCK_SH)  # "a writer of this process waits"
+        try:
+            while True:
+                time.sleep(pause)
+                pause = self.POLL
+                if _try_flock(fd):
+                    return True
+                if time.monotonic() > deadline:
+                    self.threads.release()
+                    return False
+        finally:
+            fcntl.flock(flag, fcntl.LOCK_UN)
+
+    def release(self, fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        self.threads.release()
+
+
+def _try_flock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _unlock(info: dict) -> None:
     if info.pop(_LOCKED, False):
-        fcntl.flock(info[_LOCK_FD], fcntl.LOCK_UN)
+        info[_WRITERS].release(info[_LOCK_FD])
 
 
 #: The advisory lock PostgreSQL writers take before their first counter (see next_value).

@@ -117,3 +117,45 @@ def test_a_stuck_queue_is_bounded_by_the_busy_timeout(app, monkeypatch):
             db.session.commit()
     finally:
         os.close(holder)
+
+
+def test_a_process_that_just_wrote_lets_a_waiting_one_go_first(tmp_path, monkeypatch):
+    """Two processes' queues on one file: while B waits, A writes and at once wants to write
+    again; A stands back and B goes first (a busy process cannot starve the other)."""
+    monkeypatch.setattr(database._Writers, "STAND_BACK", 0.2)  # far above any scheduling delay
+    path = str(tmp_path / "book.sqlite-writers")
+    a, b = database._Writers(path), database._Writers(path)
+    fds = [os.open(path, os.O_RDWR | os.O_CREAT) for _ in range(3)]
+    order: list[str] = []
+    try:
+        assert a.take(fds[0])
+
+        def b_writes() -> None:
+            assert b.take(fds[1])
+            order.append("B")
+            b.release(fds[1])
+
+        waiter = threading.Thread(target=b_writes)
+        waiter.start()
+        while a._others_wait(a._waiting()) is False:  # until B says it waits
+            threading.Event().wait(0.001)
+        a.release(fds[0])
+        assert a.take(fds[2])
+        order.append("A")
+        waiter.join()
+        assert order == ["B", "A"]
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def test_a_closed_connection_gives_back_its_turn(app):
+    """A pooled connection dropped while it holds the writers' lock hands on this process's
+    turn as well as the file lock: the next writer of the process is not stuck."""
+    with app.app_context():
+        db.session.execute(text("UPDATE counter SET value = value WHERE 0"))
+        db.session.connection().invalidate()
+        db.session.rollback()
+        db.session.execute(text("UPDATE counter SET value = value WHERE 0"))
+        db.session.commit()
+        assert _free(_lock_file(app))

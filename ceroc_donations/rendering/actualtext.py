@@ -31,6 +31,7 @@ import hashlib
 import inspect
 import re
 import unicodedata
+from functools import lru_cache
 from io import BytesIO
 from xml.etree import ElementTree
 
@@ -134,7 +135,8 @@ def _clusters_needing_text(glyph_item, glyphs_info, num_glyphs, clusters, utf8_t
         # One character, one glyph, drawn in order: WeasyPrint's mapping is right.
         return {}
     rtl = glyph_item.item.analysis.level % 2
-    starts = sorted({clusters[i] for i in range(num_glyphs)})
+    clusters = ffi.unpack(clusters, num_glyphs)  # Python ints: read each once, not per use
+    starts = sorted(set(clusters))
     ends = dict(zip(starts, [*starts[1:], length], strict=True))
     mapped: dict[int, str] = {}
     syllables: list[list] = []  # [first glyph, end glyph, text, glyphs read as text]
@@ -207,9 +209,16 @@ def _show_pending(stream, string: str) -> str:
     return "<"
 
 
+@lru_cache(maxsize=4096)
+def _span_properties(text: str) -> bytes:
+    """``<</ActualText (…)>>`` as pydyf writes it: the same words recur in every letter."""
+    return pydyf.Dictionary({"ActualText": pydyf.String(text)}).data
+
+
 def _open_span(stream, string: str, text: str) -> str:
     string = _show_pending(stream, string)
-    stream.begin_marked_content("Span", pydyf.Dictionary({"ActualText": pydyf.String(text)}))
+    # What stream.begin_marked_content("Span", Dictionary(…)) appends, serialised once.
+    stream.stream += ("/Span", _span_properties(text), b"BDC")
     return string
 
 

@@ -18,7 +18,11 @@ Run:  python bench/letters_app.py [--count N] [--batch N] [--rounds R] [--no-chr
 The bare peer is stock WeasyPrint 70 with the same fonts and stylesheets (parsed once)
 and the same fetcher-free HTML; it writes a plain PDF: no PDF/A, no tags, no
 ``/ActualText``, no metadata, and pydyf's own zlib level 9 (we deflate at 6, see
-``rendering/pdfwrite.py``). It does nothing else: no database, no files.
+``rendering/pdfwrite.py``). It does nothing else: no database, no files. A second bare
+peer, ``bare-a3a``, is the same stock WeasyPrint asked for the kind of file we archive
+(``pdf_variant="pdf/a-3a"``: PDF/A-3a, tagged), still without our patches, database or
+files. The peers get the very HTML of our letters, QR code included: when a peer goes
+first in a round, the HTML of the same gifts with numbers and codes of their own.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ from ceroc_donations.book import service as book  # noqa: E402
 from ceroc_donations.book.inputs import parse_contribution, parse_donor  # noqa: E402
 from ceroc_donations.book.models import Contribution  # noqa: E402
 from ceroc_donations.extensions import db  # noqa: E402
-from ceroc_donations.letters import archive, jobs  # noqa: E402
+from ceroc_donations.letters import archive, jobs, verification  # noqa: E402
 from ceroc_donations.letters import data as letter_data  # noqa: E402
 from ceroc_donations.letters import texts as letter_texts  # noqa: E402
 from ceroc_donations.letters.models import LetterBatch  # noqa: E402
@@ -146,7 +150,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the three (3)")
     parser.add_argument("--no-chromium", action="store_true", help="leave Chromium out")
     args = parser.parse_args()
-    engines = ["ours", "bare"] + ([] if args.no_chromium else ["chromium"])
+    engines = ["ours", "bare", "bare-a3a"] + ([] if args.no_chromium else ["chromium"])
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app(
             {
@@ -173,8 +177,11 @@ def main() -> None:
             texts = letter_texts.current_texts()[0]
             warmed = ours_batch(warm)
             bare = BareWeasyPrint(workers=2)
+            bare_a3a = BareWeasyPrint(workers=2, pdf_variant="pdf/a-3a")
+            peers = {"bare": bare, "bare-a3a": bare_a3a}
             try:
-                bare.batch(warmed["htmls"] * 2)  # both workers started and warm
+                for peer in peers.values():
+                    peer.batch(warmed["htmls"] * 2)  # both workers started and warm
                 results: dict[str, list[dict]] = {engine: [] for engine in engines}
                 for r, gift_ids in enumerate(batches):
                     order = engines[r % len(engines) :] + engines[: r % len(engines)]
@@ -187,7 +194,9 @@ def main() -> None:
                             if htmls is None:  # the peers go first: the same letters' HTML
                                 htmls = preview_htmls(gift_ids, texts)
                             result = (
-                                bare_batch(bare, htmls) if engine == "bare" else chrome_batch(htmls)
+                                bare_batch(peers[engine], htmls)
+                                if engine in peers
+                                else chrome_batch(htmls)
                             )
                         result["round"] = r + 1
                         results[engine].append(result)
@@ -202,7 +211,8 @@ def main() -> None:
                                  if "main" in result else ""),
                               flush=True)  # fmt: skip
             finally:
-                bare.close()
+                for peer in peers.values():
+                    peer.close()
 
             # 2. One letter at a time, through the app and pure (after the batches: the
             # batch job's process renders nothing itself, so its memory is measured as is).
@@ -251,6 +261,12 @@ def main() -> None:
     rounds = ", ".join(f"{x:.2f}" for x in per_round)
     print(f"  ours/bare throughput {rate['ours'] / rate['bare']:.2f}x (rounds: {rounds}), "
           f"CPU {cpu['ours'] / cpu['bare']:.2f}x")  # fmt: skip
+    per_round = [o["n"] / o["wall"] / (b["n"] / b["wall"])
+                 for o, b in zip(results["ours"], results["bare-a3a"], strict=True)]  # fmt: skip
+    rounds = ", ".join(f"{x:.2f}" for x in per_round)
+    print(f"  ours/bare-a3a (stock WeasyPrint, PDF/A-3a) throughput "
+          f"{rate['ours'] / rate['bare-a3a']:.2f}x (rounds: {rounds}), "
+          f"CPU {cpu['ours'] / cpu['bare-a3a']:.2f}x")  # fmt: skip
     if "chromium" in rate:
         print(f"  ours/Chromium throughput {rate['ours'] / rate['chromium']:.2f}x, "
               f"CPU {cpu['ours'] / cpu['chromium']:.2f}x, "
@@ -265,7 +281,7 @@ def preview_htmls(gift_ids: list[int], texts) -> list[str]:
     for n, cid in enumerate(gift_ids, 1):
         c = db.session.get(Contribution, cid)
         data = letter_data.thank_you_data(c, c.donors, number=900_000 + n, issued_on=ISSUED)
-        htmls.append(render_html(data, texts))
+        htmls.append(render_html(verification.verified(data, "thank_you", 1), texts))
     return htmls
 
 

@@ -33,7 +33,8 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 _bare = None
 
 
-def _bare_init(stylesheet: str, worker: bool = True) -> None:
+def _bare_init(stylesheet: str, worker: bool = True, options: dict | None = None) -> None:
+    """*options* go to WeasyPrint's ``render`` and ``write_pdf`` (e.g. ``pdf_variant``)."""
     global _bare
     from weasyprint import CSS
     from weasyprint.text.fonts import FontConfiguration
@@ -49,7 +50,7 @@ def _bare_init(stylesheet: str, worker: bool = True) -> None:
     config = FontConfiguration()
     css = [CSS(string=font_face_css(FONT_FILES), font_config=config),
            CSS(filename=str(Path(LETTERS_DIR) / stylesheet), font_config=config)]  # fmt: skip
-    _bare = (config, css, str(LETTERS_DIR) + "/")
+    _bare = (config, css, str(LETTERS_DIR) + "/", dict(options or {}))
 
 
 def bare_pdf(html: str) -> bytes:
@@ -58,14 +59,16 @@ def bare_pdf(html: str) -> bytes:
 
     from ceroc_donations.rendering import actualtext, pdfwrite
 
-    config, css, base_url = _bare
+    config, css, base_url, options = _bare
     patched = actualtext.installed()
     if patched:  # the same process also renders ours: take the patches out meanwhile
         actualtext.uninstall()
         pdfwrite.uninstall()
     try:
-        return HTML(string=html, base_url=base_url).write_pdf(stylesheets=css,
-                                                              font_config=config)  # fmt: skip
+        document = HTML(string=html, base_url=base_url).render(
+            stylesheets=css, font_config=config, **options
+        )
+        return document.write_pdf(**options)  # fmt: skip
     finally:
         if patched:
             actualtext.install()
@@ -79,16 +82,18 @@ def _bare_job(html: str) -> int:
 class BareWeasyPrint:
     """Bare WeasyPrint in this process (``workers=0``) or in a pool of worker processes."""
 
-    def __init__(self, stylesheet: str = "letter.css", workers: int = 0):
+    def __init__(self, stylesheet: str = "letter.css", workers: int = 0, **options):
+        """*options*: WeasyPrint's own, e.g. ``pdf_variant="pdf/a-3a"`` for the same kind
+        of file as ours (by stock WeasyPrint: without our patches)."""
         self.workers = workers
         if workers:
             self.pool = ProcessPoolExecutor(
                 workers, mp_context=get_context("forkserver"),
-                initializer=_bare_init, initargs=(stylesheet,),
+                initializer=_bare_init, initargs=(stylesheet, True, options),
             )  # fmt: skip
         else:
             self.pool = None
-            _bare_init(stylesheet, worker=False)
+            _bare_init(stylesheet, worker=False, options=options)
 
     def pdf(self, html: str) -> bytes:
         return bare_pdf(html)

@@ -130,3 +130,57 @@ def test_a_batch_started_on_one_instance_is_followed_from_the_other(cluster, app
         assert [letter.number for letter in letters] == [1, 2]
         for letter in letters:
             assert (storage / "letters" / letter.pdf_path).is_file()
+
+
+@pytest.mark.timeout(120)
+def test_a_page_one_instance_keeps_is_drawn_anew_after_a_gift_on_the_other(cluster, app):
+    """Instance B keeps the public page it drew (pagecache); a gift posted on instance A
+    moves the shared audit head, so B's next answer shows it."""
+    from ceroc_donations.accounts import settings
+    from ceroc_donations.accounts.models import User
+    from ceroc_donations.book.models import Contribution
+
+    a, b, _board, ids, _storage, _log = cluster
+    with app.app_context():
+        admin = db.session.execute(select(User).where(User.role == "admin")).scalar_one()
+        settings.set_transparency_public(True, by=admin)
+        gift = db.session.get(Contribution, ids.single)
+        donor_id, fund_id = gift.donors[0].id, gift.fund_id
+        db.session.commit()
+        db.session.remove()
+    treasurer = _token(app, "treasurer")
+    first = request_page(b.port)
+    assert _main(request_page(b.port)) == _main(first)  # the main part: drawn once, kept
+    assert "4,321.00" not in first
+    on_a = Connection(a.port, headers=treasurer)
+    try:
+        status, data = on_a.request(
+            "POST",
+            "/api/v1/contributions",
+            json_body={
+                "donor_ids": [donor_id],
+                "amount": "4321.00",
+                "currency": "USD",
+                "exchange_rate": "1",
+                "received_on": "2026-03-01",
+                "fund_id": fund_id,
+                "method": "cash",
+            },
+            headers={"Idempotency-Key": "instances-page"},
+        )
+    finally:
+        on_a.close()
+    assert status == 201, data
+    assert "4,321.00" in request_page(b.port)
+
+
+def _main(page: str) -> str:
+    return page[page.index('<main id="main">') : page.index("</main>")]
+
+
+def request_page(port: int) -> str:
+    from tests.serving_support import request
+
+    status, page = request(port, "GET", "/transparency")
+    assert status == 200, page[:300]
+    return page.decode()

@@ -121,8 +121,9 @@ class ChartTable:
             first, *rest = row
             cells = "".join(f'<td class="num">{escape(c)}</td>' for c in rest)
             body.append(f'<tr><th scope="row"{_lang(first)}>{escape(first)}</th>{cells}</tr>')
+        # tabindex: on a phone the table may scroll sideways, and a keyboard must reach it.
         return (
-            f'<table class="chart-table"><caption{_lang(self.caption)}>'
+            f'<table class="chart-table" tabindex="0"><caption{_lang(self.caption)}>'
             f"{escape(self.caption)}</caption><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table>"
         )

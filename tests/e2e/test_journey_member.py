@@ -63,6 +63,16 @@ def test_member_reads_the_ledger_in_khmer(browser, live_server, screenshot, axe)
     screenshot(browser, "member-ledger-km-phone", full_page=True)
     width = browser.execute_script("return document.documentElement.scrollWidth")
     assert width <= PHONE[0], f"the ledger is {width}px wide on a {PHONE[0]}px phone"
+    # Each entry's amount and balance are on screen, not behind a sideways scroll.
+    for cell in rows[0].find_elements(By.CSS_SELECTOR, "td.num"):
+        left, right = cell.rect["x"], cell.rect["x"] + cell.rect["width"]
+        assert 0 <= left and right <= PHONE[0], (cell.text, cell.rect)
+    balance = rows[0].find_elements(By.CSS_SELECTOR, "td.num")[1]
+    label = browser.execute_script(
+        "return getComputedStyle(arguments[0], '::before').content", balance
+    )
+    assert "សមតុល្យក្រោយ" in label  # "Balance after": the header row is hidden on a phone
+    axe(browser)
     browser.set_window_size(*DESKTOP)
 
     # The CSV export carries the same filter: the same entries, with a header row.

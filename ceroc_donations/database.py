@@ -144,9 +144,7 @@ class _Writers:
         return self._waiting_fd
 
     def _others_wait(self, flag: int) -> bool:
-        try:
-            fcntl.flock(flag, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _try_flock(flag):
             return True
         fcntl.flock(flag, fcntl.LOCK_UN)
         return False

@@ -1,0 +1,319 @@
+"""Shorter routes through WeasyPrint 70's hottest small functions: same results.
+
+A letter asks a computed style for some 4,900 values, and most of them are neither
+declared for the element nor special: an initial value, or the parent's value of an
+inherited property. WeasyPrint's ``ComputedStyle.__missing__`` walks its whole general
+path for each (logical properties, ``var()``, math functions, text decorations, named
+pages). It then resolves percentages of 13 lengths on each of ~230 boxes a letter, with
+two function calls per length. Both are about 6 % of a letter.
+
+:func:`install` puts in front of them:
+
+- ``ComputedStyle.__missing__``: a value not in the element's cascade, whose physical
+  property has no logical one in the cascade either, is the initial value (properties
+  whose initial value needs no computing) or the parent's value (inherited properties,
+  when it holds no math function), stored and returned as the general path stores and
+  returns it. Everything else (``float``, ``display``, ``position``, ``page``,
+  text decorations, custom properties, the root element's inherited values, any
+  declared value) takes WeasyPrint's own path;
+- ``AnonymousStyle.__missing__``: the same split, from precomputed sets;
+- ``layout.percent.resolve_percentages``: the same used values, set by one loop over the
+  box's 13 lengths; a value that is neither a pixel length nor a percentage (``auto``,
+  math functions) goes to WeasyPrint's ``percentage``.
+
+``tests/test_fastpaths.py`` checks that every computed value of every box and every
+PDF byte is the same with and without them. Like :mod:`.actualtext` and :mod:`.pdfwrite`,
+:func:`install` refuses any WeasyPrint but the one whose sources it was checked on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import sys
+import threading
+from collections import OrderedDict
+
+import weasyprint
+from weasyprint import css
+from weasyprint.css.functions import check_math
+from weasyprint.css.properties import INHERITED, INITIAL_NOT_COMPUTED, INITIAL_VALUES
+from weasyprint.formatting_structure import boxes
+from weasyprint.layout import percent
+from weasyprint.pdf import fonts as pdf_fonts
+from weasyprint.text.ffi import ffi, harfbuzz, harfbuzz_subset
+
+__all__ = ["PATCHED", "WEASYPRINT_VERSION", "install", "installed", "uninstall"]
+
+#: The WeasyPrint release these routes were checked on (pinned in pyproject.toml).
+WEASYPRINT_VERSION = "70.0"
+
+_original_missing = css.ComputedStyle.__missing__
+_original_anonymous_missing = css.AnonymousStyle.__missing__
+_original_resolve = percent.resolve_percentages
+_percentage = percent.percentage
+_adjust_box_sizing = percent.adjust_box_sizing
+# HarfBuzz 6.0's subsetting of a face prepared once (WeasyPrint does not declare it).
+if harfbuzz_subset is not None:
+    ffi.cdef("hb_face_t * hb_subset_preprocess (hb_face_t *source);")
+
+_original_font_init = pdf_fonts.Font.__init__
+_original_subset = pdf_fonts.Font._harfbuzz_subset
+_PHYSICAL = css.PHYSICAL_FUNCTIONS
+_COMPUTER_FUNCTIONS = css.COMPUTER_FUNCTIONS
+
+#: SHA-256 of the source of each function whose behaviour the shortcuts copy.
+PATCHED = {
+    "weasyprint.css.ComputedStyle.__missing__": (
+        "b318d8efc8ac79d716f05cb81cc3abd65a32bd79601e363b218a32559bb3a5fb"
+    ),
+    "weasyprint.css.AnonymousStyle.__missing__": (
+        "d39252707764730654fe9f69638bfc8bb7435365de0dbfa0309708576cae5d63"
+    ),
+    "weasyprint.layout.percent": "bac190e240dce17b4342feb99423e8232433d3727c0833897f50fed88cb163a2",
+    "weasyprint.pdf.fonts.Font": "1888854798bf87262b5fc822169feea96211da0c7de97cef8e3001c4a5c118a1",
+}
+
+#: Properties WeasyPrint's general path treats apart, whatever their cascade.
+_SPECIAL = frozenset({"float", "display", "position", "page"})
+#: Not inherited, initial value stored as it is (no computing, no math).
+_PLAIN_INITIAL = frozenset(
+    key
+    for key, value in INITIAL_VALUES.items()
+    if key not in INHERITED
+    and key not in INITIAL_NOT_COMPUTED
+    and key not in _SPECIAL
+    and not key.startswith("text_decoration_")
+    and not check_math(value)
+)
+#: Inherited from the parent's computed value.
+_PLAIN_INHERITED = frozenset(
+    key for key in INHERITED if key not in _SPECIAL and not key.startswith("text_decoration_")
+)
+_ANONYMOUS_INHERITED = frozenset(key for key in INHERITED if key != "page")
+_ANONYMOUS_INITIAL = frozenset(
+    key
+    for key in INITIAL_VALUES
+    if key not in INHERITED
+    and key != "page"
+    and not key.startswith("text_decoration_")
+    and key not in INITIAL_NOT_COMPUTED
+)
+
+#: The modules that imported ``resolve_percentages`` by name.
+_RESOLVE_USERS = (
+    "weasyprint.layout.absolute",
+    "weasyprint.layout.block",
+    "weasyprint.layout.column",
+    "weasyprint.layout.float",
+    "weasyprint.layout.grid",
+    "weasyprint.layout.inline",
+    "weasyprint.layout.page",
+    "weasyprint.layout.table",
+    "weasyprint.layout.percent",
+)
+
+
+def _computed_missing(self, key):
+    """``ComputedStyle.__missing__``, the initial and inherited values first."""
+    if key not in self.cascaded:
+        logical = _PHYSICAL.get(key)
+        if logical is None or logical(block="ttb", inline=self["direction"]) not in self.cascaded:
+            if key in _PLAIN_INITIAL:
+                value = self[key] = INITIAL_VALUES[key]
+                return value
+            if key in _PLAIN_INHERITED:
+                parent = self.parent_style
+                if parent is not None:
+                    value = parent[key]
+                    if not check_math(value):
+                        self[key] = value
+                        return value
+    return _original_missing(self, key)
+
+
+def _anonymous_missing(self, key):
+    """``AnonymousStyle.__missing__``, its two common cases first."""
+    if key in _ANONYMOUS_INHERITED:
+        value = self[key] = self.parent_style[key]
+        return value
+    if key in _ANONYMOUS_INITIAL:
+        value = self[key] = INITIAL_VALUES[key]
+        return value
+    return _original_anonymous_missing(self, key)
+
+
+def _used(style, name, refer_to):
+    """``percent.percentage`` of ``style[name]``: pixels and percentages inline."""
+    value = style[name]
+    unit = getattr(value, "unit", None)
+    if unit == "px":
+        return value.value
+    if unit == "%":
+        return refer_to * value.value / 100
+    return _percentage(value, style, refer_to)
+
+
+def _resolve_percentages(box, containing_block):
+    """``percent.resolve_percentages`` in one pass over the box's lengths."""
+    if isinstance(containing_block, boxes.Box):
+        cb_width = containing_block.width
+        cb_height = containing_block.height
+    else:
+        cb_width, cb_height = containing_block
+    maybe_height = cb_height if isinstance(box, boxes.PageBox) else cb_width
+    style = box.style
+    box.margin_left = _used(style, "margin_left", cb_width)
+    box.margin_right = _used(style, "margin_right", cb_width)
+    box.margin_top = _used(style, "margin_top", maybe_height)
+    box.margin_bottom = _used(style, "margin_bottom", maybe_height)
+    box.padding_left = _used(style, "padding_left", cb_width)
+    box.padding_right = _used(style, "padding_right", cb_width)
+    box.padding_top = _used(style, "padding_top", maybe_height)
+    box.padding_bottom = _used(style, "padding_bottom", maybe_height)
+    box.width = _used(style, "width", cb_width)
+    min_width = _used(style, "min_width", cb_width)
+    box.min_width = 0 if min_width == "auto" else min_width
+    box.max_width = _used(style, "max_width", cb_width)
+
+    if cb_height == "auto":
+        height = style["height"]
+        if height == "auto" or check_math(height) or height.unit == "%":
+            box.height = "auto"
+        else:
+            assert height.unit.lower() == "px"
+            box.height = height.value
+        min_height = _used(style, "min_height", 0)
+        box.min_height = 0 if min_height == "auto" else min_height
+        box.max_height = _used(style, "max_height", float("inf"))
+    else:
+        box.height = _used(style, "height", cb_height)
+        min_height = _used(style, "min_height", cb_height)
+        box.min_height = 0 if min_height == "auto" else min_height
+        box.max_height = _used(style, "max_height", cb_height)
+
+    collapse = style["border_collapse"] == "collapse"
+    for prop in ("border_top_width", "border_right_width", "border_bottom_width",
+                 "border_left_width"):  # fmt: skip
+        if not (collapse and hasattr(box, prop)):
+            setattr(box, prop, style[prop])
+
+    _adjust_box_sizing(box, "width")
+    _adjust_box_sizing(box, "height")
+
+
+#: HarfBuzz faces whose subsets this process keeps, by address: a reference to each is
+#: held, so no other face can take its address while its subsets are kept.
+_FACES: OrderedDict[int, tuple[object, object]] = OrderedDict()
+_FACES_KEPT = 16
+#: Subsets made: (face address, index, glyphs, flags) → subset bytes.
+_SUBSETS: OrderedDict[tuple, bytes] = OrderedDict()
+_SUBSETS_KEPT = 128
+_subsets_lock = threading.Lock()
+
+
+def _preprocessed_face(hb_face) -> tuple[int, object]:
+    """The address of *hb_face* and HarfBuzz's preprocessed copy of it, made once:
+    subsetting that copy gives the same bytes, in half the time."""
+    address = int(ffi.cast("uintptr_t", hb_face))
+    entry = _FACES.get(address)
+    if entry is None:
+        kept = ffi.gc(harfbuzz.hb_face_reference(hb_face), harfbuzz.hb_face_destroy)
+        ready = harfbuzz_subset.hb_subset_preprocess(hb_face)
+        ready = ffi.gc(ready, harfbuzz.hb_face_destroy) if ready != ffi.NULL else None
+        entry = _FACES[address] = (kept, ready)
+        while len(_FACES) > _FACES_KEPT:
+            gone, _ = _FACES.popitem(last=False)
+            for key in [key for key in _SUBSETS if key[0] == gone]:
+                del _SUBSETS[key]
+    else:
+        _FACES.move_to_end(address)
+    return address, entry[1]
+
+
+def _font_init(self, *args, **kwargs):
+    """``Font.__init__``, remembering the bytes of the font as HarfBuzz holds it."""
+    _original_font_init(self, *args, **kwargs)
+    self.ceroc_face_content = self.file_content
+
+
+def _harfbuzz_subset(self, to_unicode, hinting):
+    """``Font._harfbuzz_subset`` from HarfBuzz's preprocessed face, and the subset made
+    before for the same face, glyphs and flags reused (a batch's letters mostly use the
+    same glyphs). A font whose bytes changed since it was loaded (a variable font
+    instanced, emoji removed) is subset as WeasyPrint does."""
+    if self.file_content is not getattr(self, "ceroc_face_content", None) or (
+        harfbuzz_subset is None or not hasattr(harfbuzz_subset, "hb_subset_preprocess")
+    ):
+        return _original_subset(self, to_unicode, hinting)
+    with _subsets_lock:
+        address, ready = _preprocessed_face(self.hb_face)
+        key = (address, self.index, tuple(sorted(to_unicode)), bool(hinting), bool(self.missing))
+        subset = _SUBSETS.get(key)
+        if subset is not None:
+            _SUBSETS.move_to_end(key)
+            self.file_content = subset
+            return None
+    face, self.hb_face = self.hb_face, ready or self.hb_face
+    try:
+        _original_subset(self, to_unicode, hinting)
+    finally:
+        self.hb_face = face
+    if self.file_content is not self.ceroc_face_content:  # else HarfBuzz failed, and said so
+        with _subsets_lock:
+            if address in _FACES:
+                _SUBSETS[key] = self.file_content
+                while len(_SUBSETS) > _SUBSETS_KEPT:
+                    _SUBSETS.popitem(last=False)
+    return None
+
+
+def _sources() -> dict[str, str]:
+    return {
+        "weasyprint.css.ComputedStyle.__missing__": inspect.getsource(_original_missing),
+        "weasyprint.css.AnonymousStyle.__missing__": inspect.getsource(_original_anonymous_missing),
+        "weasyprint.layout.percent": inspect.getsource(percent),
+        "weasyprint.pdf.fonts.Font": inspect.getsource(pdf_fonts.Font),
+    }
+
+
+def source_digests() -> dict[str, str]:
+    """SHA-256 of the source of each WeasyPrint function these shortcuts copy."""
+    return {name: hashlib.sha256(src.encode()).hexdigest() for name, src in _sources().items()}
+
+
+def installed() -> bool:
+    return css.ComputedStyle.__missing__ is _computed_missing
+
+
+def install() -> None:
+    """Put the shortcuts in (idempotent); raise if WeasyPrint is not the one checked."""
+    if installed():
+        return
+    changed = [name for name, digest in source_digests().items() if digest != PATCHED[name]]
+    if weasyprint.__version__ != WEASYPRINT_VERSION or changed:
+        raise RuntimeError(
+            f"ceroc_donations.rendering.fastpaths copies WeasyPrint {WEASYPRINT_VERSION}, "
+            f"found {weasyprint.__version__} (changed: {', '.join(changed) or 'version only'}); "
+            "check the shortcuts still give the same values, or drop them"
+        )
+    css.ComputedStyle.__missing__ = _computed_missing
+    css.AnonymousStyle.__missing__ = _anonymous_missing
+    pdf_fonts.Font.__init__ = _font_init
+    pdf_fonts.Font._harfbuzz_subset = _harfbuzz_subset
+    for name in _RESOLVE_USERS:
+        module = sys.modules[name]
+        if getattr(module, "resolve_percentages", None) is _original_resolve:
+            module.resolve_percentages = _resolve_percentages
+
+
+def uninstall() -> None:
+    """Give WeasyPrint back its own functions."""
+    css.ComputedStyle.__missing__ = _original_missing
+    css.AnonymousStyle.__missing__ = _original_anonymous_missing
+    pdf_fonts.Font.__init__ = _original_font_init
+    pdf_fonts.Font._harfbuzz_subset = _original_subset
+    for name in _RESOLVE_USERS:
+        module = sys.modules[name]
+        if getattr(module, "resolve_percentages", None) is _resolve_percentages:
+            module.resolve_percentages = _original_resolve

@@ -29,7 +29,7 @@ from weasyprint.document import Document
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse, path2url
 
-from ceroc_donations.rendering import actualtext, fastpaths, pdfwrite
+from ceroc_donations.rendering import actualtext, fastpaths, pdfwrite, svgpath
 from ceroc_donations.rendering.fonts import FONT_DIR, FONT_FACES, FONT_FILES  # noqa: F401  (re-exported)
 from ceroc_donations.rendering.letter import (
     LETTERS_DIR,
@@ -46,8 +46,10 @@ LOGGER = logging.getLogger(__name__)
 actualtext.install()
 # pydyf compresses each stream once, not twice, for the PDF/A file identifier.
 pdfwrite.install()
-# Computed styles and used lengths by shorter routes, to the same values.
+# Computed styles, used lengths and font subsets by shorter routes, to the same values.
 fastpaths.install()
+# SVG paths of straight lines (every letter's QR code) are drawn without re-parsing.
+svgpath.install()
 
 PDF_VARIANT = "pdf/a-3a"
 

@@ -65,9 +65,9 @@ def test_fill_refuses_bad_text_and_missing_values():
 
 
 def test_newlines_become_breaks_and_paragraphs():
-    assert fill("one\ntwo", {}) == "one<br>\ntwo"
+    assert fill("one\ntwo", {}) == "one<br />\ntwo"
     assert fill_paragraphs("first\nline\n\n\nsecond\r\n \r\nthird", {}) == [
-        "first<br>\nline",
+        "first<br />\nline",
         "second",
         "third",
     ]

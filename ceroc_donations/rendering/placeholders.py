@@ -130,14 +130,15 @@ def used_names(text: str) -> set[str]:
 
 def _escape_lines(text: str) -> Markup:
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    return Markup("<br>\n").join(escape(line) for line in lines)
+    return Markup("<br />\n").join(escape(line) for line in lines)
 
 
 def fill(text: str, values: Mapping[str, object]) -> Markup:
     """Fill one paragraph: escaped text with escaped *values* in its placeholders.
 
-    A newline becomes ``<br>``. Raises :class:`PlaceholderError` if *text* does not
-    :func:`validate`, or a placeholder it uses is missing from *values*.
+    A newline becomes ``<br />`` (self-closed: the letter stays well-formed XML for
+    :mod:`.fastparse`). Raises :class:`PlaceholderError` if *text* does not :func:`validate`,
+    or a placeholder it uses is missing from *values*.
     """
     problems = validate(text)
     missing = sorted(used_names(text) - set(values))

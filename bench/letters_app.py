@@ -15,8 +15,9 @@ Run:  python bench/letters_app.py [--count N] [--batch N] [--rounds R] [--no-chr
    every process of each engine (ours: the job's process and its render workers); memory
    is their resident set at the end.
 
-The bare peer is stock WeasyPrint 70 with the same fonts and stylesheets (parsed once)
-and the same fetcher-free HTML; it writes a plain PDF: no PDF/A, no tags, no
+The bare peer is stock WeasyPrint 70 (none of ``rendering.pdf.PATCHES`` installed in its
+workers) with the same fonts and stylesheets (parsed once), the same fetcher-free HTML,
+parsed by WeasyPrint's own tinyhtml5; it writes a plain PDF: no PDF/A, no tags, no
 ``/ActualText``, no metadata, and pydyf's own zlib level 9 (we deflate at 6, see
 ``rendering/pdfwrite.py``). It does nothing else: no database, no files. A second bare
 peer, ``bare-a3a``, is the same stock WeasyPrint asked for the kind of file we archive

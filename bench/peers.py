@@ -39,14 +39,13 @@ def _bare_init(stylesheet: str, worker: bool = True, options: dict | None = None
     from weasyprint import CSS
     from weasyprint.text.fonts import FontConfiguration
 
-    from ceroc_donations.rendering import actualtext, pdfwrite
     from ceroc_donations.rendering.fonts import FONT_FILES
     from ceroc_donations.rendering.letter import LETTERS_DIR
-    from ceroc_donations.rendering.pdf import font_face_css
+    from ceroc_donations.rendering.pdf import PATCHES, font_face_css
 
-    if worker:
-        actualtext.uninstall()
-        pdfwrite.uninstall()
+    if worker:  # stock WeasyPrint and pydyf: none of our patches
+        for patch in PATCHES:
+            patch.uninstall()
     config = FontConfiguration()
     css = [CSS(string=font_face_css(FONT_FILES), font_config=config),
            CSS(filename=str(Path(LETTERS_DIR) / stylesheet), font_config=config)]  # fmt: skip
@@ -57,22 +56,20 @@ def bare_pdf(html: str) -> bytes:
     """Stock WeasyPrint's PDF of *html* (call :func:`_bare_init` first in this process)."""
     from weasyprint import HTML
 
-    from ceroc_donations.rendering import actualtext, pdfwrite
+    from ceroc_donations.rendering.pdf import PATCHES
 
     config, css, base_url, options = _bare
-    patched = actualtext.installed()
-    if patched:  # the same process also renders ours: take the patches out meanwhile
-        actualtext.uninstall()
-        pdfwrite.uninstall()
+    patched = [patch for patch in PATCHES if patch.installed()]
+    for patch in patched:  # the same process also renders ours: out meanwhile
+        patch.uninstall()
     try:
         document = HTML(string=html, base_url=base_url).render(
             stylesheets=css, font_config=config, **options
         )
         return document.write_pdf(**options)  # fmt: skip
     finally:
-        if patched:
-            actualtext.install()
-            pdfwrite.install()
+        for patch in patched:
+            patch.install()
 
 
 def _bare_job(html: str) -> int:

@@ -27,6 +27,7 @@ were copied from: :func:`install` refuses to patch any other WeasyPrint, and
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import re
@@ -80,6 +81,7 @@ _original_draw_first_line = _text.draw_first_line
 _original_build_box_tree = _tags._build_box_tree
 
 
+@functools.cache  # sources do not change while the process runs
 def source_digest(function) -> str:
     """SHA-256 of *function*'s source text."""
     return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()

@@ -28,6 +28,7 @@ PDF byte is the same with and without them. Like :mod:`.actualtext` and :mod:`.p
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import sys
@@ -268,6 +269,7 @@ def _harfbuzz_subset(self, to_unicode, hinting):
     return None
 
 
+@functools.cache  # sources do not change while the process runs
 def _sources() -> dict[str, str]:
     return {
         "weasyprint.css.ComputedStyle.__missing__": inspect.getsource(_original_missing),

@@ -25,6 +25,7 @@ until it is there, :func:`install` refuses any pydyf but the one it was checked 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import threading
@@ -60,6 +61,7 @@ _local = threading.local()
 _deflated_lock = threading.Lock()
 
 
+@functools.cache  # sources do not change while the process runs
 def _sources() -> dict[str, str]:
     return {
         "pydyf.Stream.data": inspect.getsource(_original_data.fget),

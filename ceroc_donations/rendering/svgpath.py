@@ -30,6 +30,7 @@ parsing changed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import re
@@ -88,12 +89,17 @@ _TOKEN = re.compile(r"[MmLlHhVvZz]|[+-]?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)")
 _SEPARATORS = str.maketrans("", "", " \t\n\r,")
 
 
-def source_digests() -> dict[str, str]:
-    """SHA-256 of the source of each WeasyPrint function this patch depends on."""
+@functools.cache  # sources do not change while the process runs
+def _digests() -> dict[str, str]:
     return {
         name: hashlib.sha256(inspect.getsource(function).encode()).hexdigest()
         for name, function in _ORIGINALS.items()
     }
+
+
+def source_digests() -> dict[str, str]:
+    """SHA-256 of the source of each WeasyPrint function this patch depends on."""
+    return dict(_digests())
 
 
 def _commands(d: str) -> list[tuple[str, float, float]] | None:

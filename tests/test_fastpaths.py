@@ -166,6 +166,7 @@ def letter_fonts(renderer) -> list:
 
     def keep(self, *args, **kwargs):
         real(self, *args, **kwargs)
+        self.loaded_content = self.file_content  # before it is subset
         fonts.append(self)
 
     pdf_fonts.Font.__init__ = keep
@@ -236,3 +237,18 @@ def test_kept_subsets_are_deflated_once(renderer, monkeypatch):
         assert renderer.archived_letter(data, None, "thank_you") == kept
     finally:
         fastpaths.install()
+
+
+def test_font_files_are_not_copied_for_every_letter(renderer):
+    """The second letter's fonts hold the very bytes the first one's did."""
+    first = {font.hash: font.loaded_content for font in letter_fonts(renderer)}
+    again = {font.hash: font.loaded_content for font in letter_fonts(renderer)}
+    assert first.keys() == again.keys()
+    assert all(again[key] is first[key] for key in first)
+    fastpaths.uninstall()
+    try:
+        own = {font.hash: font.loaded_content for font in letter_fonts(renderer)}
+    finally:
+        fastpaths.install()
+    assert own == first
+    assert not any(own[key] is first[key] for key in first)  # WeasyPrint's copies

@@ -5,7 +5,7 @@ declared for the element nor special: an initial value, or the parent's value of
 inherited property. WeasyPrint's ``ComputedStyle.__missing__`` walks its whole general
 path for each (logical properties, ``var()``, math functions, text decorations, named
 pages). It then resolves percentages of 13 lengths on each of ~230 boxes a letter, with
-two function calls per length. Both are about 6 % of a letter.
+two function calls per length. Both are about 6 % of a letter; its fonts, 5 %.
 
 :func:`install` puts in front of them:
 
@@ -19,7 +19,13 @@ two function calls per length. Both are about 6 % of a letter.
 - ``AnonymousStyle.__missing__``: the same split, from precomputed sets;
 - ``layout.percent.resolve_percentages``: the same used values, set by one loop over the
   box's 13 lengths; a value that is neither a pixel length nor a percentage (``auto``,
-  math functions) goes to WeasyPrint's ``percentage``.
+  math functions) goes to WeasyPrint's ``percentage``;
+- fonts: each letter's ``Font`` gets the bytes of its font file as the same bytes object
+  (WeasyPrint copies the whole file, 1.7 MB a letter, and the pages it lands on fault in
+  anew); subsets are made from HarfBuzz's preprocessed face (``hb_subset_preprocess``,
+  the same bytes in about half the time), and a subset made for the same face, glyphs
+  and flags is reused (:mod:`.pdfwrite` then deflates it once). A reference to each
+  such face is held, so no other face can take its address meanwhile.
 
 ``tests/test_fastpaths.py`` checks that every computed value of every box and every
 PDF byte is the same with and without them. Like :mod:`.actualtext` and :mod:`.pdfwrite`,
@@ -59,6 +65,7 @@ if harfbuzz_subset is not None:
     ffi.cdef("hb_face_t * hb_subset_preprocess (hb_face_t *source);")
 
 _original_font_init = pdf_fonts.Font.__init__
+_original_hb_object_data = pdf_fonts.get_hb_object_data
 _original_subset = pdf_fonts.Font._harfbuzz_subset
 _PHYSICAL = css.PHYSICAL_FUNCTIONS
 _COMPUTER_FUNCTIONS = css.COMPUTER_FUNCTIONS
@@ -73,6 +80,9 @@ PATCHED = {
     ),
     "weasyprint.layout.percent": "bac190e240dce17b4342feb99423e8232433d3727c0833897f50fed88cb163a2",
     "weasyprint.pdf.fonts.Font": "1888854798bf87262b5fc822169feea96211da0c7de97cef8e3001c4a5c118a1",
+    "weasyprint.text.fonts.get_hb_object_data": (
+        "03040a623df04c2b5fe464037e14b07fe430fd1ec43602abf955fdf3fbe77ea6"
+    ),
 }
 
 #: Properties WeasyPrint's general path treats apart, whatever their cascade.
@@ -203,9 +213,28 @@ def _resolve_percentages(box, containing_block):
     _adjust_box_sizing(box, "height")
 
 
-#: HarfBuzz faces whose subsets this process keeps, by address: a reference to each is
-#: held, so no other face can take its address while its subsets are kept.
-_FACES: OrderedDict[int, tuple[object, object]] = OrderedDict()
+class _Face:
+    """A HarfBuzz face this process keeps: a reference to it (so no other face can take
+    its address), its bytes, and HarfBuzz's preprocessed copy for subsetting."""
+
+    __slots__ = ("kept", "content", "ready")
+
+    def __init__(self, hb_face, content: bytes | None):
+        self.kept = ffi.gc(harfbuzz.hb_face_reference(hb_face), harfbuzz.hb_face_destroy)
+        self.content = content
+        self.ready = None
+
+    def preprocessed(self):
+        """HarfBuzz's preprocessed copy of the face, made once: subsetting it gives the
+        same bytes, in half the time (``None`` where HarfBuzz cannot make one)."""
+        if self.ready is None:
+            ready = harfbuzz_subset.hb_subset_preprocess(self.kept)
+            self.ready = ffi.gc(ready, harfbuzz.hb_face_destroy) if ready != ffi.NULL else False
+        return self.ready or None
+
+
+#: The faces of the fonts WeasyPrint loaded, by address.
+_FACES: OrderedDict[int, _Face] = OrderedDict()
 _FACES_KEPT = 16
 #: Subsets made: (face address, index, glyphs, flags) → subset bytes.
 _SUBSETS: OrderedDict[tuple, bytes] = OrderedDict()
@@ -213,29 +242,44 @@ _SUBSETS_KEPT = 128
 _subsets_lock = threading.Lock()
 
 
-def _preprocessed_face(hb_face) -> tuple[int, object]:
-    """The address of *hb_face* and HarfBuzz's preprocessed copy of it, made once:
-    subsetting that copy gives the same bytes, in half the time."""
-    address = int(ffi.cast("uintptr_t", hb_face))
-    entry = _FACES.get(address)
-    if entry is None:
-        kept = ffi.gc(harfbuzz.hb_face_reference(hb_face), harfbuzz.hb_face_destroy)
-        ready = harfbuzz_subset.hb_subset_preprocess(hb_face)
-        ready = ffi.gc(ready, harfbuzz.hb_face_destroy) if ready != ffi.NULL else None
-        entry = _FACES[address] = (kept, ready)
+def _address(hb_face) -> int:
+    return int(ffi.cast("uintptr_t", hb_face))
+
+
+def _face(hb_face, content: bytes | None = None) -> tuple[int, _Face]:
+    """The kept face at *hb_face*'s address, kept from now on if it was not (the caller
+    holds :data:`_subsets_lock`)."""
+    address = _address(hb_face)
+    face = _FACES.get(address)
+    if face is None:
+        face = _FACES[address] = _Face(hb_face, content)
         while len(_FACES) > _FACES_KEPT:
             gone, _ = _FACES.popitem(last=False)
             for key in [key for key in _SUBSETS if key[0] == gone]:
                 del _SUBSETS[key]
     else:
         _FACES.move_to_end(address)
-    return address, entry[1]
+    return address, face
+
+
+def _hb_object_data(hb_object, ot_color=None, glyph=None):
+    """``get_hb_object_data`` for ``Font.__init__``: a kept face's bytes are the same
+    bytes object each time, not a copy of the font file (1.7 MB a letter)."""
+    if ot_color is None and glyph is None:
+        with _subsets_lock:
+            face = _FACES.get(_address(hb_object))
+            if face is not None and face.content is not None:
+                return face.content
+    return _original_hb_object_data(hb_object, ot_color, glyph)
 
 
 def _font_init(self, *args, **kwargs):
-    """``Font.__init__``, remembering the bytes of the font as HarfBuzz holds it."""
+    """``Font.__init__``, its face kept with its bytes (see :func:`_hb_object_data`)."""
     _original_font_init(self, *args, **kwargs)
     self.ceroc_face_content = self.file_content
+    if self.file_content is not None:
+        with _subsets_lock:
+            _face(self.hb_face, self.file_content)
 
 
 def _harfbuzz_subset(self, to_unicode, hinting):
@@ -248,7 +292,8 @@ def _harfbuzz_subset(self, to_unicode, hinting):
     ):
         return _original_subset(self, to_unicode, hinting)
     with _subsets_lock:
-        address, ready = _preprocessed_face(self.hb_face)
+        address, face = _face(self.hb_face)
+        ready = face.preprocessed()
         key = (address, self.index, tuple(sorted(to_unicode)), bool(hinting), bool(self.missing))
         subset = _SUBSETS.get(key)
         if subset is not None:
@@ -276,6 +321,7 @@ def _sources() -> dict[str, str]:
         "weasyprint.css.AnonymousStyle.__missing__": inspect.getsource(_original_anonymous_missing),
         "weasyprint.layout.percent": inspect.getsource(percent),
         "weasyprint.pdf.fonts.Font": inspect.getsource(pdf_fonts.Font),
+        "weasyprint.text.fonts.get_hb_object_data": inspect.getsource(_original_hb_object_data),
     }
 
 
@@ -302,6 +348,7 @@ def install() -> None:
     css.ComputedStyle.__missing__ = _computed_missing
     css.AnonymousStyle.__missing__ = _anonymous_missing
     pdf_fonts.Font.__init__ = _font_init
+    pdf_fonts.get_hb_object_data = _hb_object_data
     pdf_fonts.Font._harfbuzz_subset = _harfbuzz_subset
     for name in _RESOLVE_USERS:
         module = sys.modules[name]
@@ -314,6 +361,7 @@ def uninstall() -> None:
     css.ComputedStyle.__missing__ = _original_missing
     css.AnonymousStyle.__missing__ = _original_anonymous_missing
     pdf_fonts.Font.__init__ = _original_font_init
+    pdf_fonts.get_hb_object_data = _original_hb_object_data
     pdf_fonts.Font._harfbuzz_subset = _original_subset
     for name in _RESOLVE_USERS:
         module = sys.modules[name]

@@ -31,6 +31,7 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse, path2url
 
 from ceroc_donations.rendering import actualtext, fastparse, fastpaths, pdfwrite, svgpath
 from ceroc_donations.rendering.fonts import FONT_DIR, FONT_FACES, FONT_FILES  # noqa: F401  (re-exported)
+from ceroc_donations.rendering.framestack import on_deep_stack
 from ceroc_donations.rendering.letter import (
     LETTERS_DIR,
     Kind,
@@ -212,7 +213,8 @@ class LetterRenderer:
     """Turns letter HTML into PDF/A bytes, reusing fonts and stylesheets across letters.
 
     Not thread-safe (WeasyPrint and Pango objects are shared): use one per thread or
-    process.
+    process. Its entry points lay out and write from a frame with a frame-stack chunk
+    of its own (:mod:`.framestack`).
     """
 
     def __init__(
@@ -255,6 +257,7 @@ class LetterRenderer:
                 url_fetcher=self.fetcher),
         ]  # fmt: skip
 
+    @on_deep_stack
     def render_document(
         self,
         html: str,
@@ -294,6 +297,7 @@ class LetterRenderer:
         metadata.attachments = []
         return document
 
+    @on_deep_stack
     def to_pdf(
         self,
         html: str,
@@ -318,6 +322,7 @@ class LetterRenderer:
             freeze_heap()
             self.freeze_after_first = False
 
+    @on_deep_stack
     def write(self, document: Document) -> bytes:
         """Write a laid-out document as PDF/A bytes."""
         with collecting_between_documents(collect=False):
@@ -330,6 +335,7 @@ class LetterRenderer:
         pages = [page for document in documents for page in document.pages]
         return self.write(documents[0].copy(pages))
 
+    @on_deep_stack
     def render_letter(
         self, data: LetterData, texts: LetterTexts | None = None, kind: Kind = "thank_you"
     ) -> bytes:
@@ -342,6 +348,7 @@ class LetterRenderer:
     def _letter_pdf(self, data, texts, kind) -> bytes:
         return self.write(self.letter_document(data, texts, kind))
 
+    @on_deep_stack
     def archived_letter(self, data: LetterData, texts: LetterTexts, kind: Kind) -> bytes:
         """The PDF/A bytes the archive keeps for a letter: its creation and modification
         dates are the letter's issued date, never the time of rendering, so the same data
@@ -359,6 +366,7 @@ class LetterRenderer:
         document.metadata.created = document.metadata.modified = data.issued_on.isoformat()
         return self.write(document)
 
+    @on_deep_stack
     def letter_document(
         self, data: LetterData, texts: LetterTexts | None = None, kind: Kind = "thank_you"
     ) -> Document:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import secrets
-
-from flask import Flask
+from typing import TYPE_CHECKING
 
 from ceroc_donations.paths import folder
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def _instance_secret(instance_path: str, name: str, *, create: bool = True) -> str | None:
@@ -28,6 +30,9 @@ def _instance_secret(instance_path: str, name: str, *, create: bool = True) -> s
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Application factory."""
+    # Imported here: the letter render workers import this package, not Flask (~8 MiB).
+    from flask import Flask
+
     app = Flask(
         __name__,
         instance_relative_config=True,

@@ -43,6 +43,8 @@ STRESS = """<!DOCTYPE html>
   <div class="abs">absolute</div>
   <p class="bb">Loose text, <em>anonymous boxes</em> around <div>a block</div> here.</p>
   <table><tr><td>១២៣</td><td>US$400.00</td></tr><tr><td colspan="2">both</td></tr></table>
+  <p dir="rtl" lang="ar">مرحبا <span lang="km">សួស្ដី</span> hello</p>
+  <p style="font-language-override: 'KHM'">override <u>underlined</u> <s>struck</s></p>
   <section class="wide"><p class="k">ពលរដ្ឋខ្មែរនៅក្រៅប្រទេស</p>
     <ul><li>one</li><li>two</li></ul></section>
 </body></html>"""
@@ -127,6 +129,13 @@ def test_every_computed_and_used_value_is_the_same(renderer, both):
     assert [box[0] for box in plain] == [box[0] for box in fast]
     for before, after in zip(plain, fast, strict=True):
         assert before == after
+
+
+def test_stress_document_is_byte_identical(renderer, both):
+    """Directions, languages, a language override and text decorations: Pango contexts
+    kept per font map, direction and language lay text out as new ones do."""
+    plain, fast = both(lambda: renderer.to_pdf(STRESS))
+    assert plain == fast
 
 
 @pytest.mark.parametrize("kind", ["thank_you", "bilingual", "statement", "report"])

@@ -25,7 +25,10 @@ two function calls per length. Both are about 6 % of a letter; its fonts, 5 %.
   anew); subsets are made from HarfBuzz's preprocessed face (``hb_subset_preprocess``,
   the same bytes in about half the time), and a subset made for the same face, glyphs
   and flags is reused (:mod:`.pdfwrite` then deflates it once). A reference to each
-  such face is held, so no other face can take its address meanwhile.
+  such face is held, so no other face can take its address meanwhile;
+- ``text.line_break.Layout.setup``: one Pango context per font map, direction and
+  language, not one per text layout (~165 a letter; WeasyPrint never changes a context
+  after setting these).
 
 ``tests/test_fastpaths.py`` checks that every computed value of every box and every
 PDF byte is the same with and without them. Like :mod:`.actualtext` and :mod:`.pdfwrite`,
@@ -48,7 +51,18 @@ from weasyprint.css.properties import INHERITED, INITIAL_NOT_COMPUTED, INITIAL_V
 from weasyprint.formatting_structure import boxes
 from weasyprint.layout import percent
 from weasyprint.pdf import fonts as pdf_fonts
-from weasyprint.text.ffi import ffi, harfbuzz, harfbuzz_subset
+from weasyprint.text import line_break
+from weasyprint.text.constants import LST_TO_ISO, PANGO_DIRECTION
+from weasyprint.text.ffi import (
+    FROM_UNITS,
+    ffi,
+    gobject,
+    harfbuzz,
+    harfbuzz_subset,
+    pango,
+    unicode_to_char_p,
+)
+from weasyprint.text.fonts import font_features, get_font_description
 
 __all__ = ["PATCHED", "WEASYPRINT_VERSION", "install", "installed", "uninstall"]
 
@@ -64,6 +78,7 @@ _adjust_box_sizing = percent.adjust_box_sizing
 if harfbuzz_subset is not None:
     ffi.cdef("hb_face_t * hb_subset_preprocess (hb_face_t *source);")
 
+_original_setup = line_break.Layout.setup
 _original_font_init = pdf_fonts.Font.__init__
 _original_hb_object_data = pdf_fonts.get_hb_object_data
 _original_subset = pdf_fonts.Font._harfbuzz_subset
@@ -82,6 +97,9 @@ PATCHED = {
     "weasyprint.pdf.fonts.Font": "1888854798bf87262b5fc822169feea96211da0c7de97cef8e3001c4a5c118a1",
     "weasyprint.text.fonts.get_hb_object_data": (
         "03040a623df04c2b5fe464037e14b07fe430fd1ec43602abf955fdf3fbe77ea6"
+    ),
+    "weasyprint.text.line_break.Layout.setup": (
+        "fb227a55094f41d42fbd57f180d8b7a9a1e741969ec8ddb3fd5cd80920257442"
     ),
 }
 
@@ -314,6 +332,103 @@ def _harfbuzz_subset(self, to_unicode, hinting):
     return None
 
 
+#: Pango contexts by (font map, direction, language): a context is made once, not for
+#: each of a letter's ~165 text layouts. Each holds a reference to its font map, so no
+#: other font map can take that address while the context is kept.
+_CONTEXTS: OrderedDict[tuple, object] = OrderedDict()
+_CONTEXTS_KEPT = 64
+_contexts_lock = threading.Lock()
+
+
+def _layout_setup(self, style):
+    """``Layout.setup`` of WeasyPrint 70.0, its Pango context taken from
+    :data:`_CONTEXTS` (the same base direction and language as a new one would get:
+    nothing else ever changes a context)."""
+    self.style = style
+    self.first_line_direction = 0
+
+    font_map = style.font_config.font_map
+
+    if style["font_language_override"] != "normal":
+        lang = LST_TO_ISO.get(
+            style["font_language_override"].lower(), style["font_language_override"]
+        )
+    elif style["lang"]:
+        lang = style["lang"]
+    else:
+        lang = None
+    key = (int(ffi.cast("uintptr_t", font_map)), style["direction"], lang)
+    with _contexts_lock:
+        pango_context = _CONTEXTS.get(key)
+        if pango_context is None:
+            pango_context = ffi.gc(
+                pango.pango_font_map_create_context(font_map), gobject.g_object_unref
+            )
+            pango.pango_context_set_round_glyph_positions(pango_context, False)
+            pango.pango_context_set_base_dir(pango_context, PANGO_DIRECTION[style["direction"]])
+            if lang:
+                lang_p, _ = unicode_to_char_p(lang)
+                pango.pango_context_set_language(
+                    pango_context, pango.pango_language_from_string(lang_p)
+                )
+            _CONTEXTS[key] = pango_context
+            while len(_CONTEXTS) > _CONTEXTS_KEPT:
+                _CONTEXTS.popitem(last=False)
+        else:
+            _CONTEXTS.move_to_end(key)
+    if lang:
+        lang_p, _ = unicode_to_char_p(lang)
+        self.language = pango.pango_language_from_string(lang_p)
+    else:
+        self.language = pango.pango_language_get_default()
+
+    assert not isinstance(style["font_family"], str), "font_family should be a list"
+    font_description = get_font_description(style)
+    self.layout = ffi.gc(pango.pango_layout_new(pango_context), gobject.g_object_unref)
+    pango.pango_layout_set_auto_dir(self.layout, False)
+    pango.pango_layout_set_font_description(self.layout, font_description)
+
+    text_decoration = style["text_decoration_line"]
+    if text_decoration != "none":
+        metrics = ffi.gc(
+            pango.pango_context_get_metrics(pango_context, font_description, self.language),
+            pango.pango_font_metrics_unref,
+        )
+        self.ascent = FROM_UNITS * (pango.pango_font_metrics_get_ascent(metrics))
+        self.underline_position = FROM_UNITS * (
+            pango.pango_font_metrics_get_underline_position(metrics)
+        )
+        self.strikethrough_position = FROM_UNITS * (
+            pango.pango_font_metrics_get_strikethrough_position(metrics)
+        )
+        self.underline_thickness = FROM_UNITS * (
+            pango.pango_font_metrics_get_underline_thickness(metrics)
+        )
+        self.strikethrough_thickness = FROM_UNITS * (
+            pango.pango_font_metrics_get_strikethrough_thickness(metrics)
+        )
+    else:
+        self.ascent = None
+        self.underline_position = None
+        self.strikethrough_position = None
+
+    features = font_features(
+        style["font_kerning"], style["font_variant_ligatures"],
+        style["font_variant_position"], style["font_variant_caps"],
+        style["font_variant_numeric"], style["font_variant_alternates"],
+        style["font_variant_east_asian"], style["font_feature_settings"],
+    )  # fmt: skip
+    if features:
+        features = ",".join(f"{key} {value}" for key, value in features.items()).encode()
+        # In the meantime, keep a cache to avoid leaking too many of them.
+        attr = style.font_config.font_features.setdefault(
+            features, pango.pango_attr_font_features_new(features)
+        )
+        attr_list = pango.pango_attr_list_new()
+        pango.pango_attr_list_insert(attr_list, attr)
+        pango.pango_layout_set_attributes(self.layout, attr_list)
+
+
 @functools.cache  # sources do not change while the process runs
 def _sources() -> dict[str, str]:
     return {
@@ -322,6 +437,7 @@ def _sources() -> dict[str, str]:
         "weasyprint.layout.percent": inspect.getsource(percent),
         "weasyprint.pdf.fonts.Font": inspect.getsource(pdf_fonts.Font),
         "weasyprint.text.fonts.get_hb_object_data": inspect.getsource(_original_hb_object_data),
+        "weasyprint.text.line_break.Layout.setup": inspect.getsource(_original_setup),
     }
 
 
@@ -349,6 +465,7 @@ def install() -> None:
     css.AnonymousStyle.__missing__ = _anonymous_missing
     pdf_fonts.Font.__init__ = _font_init
     pdf_fonts.get_hb_object_data = _hb_object_data
+    line_break.Layout.setup = _layout_setup
     pdf_fonts.Font._harfbuzz_subset = _harfbuzz_subset
     for name in _RESOLVE_USERS:
         module = sys.modules[name]
@@ -362,6 +479,7 @@ def uninstall() -> None:
     css.AnonymousStyle.__missing__ = _original_anonymous_missing
     pdf_fonts.Font.__init__ = _original_font_init
     pdf_fonts.get_hb_object_data = _original_hb_object_data
+    line_break.Layout.setup = _original_setup
     pdf_fonts.Font._harfbuzz_subset = _original_subset
     for name in _RESOLVE_USERS:
         module = sys.modules[name]

@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.resources import files
 from io import BytesIO
-from multiprocessing import get_context
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
@@ -447,8 +446,11 @@ def render_batch(
         if stats is not None:
             stats[os.getpid()] = _peak_rss_kib()
         return results
-    # forkserver: workers start from a clean process, not a fork of a threaded server.
-    context = get_context("forkserver")
+    # forkserver: workers start from a clean process, not a fork of a threaded server,
+    # and without this process's main module.
+    from ceroc_donations.rendering.pool import worker_context
+
+    context = worker_context()
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=context,
         initializer=_init_worker, initargs=(renderer_kwargs,),

@@ -2,7 +2,9 @@
 
 The process that owns a :class:`RenderPool` never loads WeasyPrint itself (about 28 MB):
 its workers fork from a server that has :mod:`ceroc_donations.rendering.pdf` loaded,
-which also shares those pages between them.
+which also shares those pages between them. Nor do they import that process's main
+module, as :mod:`multiprocessing` otherwise does (gunicorn's, Flask's or Huey's script,
+which would bring the whole web app into every worker: 18 MiB each).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
-from multiprocessing import get_context
+from multiprocessing import context as mp_context
+from multiprocessing import popen_forkserver, spawn
 from typing import TYPE_CHECKING
 
 from ceroc_donations.rendering.letter import Kind, LetterData, LetterTexts
@@ -37,6 +40,50 @@ def _watch_parent(parent: int) -> None:
             pass
         if os.getppid() != first:  # our forkserver died with it: we were handed on
             os._exit(0)
+
+
+_starting = threading.local()
+_preparation_data = spawn.get_preparation_data
+
+
+def _worker_preparation_data(name: str) -> dict:
+    """``multiprocessing.spawn.get_preparation_data``, without the parent's main module
+    for a render worker being started (its work is all in this package)."""
+    data = _preparation_data(name)
+    if getattr(_starting, "render_worker", False):
+        data.pop("init_main_from_path", None)
+        data.pop("init_main_from_name", None)
+    return data
+
+
+spawn.get_preparation_data = _worker_preparation_data
+
+
+class _WorkerPopen(popen_forkserver.Popen):
+    def _launch(self, process_obj):
+        _starting.render_worker = True
+        try:
+            super()._launch(process_obj)
+        finally:
+            _starting.render_worker = False
+
+
+class _WorkerProcess(mp_context.ForkServerProcess):
+    @staticmethod
+    def _Popen(process_obj):
+        return _WorkerPopen(process_obj)
+
+
+class _WorkerContext(mp_context.ForkServerContext):
+    """The forkserver start method, for processes that skip the parent's main module."""
+
+    Process = _WorkerProcess
+
+
+def worker_context() -> mp_context.BaseContext:
+    """A multiprocessing context whose processes fork from the forkserver and skip the
+    parent's main module."""
+    return _WorkerContext()
 
 
 def _init_worker(parent: int, renderer_kwargs: dict) -> None:
@@ -73,7 +120,7 @@ class RenderPool:
         if self.workers <= 0:
             return _Deferred(lambda: self._local_renderer().archived_letter(data, texts, kind))
         if self._pool is None:
-            context = get_context("forkserver")
+            context = worker_context()
             context.set_forkserver_preload(["ceroc_donations.rendering.pdf"])
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=context,

@@ -461,27 +461,28 @@ def install() -> None:
             f"found {weasyprint.__version__} (changed: {', '.join(changed) or 'version only'}); "
             "check the shortcuts still give the same values, or drop them"
         )
-    css.ComputedStyle.__missing__ = _computed_missing
-    css.AnonymousStyle.__missing__ = _anonymous_missing
-    pdf_fonts.Font.__init__ = _font_init
-    pdf_fonts.get_hb_object_data = _hb_object_data
-    line_break.Layout.setup = _layout_setup
-    pdf_fonts.Font._harfbuzz_subset = _harfbuzz_subset
-    for name in _RESOLVE_USERS:
-        module = sys.modules[name]
-        if getattr(module, "resolve_percentages", None) is _original_resolve:
-            module.resolve_percentages = _resolve_percentages
+    _swap(original=False)
 
 
 def uninstall() -> None:
     """Give WeasyPrint back its own functions."""
-    css.ComputedStyle.__missing__ = _original_missing
-    css.AnonymousStyle.__missing__ = _original_anonymous_missing
-    pdf_fonts.Font.__init__ = _original_font_init
-    pdf_fonts.get_hb_object_data = _original_hb_object_data
-    line_break.Layout.setup = _original_setup
-    pdf_fonts.Font._harfbuzz_subset = _original_subset
-    for name in _RESOLVE_USERS:
-        module = sys.modules[name]
-        if getattr(module, "resolve_percentages", None) is _resolve_percentages:
-            module.resolve_percentages = _original_resolve
+    _swap(original=True)
+
+
+def _replaced() -> list[tuple[object, str, object, object]]:
+    """(owner, attribute, WeasyPrint's, ours) for everything :func:`install` replaces."""
+    return [
+        (css.ComputedStyle, "__missing__", _original_missing, _computed_missing),
+        (css.AnonymousStyle, "__missing__", _original_anonymous_missing, _anonymous_missing),
+        (pdf_fonts.Font, "__init__", _original_font_init, _font_init),
+        (pdf_fonts, "get_hb_object_data", _original_hb_object_data, _hb_object_data),
+        (pdf_fonts.Font, "_harfbuzz_subset", _original_subset, _harfbuzz_subset),
+        (line_break.Layout, "setup", _original_setup, _layout_setup),
+        *((sys.modules[name], "resolve_percentages", _original_resolve, _resolve_percentages)
+          for name in _RESOLVE_USERS),
+    ]  # fmt: skip
+
+
+def _swap(*, original: bool) -> None:
+    for owner, name, theirs, ours in _replaced():
+        setattr(owner, name, theirs if original else ours)

@@ -47,6 +47,8 @@ from weasyprint.text.ffi import FROM_UNITS, TO_UNITS, ffi, pango
 from weasyprint.text.fonts import get_hb_object_data
 from weasyprint.text.line_break import get_last_word_end
 
+from ceroc_donations.rendering import pins
+
 __all__ = [
     "PATCHED", "WEASYPRINT_VERSION", "install", "installed", "source_digest", "uninstall",
 ]  # fmt: skip
@@ -100,13 +102,11 @@ def install() -> None:
         "weasyprint.draw.text.draw_first_line": _original_draw_first_line,
         "weasyprint.pdf.tags._build_box_tree": _original_build_box_tree,
     }
-    changed = [name for name, fn in originals.items() if source_digest(fn) != PATCHED[name]]
-    if weasyprint.__version__ != WEASYPRINT_VERSION or changed:
-        raise RuntimeError(
-            f"ceroc_donations.rendering.actualtext is a patch of WeasyPrint "
-            f"{WEASYPRINT_VERSION}, found {weasyprint.__version__} "
-            f"(changed: {', '.join(changed) or 'version only'}); port the patch first"
-        )
+    pins.require(
+        "actualtext", "WeasyPrint", WEASYPRINT_VERSION, weasyprint.__version__,
+        pins.changed(PATCHED, {name: source_digest(fn) for name, fn in originals.items()}),
+        "port the patch first",
+    )  # fmt: skip
     _text.draw_first_line = draw_first_line
     _tags._build_box_tree = _build_box_tree
 

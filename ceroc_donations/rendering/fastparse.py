@@ -47,7 +47,6 @@ WeasyPrint or tinyhtml5 (:func:`check_pinned`).
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import re
 from functools import lru_cache
@@ -66,6 +65,8 @@ from tinyhtml5.constants import (
     namespaces,
 )
 from tinyhtml5.parser import InForeignContentPhase
+
+from ceroc_donations.rendering import pins
 
 __all__ = [
     "PATCHED", "TINYHTML5_VERSION", "WEASYPRINT_VERSION", "check_pinned", "html_document",
@@ -99,13 +100,13 @@ def _sources() -> dict[str, str]:
 
 def source_digests() -> dict[str, str]:
     """SHA-256 of the source of each WeasyPrint function :func:`html_document` repeats."""
-    return {name: hashlib.sha256(src.encode()).hexdigest() for name, src in _sources().items()}
+    return pins.digests(_sources())
 
 
 def check_pinned() -> None:
     """Raise :class:`RuntimeError` unless WeasyPrint and tinyhtml5 are the releases this
     module was checked on (it runs when the module is imported)."""
-    changed = [name for name, digest in source_digests().items() if digest != PATCHED[name]]
+    changed = pins.changed(PATCHED, source_digests())
     problems = []
     if weasyprint.__version__ != WEASYPRINT_VERSION or changed:
         problems.append(

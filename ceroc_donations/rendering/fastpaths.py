@@ -38,7 +38,6 @@ PDF byte is the same with and without them. Like :mod:`.actualtext` and :mod:`.p
 from __future__ import annotations
 
 import functools
-import hashlib
 import inspect
 import sys
 import threading
@@ -63,6 +62,8 @@ from weasyprint.text.ffi import (
     unicode_to_char_p,
 )
 from weasyprint.text.fonts import font_features, get_font_description
+
+from ceroc_donations.rendering import pins
 
 __all__ = ["PATCHED", "WEASYPRINT_VERSION", "install", "installed", "uninstall"]
 
@@ -257,7 +258,7 @@ _FACES_KEPT = 16
 #: Subsets made: (face address, index, glyphs, flags) → subset bytes.
 _SUBSETS: OrderedDict[tuple, bytes] = OrderedDict()
 _SUBSETS_KEPT = 128
-_subsets_lock = threading.Lock()
+_fonts_lock = threading.Lock()
 
 
 def _address(hb_face) -> int:
@@ -266,7 +267,7 @@ def _address(hb_face) -> int:
 
 def _face(hb_face, content: bytes | None = None) -> tuple[int, _Face]:
     """The kept face at *hb_face*'s address, kept from now on if it was not (the caller
-    holds :data:`_subsets_lock`)."""
+    holds :data:`_fonts_lock`)."""
     address = _address(hb_face)
     face = _FACES.get(address)
     if face is None:
@@ -284,7 +285,7 @@ def _hb_object_data(hb_object, ot_color=None, glyph=None):
     """``get_hb_object_data`` for ``Font.__init__``: a kept face's bytes are the same
     bytes object each time, not a copy of the font file (1.7 MB a letter)."""
     if ot_color is None and glyph is None:
-        with _subsets_lock:
+        with _fonts_lock:
             face = _FACES.get(_address(hb_object))
             if face is not None and face.content is not None:
                 return face.content
@@ -296,7 +297,7 @@ def _font_init(self, *args, **kwargs):
     _original_font_init(self, *args, **kwargs)
     self.ceroc_face_content = self.file_content
     if self.file_content is not None:
-        with _subsets_lock:
+        with _fonts_lock:
             _face(self.hb_face, self.file_content)
 
 
@@ -309,7 +310,7 @@ def _harfbuzz_subset(self, to_unicode, hinting):
         harfbuzz_subset is None or not hasattr(harfbuzz_subset, "hb_subset_preprocess")
     ):
         return _original_subset(self, to_unicode, hinting)
-    with _subsets_lock:
+    with _fonts_lock:
         address, face = _face(self.hb_face)
         ready = face.preprocessed()
         key = (address, self.index, tuple(sorted(to_unicode)), bool(hinting), bool(self.missing))
@@ -324,7 +325,7 @@ def _harfbuzz_subset(self, to_unicode, hinting):
     finally:
         self.hb_face = face
     if self.file_content is not self.ceroc_face_content:  # else HarfBuzz failed, and said so
-        with _subsets_lock:
+        with _fonts_lock:
             if address in _FACES:
                 _SUBSETS[key] = self.file_content
                 while len(_SUBSETS) > _SUBSETS_KEPT:
@@ -357,6 +358,11 @@ def _layout_setup(self, style):
         lang = style["lang"]
     else:
         lang = None
+    if lang:
+        lang_p, _ = unicode_to_char_p(lang)
+        self.language = pango.pango_language_from_string(lang_p)
+    else:
+        self.language = pango.pango_language_get_default()
     key = (int(ffi.cast("uintptr_t", font_map)), style["direction"], lang)
     with _contexts_lock:
         pango_context = _CONTEXTS.get(key)
@@ -367,20 +373,12 @@ def _layout_setup(self, style):
             pango.pango_context_set_round_glyph_positions(pango_context, False)
             pango.pango_context_set_base_dir(pango_context, PANGO_DIRECTION[style["direction"]])
             if lang:
-                lang_p, _ = unicode_to_char_p(lang)
-                pango.pango_context_set_language(
-                    pango_context, pango.pango_language_from_string(lang_p)
-                )
+                pango.pango_context_set_language(pango_context, self.language)
             _CONTEXTS[key] = pango_context
             while len(_CONTEXTS) > _CONTEXTS_KEPT:
                 _CONTEXTS.popitem(last=False)
         else:
             _CONTEXTS.move_to_end(key)
-    if lang:
-        lang_p, _ = unicode_to_char_p(lang)
-        self.language = pango.pango_language_from_string(lang_p)
-    else:
-        self.language = pango.pango_language_get_default()
 
     assert not isinstance(style["font_family"], str), "font_family should be a list"
     font_description = get_font_description(style)
@@ -443,7 +441,7 @@ def _sources() -> dict[str, str]:
 
 def source_digests() -> dict[str, str]:
     """SHA-256 of the source of each WeasyPrint function these shortcuts copy."""
-    return {name: hashlib.sha256(src.encode()).hexdigest() for name, src in _sources().items()}
+    return pins.digests(_sources())
 
 
 def installed() -> bool:
@@ -454,13 +452,11 @@ def install() -> None:
     """Put the shortcuts in (idempotent); raise if WeasyPrint is not the one checked."""
     if installed():
         return
-    changed = [name for name, digest in source_digests().items() if digest != PATCHED[name]]
-    if weasyprint.__version__ != WEASYPRINT_VERSION or changed:
-        raise RuntimeError(
-            f"ceroc_donations.rendering.fastpaths copies WeasyPrint {WEASYPRINT_VERSION}, "
-            f"found {weasyprint.__version__} (changed: {', '.join(changed) or 'version only'}); "
-            "check the shortcuts still give the same values, or drop them"
-        )
+    pins.require(
+        "fastpaths", "WeasyPrint", WEASYPRINT_VERSION, weasyprint.__version__,
+        pins.changed(PATCHED, source_digests()),
+        "check the shortcuts still give the same values, or drop them",
+    )  # fmt: skip
     _swap(original=False)
 
 

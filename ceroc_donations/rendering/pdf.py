@@ -39,6 +39,7 @@ from ceroc_donations.rendering.letter import (
     letter_metadata,
     render_html,
 )
+from ceroc_donations.rendering.pool import worker_context
 
 LOGGER = logging.getLogger(__name__)
 
@@ -448,8 +449,6 @@ def render_batch(
         return results
     # forkserver: workers start from a clean process, not a fork of a threaded server,
     # and without this process's main module.
-    from ceroc_donations.rendering.pool import worker_context
-
     context = worker_context()
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=context,

@@ -26,13 +26,14 @@ until it is there, :func:`install` refuses any pydyf but the one it was checked 
 from __future__ import annotations
 
 import functools
-import hashlib
 import inspect
 import threading
 import zlib
 from collections import OrderedDict
 
 import pydyf
+
+from ceroc_donations.rendering import pins
 
 __all__ = ["PATCHED", "PYDYF_VERSION", "install", "installed", "uninstall"]
 
@@ -74,7 +75,7 @@ def _sources() -> dict[str, str]:
 
 def source_digests() -> dict[str, str]:
     """SHA-256 of the source of each pydyf function this patch depends on."""
-    return {name: hashlib.sha256(src.encode()).hexdigest() for name, src in _sources().items()}
+    return pins.digests(_sources())
 
 
 def _to_bytes(item) -> bytes:
@@ -184,13 +185,11 @@ def install() -> None:
     """Patch pydyf (idempotent); raise if it is not the version checked here."""
     if installed():
         return
-    changed = [name for name, digest in source_digests().items() if digest != PATCHED[name]]
-    if pydyf.__version__ != PYDYF_VERSION or changed:
-        raise RuntimeError(
-            f"ceroc_donations.rendering.pdfwrite is a patch of pydyf {PYDYF_VERSION}, found "
-            f"{pydyf.__version__} (changed: {', '.join(changed) or 'version only'}); "
-            "check it still applies, or drop it if pydyf compresses once"
-        )
+    pins.require(
+        "pdfwrite", "pydyf", PYDYF_VERSION, pydyf.__version__,
+        pins.changed(PATCHED, source_digests()),
+        "check it still applies, or drop it if pydyf compresses once",
+    )  # fmt: skip
     pydyf.Stream.data = _cached_data
     pydyf.Dictionary.data = _cached_dictionary_data
     pydyf.Array.data = _cached_array_data

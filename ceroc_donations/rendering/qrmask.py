@@ -32,12 +32,13 @@ checked on, or one whose functions this patch depends on have changed.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import threading
 
 import segno
 from segno import encoder
+
+from ceroc_donations.rendering import pins
 
 __all__ = [
     "PATCHED",
@@ -90,7 +91,7 @@ def _sources() -> dict[str, str]:
 
 def source_digests() -> dict[str, str]:
     """SHA-256 of the source of each segno function this patch depends on."""
-    return {name: hashlib.sha256(src.encode()).hexdigest() for name, src in _sources().items()}
+    return pins.digests(_sources())
 
 
 def _pack(flat: bytes, width: int) -> int:
@@ -259,13 +260,11 @@ def install() -> None:
     """Patch segno (idempotent); raise if it is not the version checked here."""
     if installed():
         return
-    changed = [name for name, digest in source_digests().items() if digest != PATCHED[name]]
-    if segno.__version__ != SEGNO_VERSION or changed:
-        raise RuntimeError(
-            f"ceroc_donations.rendering.qrmask is a patch of segno {SEGNO_VERSION}, found "
-            f"{segno.__version__} (changed: {', '.join(changed) or 'version only'}); "
-            "check it still applies, or drop it if segno chooses masks fast"
-        )
+    pins.require(
+        "qrmask", "segno", SEGNO_VERSION, segno.__version__,
+        pins.changed(PATCHED, source_digests()),
+        "check it still applies, or drop it if segno chooses masks fast",
+    )  # fmt: skip
     encoder.find_and_apply_best_mask = find_and_apply_best_mask
 
 

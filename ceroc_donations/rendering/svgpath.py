@@ -31,7 +31,6 @@ parsing changed.
 from __future__ import annotations
 
 import functools
-import hashlib
 import inspect
 import re
 import sys
@@ -40,6 +39,8 @@ from math import atan2, pi
 import weasyprint
 import weasyprint.svg as _svg
 import weasyprint.svg.utils as _utils
+
+from ceroc_donations.rendering import pins
 
 __all__ = [
     "PATCHED", "WEASYPRINT_VERSION", "install", "installed", "path", "source_digests",
@@ -91,10 +92,7 @@ _SEPARATORS = str.maketrans("", "", " \t\n\r,")
 
 @functools.cache  # sources do not change while the process runs
 def _digests() -> dict[str, str]:
-    return {
-        name: hashlib.sha256(inspect.getsource(function).encode()).hexdigest()
-        for name, function in _ORIGINALS.items()
-    }
+    return pins.digests({name: inspect.getsource(fn) for name, fn in _ORIGINALS.items()})
 
 
 def source_digests() -> dict[str, str]:
@@ -228,15 +226,13 @@ def install() -> None:
     """Patch WeasyPrint (idempotent); raise if it is not the version checked here."""
     if installed():
         return
-    changed = [name for name, digest in source_digests().items() if digest != PATCHED[name]]
+    changed = pins.changed(PATCHED, source_digests())
     if _svg.TAGS.get("path") is not _original_path:
         changed.append("weasyprint.svg.TAGS['path'] (patched by someone else)")
-    if weasyprint.__version__ != WEASYPRINT_VERSION or changed:
-        raise RuntimeError(
-            f"ceroc_donations.rendering.svgpath is a patch of WeasyPrint {WEASYPRINT_VERSION}, "
-            f"found {weasyprint.__version__} (changed: {', '.join(changed) or 'version only'}); "
-            "check it still draws what WeasyPrint draws, or drop it if WeasyPrint is as fast"
-        )
+    pins.require(
+        "svgpath", "WeasyPrint", WEASYPRINT_VERSION, weasyprint.__version__, changed,
+        "check it still draws what WeasyPrint draws, or drop it if WeasyPrint is as fast",
+    )  # fmt: skip
     _svg.TAGS["path"] = path
 
 
